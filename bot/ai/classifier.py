@@ -1,0 +1,90 @@
+"""Classify each user text into one route label with a cheap model and structured output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+log = logging.getLogger(__name__)
+
+_PROMPT = (
+    "You route messages sent to a Telegram assistant bot. Read the user's message and choose "
+    "exactly one label. Labels:\n{labels}\nWhen unsure, choose {default!r}."
+)
+
+
+class Classifier:
+    """Never blocks an answer: any failure or timeout returns the default label."""
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        model: str,
+        routes: Mapping[str, Mapping[str, str]],
+        default_label: str,
+        timeout: float,
+        reasoning_effort: str | None = None,
+    ) -> None:
+        # No SDK retries: a retry would not fit in the time budget; the default route is fine.
+        self._client = client.with_options(max_retries=0, timeout=timeout)
+        self._model = model
+        self._labels = list(routes)
+        self._default = default_label
+        self._timeout = timeout
+        self._reasoning_effort = reasoning_effort
+        described = "\n".join(
+            f"- {label}: {route.get('description', label)}" for label, route in routes.items()
+        )
+        self._instructions = _PROMPT.format(labels=described, default=default_label)
+        self._text_config: Any = {
+            "format": {
+                "type": "json_schema",
+                "name": "route",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"label": {"type": "string", "enum": self._labels}},
+                    "required": ["label"],
+                    "additionalProperties": False,
+                },
+            }
+        }
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    async def classify(self, text: str) -> str:
+        """The label for `text`; the default label when the model fails or is slow."""
+        try:
+            return await asyncio.wait_for(self._ask(text), self._timeout)
+        except TimeoutError:
+            log.warning("classifier timed out after %.1fs; using %r", self._timeout, self._default)
+        except openai.OpenAIError as exc:
+            log.warning("classifier failed (%s); using %r", type(exc).__name__, self._default)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("classifier gave malformed output (%s); using %r", exc, self._default)
+        return self._default
+
+    async def _ask(self, text: str) -> str:
+        reasoning: Any = (
+            {"effort": self._reasoning_effort} if self._reasoning_effort else openai.omit
+        )
+        response = await self._client.responses.create(
+            model=self._model,
+            instructions=self._instructions,
+            input=text,
+            text=self._text_config,
+            store=False,
+            reasoning=reasoning,
+        )
+        label = json.loads(response.output_text)["label"]
+        if label not in self._labels:
+            raise ValueError(f"unknown label {label!r}")
+        return str(label)

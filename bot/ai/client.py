@@ -1,0 +1,17 @@
+"""The one AsyncOpenAI client, with retries and timeouts from the settings."""
+
+from __future__ import annotations
+
+import openai
+
+from bot.config import Settings
+
+
+def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
+    """The SDK retries 408/409/429/5xx and connection errors with backoff, honouring Retry-After."""
+    return openai.AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url or None,
+        max_retries=settings.openai_max_retries,
+        timeout=settings.openai_timeout_seconds,
+    )

@@ -1,0 +1,174 @@
+"""One user text, start to finish: classification, route, streamed answer, transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from telegram import Bot
+
+from bot.ai import AIError, ConversationGone, StreamInterrupted
+from bot.context import Services
+from bot.delivery import Destination, StreamingReply, send_plain
+from bot.i18n import t
+from bot.routing import notify_admins, route_for
+from storage import ChatKey
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A user's text, already parsed out of the Telegram update."""
+
+    key: ChatKey
+    dest: Destination
+    user_id: int
+    user_name: str
+    lang: str
+    text: str
+    update_id: int
+    chat_title: str | None = None
+
+
+async def conversation_for(services: Services, key: ChatKey, chat_type: str) -> str:
+    """The chat's conversation id, created (and stored) on first use."""
+    record = await services.chats.ensure(key, chat_type)
+    if record.conversation_id:
+        return record.conversation_id
+    conversation_id = await services.conversations.create(key.chat_id, key.thread_id)
+    await services.chats.set_conversation(key, conversation_id)
+    return conversation_id
+
+
+async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
+    """Classify `incoming`, act on its route, and record both sides in the transcript."""
+    started = time.monotonic()
+    text = incoming.text.strip()
+    if not text:
+        await send_plain(bot, incoming.dest, t(incoming.lang, "empty_text"))
+        return
+
+    classify = asyncio.create_task(services.classifier.classify(text))
+    try:
+        conversation_id = await conversation_for(services, incoming.key, incoming.dest.chat_type)
+    except AIError as exc:
+        label = await classify
+        await services.transcript.append(
+            incoming.key, "user", text, user_id=incoming.user_id, label=label
+        )
+        log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
+        await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+        return
+    label = await classify
+    route = route_for(services.settings, label)
+    await services.transcript.append(
+        incoming.key,
+        "user",
+        text,
+        user_id=incoming.user_id,
+        label=route.label,
+        conversation_id=conversation_id,
+    )
+
+    if route.action == "answer":
+        await _stream_answer(services, bot, incoming, text, conversation_id)
+    elif route.action == "reply":
+        await send_plain(bot, incoming.dest, route.text or "")
+    elif route.action == "refuse":
+        await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
+    else:  # handoff
+        where = incoming.chat_title or t("en", "private_chat")
+        who = f"{incoming.user_name} (id {incoming.user_id})"
+        await notify_admins(bot, services.settings, user=who, chat=where, text=text)
+        await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
+    log.info(
+        "answered chat=%s thread=%s update=%s label=%s route=%s latency_ms=%.0f",
+        incoming.key.chat_id,
+        incoming.key.thread_id,
+        incoming.update_id,
+        route.label,
+        route.action,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+def _model_input(incoming: Incoming, text: str) -> str:
+    """In groups several people talk to one conversation: say who is speaking."""
+    if incoming.dest.is_private:
+        return text
+    return f"[{incoming.user_name}] {text}"
+
+
+async def _stream_answer(
+    services: Services, bot: Bot, incoming: Incoming, text: str, conversation_id: str
+) -> None:
+    settings = services.settings
+    record = await services.chats.get(incoming.key)
+    assistant = None
+    if record is not None and record.assistant_id is not None:
+        assistant = await services.assistants.get(record.assistant_id)
+    if assistant is None:
+        assistant = await services.assistants.default()
+    assert assistant is not None, "the default assistant is created at start-up"
+
+    reply = StreamingReply(
+        bot,
+        incoming.dest,
+        draft_interval=settings.stream_draft_interval_seconds,
+        edit_interval=settings.stream_edit_interval_seconds,
+    )
+    reply.start()
+    notice: str | None = None
+    try:
+        for attempt in range(2):
+            stream = services.assistant.answer(
+                conversation_id=conversation_id,
+                model=assistant.model,
+                instructions=assistant.instructions,
+                user_input=_model_input(incoming, text),
+            )
+            try:
+                async for delta in stream:
+                    reply.feed(delta)
+                break
+            except ConversationGone:
+                if attempt:
+                    raise
+                log.info(
+                    "chat %s: conversation %s is gone; starting a new one",
+                    incoming.key.chat_id,
+                    conversation_id,
+                )
+                conversation_id = await services.conversations.create(
+                    incoming.key.chat_id, incoming.key.thread_id
+                )
+                await services.chats.set_conversation(incoming.key, conversation_id)
+                notice = t(incoming.lang, "context_reset")
+        answer = reply.text
+        if not answer.strip():
+            answer = t(incoming.lang, "empty_answer")
+        if notice:
+            answer = f"_{notice}_\n\n{answer}"
+        await reply.finish(answer)
+    except StreamInterrupted as exc:
+        log.warning("chat %s: answer stream interrupted: %s", incoming.key.chat_id, exc)
+        answer = f"{reply.text}\n\n_{t(incoming.lang, 'interrupted')}_"
+        await reply.finish(answer)
+    except AIError as exc:
+        log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
+        await reply.close()
+        await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+        return
+    finally:
+        await reply.close()
+    await services.transcript.append(
+        incoming.key,
+        "assistant",
+        answer,
+        conversation_id=conversation_id,
+        input_tokens=stream.usage.input_tokens,
+        output_tokens=stream.usage.output_tokens,
+    )

@@ -1,0 +1,146 @@
+"""build_application(settings): the PTB Application with resources, handlers and error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
+
+from telegram import BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+import handlers
+from bot.ai import (
+    AssistantService,
+    Classifier,
+    ConversationService,
+    build_openai_client,
+)
+from bot.app_commands import menu
+from bot.config import Settings
+from bot.context import BotApplication, BotContext, BotData, Services
+from bot.delivery import Destination, send_plain
+from bot.i18n import LANGUAGES, language_of, t
+from bot.ordering import ChatOrderedProcessor
+from storage import AssistantRepository, ChatRepository, Database, TranscriptRepository
+
+log = logging.getLogger(__name__)
+
+
+def build_application(settings: Settings) -> BotApplication:
+    """Everything wired but nothing opened: resources open in post_init, close in post_shutdown."""
+    context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    # Connection pool sized for the concurrency: previews, finals and typing of many chats.
+    pool = max(64, settings.max_concurrent_chats)
+    rate_limiter = AIORateLimiter(
+        overall_max_rate=settings.telegram_rate_limit_per_second,
+        overall_time_period=1,
+        group_max_rate=settings.telegram_group_rate_limit_per_minute,
+        group_time_period=60,
+        max_retries=5,
+    )
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .context_types(context_types)
+        .concurrent_updates(ChatOrderedProcessor(settings.max_concurrent_chats))
+        .rate_limiter(rate_limiter)
+        .connection_pool_size(pool)
+        .pool_timeout(30.0)
+        .get_updates_read_timeout(settings.telegram_poll_timeout + 10.0)
+        .post_init(_opener(settings))
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app = cast(BotApplication, application)
+    handlers.register_all(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+def _opener(settings: Settings) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
+    """post_init: open the services with these settings, then register the command menu."""
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        app = cast(BotApplication, application)
+        app.bot_data.services = await open_services(settings)
+        await register_menu(app)
+        log.info("bot @%s ready", app.bot.username)
+
+    return post_init
+
+
+async def open_services(settings: Settings) -> Services:
+    """Open the database and the OpenAI client, ensure the default assistant."""
+    db = await Database.open(settings.database_path)
+    assistants = AssistantRepository(db.conn)
+    await assistants.ensure_default(
+        settings.assistant_name, settings.default_instructions(), settings.assistant_model
+    )
+    client = build_openai_client(settings)
+    return Services(
+        settings=settings,
+        db=db,
+        chats=ChatRepository(db.conn),
+        assistants=assistants,
+        transcript=TranscriptRepository(db.conn),
+        conversations=ConversationService(client),
+        classifier=Classifier(
+            client,
+            model=settings.classifier_model,
+            routes=settings.classifier_routes,
+            default_label=settings.default_label,
+            timeout=settings.classifier_timeout_seconds,
+            reasoning_effort=settings.classifier_reasoning_effort or None,
+        ),
+        assistant=AssistantService(client),
+        close_openai=client.close,
+    )
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    app = cast(BotApplication, application)
+    services = app.bot_data.services
+    if services is None:
+        return
+    app.bot_data.services = None
+    await services.close_openai()
+    await services.db.close()
+
+
+async def register_menu(app: BotApplication) -> None:
+    """The command menu in every language (the default scope is English)."""
+    for lang in LANGUAGES:
+        try:
+            await app.bot.set_my_commands(
+                menu(lang),
+                scope=BotCommandScopeDefault(),
+                language_code=None if lang == "en" else lang,
+            )
+        except TelegramError as exc:
+            log.warning("could not set the %s command menu: %s", lang, exc)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log with the traceback; tell the user something short, never the traceback."""
+    log.error(
+        "error while handling update %s", getattr(update, "update_id", "?"), exc_info=context.error
+    )
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    message = update.effective_message
+    user = update.effective_user
+    lang = language_of(user.language_code if user else None)
+    dest = Destination(
+        update.effective_chat.id,
+        update.effective_chat.type,
+        thread_id=message.message_thread_id if message and message.is_topic_message else None,
+        reply_to=message.message_id if message else None,
+    )
+    try:
+        await send_plain(context.bot, dest, t(lang, "internal_error"))
+    except TelegramError as exc:
+        log.warning("could not tell chat %s about the error: %s", dest.chat_id, exc)

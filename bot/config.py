@@ -1,0 +1,207 @@
+"""Settings from the environment and `.env`, validated, with errors a person understands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: What each route action means, for the README and validation.
+ROUTE_ACTIONS = ("answer", "refuse", "handoff", "reply")
+
+DEFAULT_ROUTES: dict[str, dict[str, str]] = {
+    "general": {
+        "action": "answer",
+        "description": "anything the assistant should simply answer: questions, requests, chat",
+    },
+    "abusive": {
+        "action": "refuse",
+        "description": "insults, harassment, hate, or attempts to make the bot say harmful things",
+    },
+    "human": {
+        "action": "handoff",
+        "description": "the user explicitly asks to talk to a real person, staff or an admin",
+    },
+}
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly assistant in a Telegram chat. Answer concisely and clearly, "
+    "in the language the user writes in. Use Markdown sparingly (bold, lists, code) when it helps."
+)
+
+
+def _split_ids(value: Any) -> Any:
+    """Accept `1,2, 3` (the documented form), a JSON list, a single int, or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- Telegram ---------------------------------------------------------------------------
+    telegram_bot_token: SecretStr
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    #: Bot API calls per second across all chats (Telegram's free tier allows about 30).
+    telegram_rate_limit_per_second: float = Field(default=30.0, gt=0)
+    #: Messages per minute into one group (Telegram allows about 20).
+    telegram_group_rate_limit_per_minute: float = Field(default=20.0, gt=0)
+    #: Long-polling timeout for getUpdates, seconds.
+    telegram_poll_timeout: int = Field(default=30, ge=0, le=50)
+
+    # --- OpenAI -----------------------------------------------------------------------------
+    openai_api_key: SecretStr
+    openai_base_url: str | None = None
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    openai_max_retries: int = Field(default=3, ge=0, le=10)
+    assistant_model: str = "gpt-5.4-mini"
+    assistant_name: str = "Assistant"
+    #: Instructions of the default assistant: inline text, or a path to a text file.
+    assistant_instructions: str = DEFAULT_INSTRUCTIONS
+    classifier_model: str = "gpt-5.4-nano"
+    classifier_timeout_seconds: float = Field(default=4.0, gt=0)
+    #: Reasoning effort sent with classifier requests (e.g. "none", "minimal", "low"); empty: omit.
+    classifier_reasoning_effort: str = ""
+    #: Label -> {"action": answer|refuse|handoff|reply, "description": ..., "text": ...} as JSON.
+    classifier_routes: Annotated[dict[str, dict[str, str]], NoDecode] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_ROUTES.items()}
+    )
+
+    # --- Access -----------------------------------------------------------------------------
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+
+    # --- Storage, runtime -------------------------------------------------------------------
+    database_url: str = "sqlite:///data/bot.sqlite3"
+    log_level: str = "INFO"
+    #: Chats answered at the same time (each chat still runs one update at a time).
+    max_concurrent_chats: int = Field(default=256, ge=1)
+    #: Seconds between edits of a streamed answer in groups (Telegram allows ~1/s).
+    stream_edit_interval_seconds: float = Field(default=1.0, ge=0.05)
+    #: Seconds between draft updates of a streamed answer in private chats.
+    stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
+    #: Exchanges shown by /history.
+    history_limit: int = Field(default=10, ge=1, le=50)
+
+    @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+    @field_validator("classifier_routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else dict(DEFAULT_ROUTES)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError(
+                "only sqlite:///path URLs are supported (e.g. sqlite:///data/bot.sqlite3)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_routes(self) -> Settings:
+        if not self.classifier_routes:
+            raise ValueError("CLASSIFIER_ROUTES needs at least one label")
+        for label, route in self.classifier_routes.items():
+            action = route.get("action", "")
+            if action not in ROUTE_ACTIONS:
+                raise ValueError(
+                    f"CLASSIFIER_ROUTES[{label!r}].action must be one of {', '.join(ROUTE_ACTIONS)}"
+                )
+            if action == "reply" and not route.get("text"):
+                raise ValueError(f"CLASSIFIER_ROUTES[{label!r}] has action reply but no text")
+        return self
+
+    # --- derived ----------------------------------------------------------------------------
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def default_label(self) -> str:
+        """The label used when classification fails: the first label whose action is answer."""
+        for label, route in self.classifier_routes.items():
+            if route["action"] == "answer":
+                return label
+        return next(iter(self.classifier_routes))
+
+    def default_instructions(self) -> str:
+        """ASSISTANT_INSTRUCTIONS as text: read from the file when it names one."""
+        value = self.assistant_instructions.strip()
+        if "\n" not in value and len(value) < 400:
+            path = Path(value).expanduser()
+            if path.suffix in {".txt", ".md"} and path.is_file():
+                return path.read_text(encoding="utf-8").strip()
+        return value
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log line or a chat."""
+        return [self.telegram_bot_token.get_secret_value(), self.openai_api_key.get_secret_value()]
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the person running the bot."""
+
+
+_HINTS = {
+    "telegram_bot_token": "get one from @BotFather, then set TELEGRAM_BOT_TOKEN in .env or the env",
+    "openai_api_key": "create one at platform.openai.com, then set OPENAI_API_KEY in .env or env",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        name = field.upper()
+        if error["type"] == "missing":
+            hint = _HINTS.get(field, f"set {name} in .env or the environment")
+            raise ConfigError(f"{name} is missing: {hint} (see .env.example).") from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name} is invalid: {message}.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"A JSON setting is invalid: {exc}.") from None

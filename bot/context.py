@@ -1,0 +1,50 @@
+"""The typed context handlers receive: resources reach them as `context.services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.ai import AssistantService, Classifier, ConversationService
+from bot.config import Settings
+from storage import AssistantRepository, ChatRepository, Database, TranscriptRepository
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything opened at start-up (post_init) and closed at shutdown (post_shutdown)."""
+
+    settings: Settings
+    db: Database
+    chats: ChatRepository
+    assistants: AssistantRepository
+    transcript: TranscriptRepository
+    conversations: ConversationService
+    classifier: Classifier
+    assistant: AssistantService
+    close_openai: Any  # the client's async close()
+
+
+class BotData:
+    """Application-wide data; `services` is set in post_init."""
+
+    __slots__ = ("services",)
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with typed access to the bot's services."""
+
+    @property
+    def services(self) -> Services:
+        services = self.bot_data.services
+        if services is None:
+            raise RuntimeError("services are not initialised yet (post_init has not run)")
+        return services
+
+
+BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -1,0 +1,230 @@
+"""Delivery to Telegram: streamed previews (drafts or throttled edits), then final messages.
+
+Private chats stream with sendMessageDraft and then send the final message(s); groups stream by
+editing one message at most every `edit_interval` seconds. Final texts are rendered from Markdown
+and split under Telegram's limit; markup Telegram rejects falls back to plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import Bot, Message, MessageEntity, ReplyParameters
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.formatting import Rendered, preview_text, render_markdown, split_rendered
+
+log = logging.getLogger(__name__)
+
+TYPING_REFRESH_SECONDS = 4.5
+_draft_ids = itertools.count(int(time.time()) % 1_000_000 + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where an answer goes: the chat, its forum topic, and (in groups) the message answered."""
+
+    chat_id: int
+    chat_type: str
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+    @property
+    def is_private(self) -> bool:
+        return self.chat_type == ChatType.PRIVATE
+
+
+def _is_entity_error(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "entit" in text or "parse" in text
+
+
+async def send_rendered(bot: Bot, dest: Destination, rendered: Rendered) -> Message:
+    """Send one message; if Telegram rejects the entities, send the same text plain."""
+    reply = (
+        ReplyParameters(message_id=dest.reply_to, allow_sending_without_reply=True)
+        if dest.reply_to and not dest.is_private
+        else None
+    )
+    try:
+        return await bot.send_message(
+            dest.chat_id,
+            rendered.text,
+            entities=rendered.entities or None,
+            message_thread_id=dest.thread_id,
+            reply_parameters=reply,
+        )
+    except BadRequest as exc:
+        if not (rendered.entities and _is_entity_error(exc)):
+            raise
+        log.warning("entities rejected (%s); sending plain text", exc.message)
+        return await bot.send_message(
+            dest.chat_id, rendered.text, message_thread_id=dest.thread_id, reply_parameters=reply
+        )
+
+
+async def send_markdown(bot: Bot, dest: Destination, markdown: str) -> list[Message]:
+    """Render `markdown` and send it as one or more messages, in order."""
+    return [
+        await send_rendered(bot, dest, part) for part in split_rendered(render_markdown(markdown))
+    ]
+
+
+async def send_plain(bot: Bot, dest: Destination, text: str) -> list[Message]:
+    """Send our own (already localised) text without Markdown interpretation."""
+    return [await send_rendered(bot, dest, part) for part in split_rendered(Rendered(text))]
+
+
+class StreamingReply:
+    """Shows an answer while it streams, then replaces the preview with the final message(s).
+
+    `feed()` never waits for Telegram: a background task pushes the newest text at most once per
+    interval (the first text goes out at once), so slow Telegram calls never slow the model's
+    stream, and an edit in flight always finishes before the final edit.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        dest: Destination,
+        *,
+        draft_interval: float,
+        edit_interval: float,
+    ) -> None:
+        self._bot = bot
+        self._dest = dest
+        self._interval = draft_interval if dest.is_private else edit_interval
+        self._parts: list[str] = []
+        self._dirty = asyncio.Event()
+        self._closed = False
+        self._draft_id = next(_draft_ids)
+        self._preview: Message | None = None  # groups: the message being edited
+        self._shown = ""
+        self._pusher: asyncio.Task[None] | None = None
+        self._typing: asyncio.Task[None] | None = None
+        self.first_partial_at: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def start(self) -> None:
+        """Show the typing indicator until the first text arrives."""
+        self._typing = asyncio.create_task(self._keep_typing(), name="typing")
+
+    def feed(self, delta: str) -> None:
+        if not delta:
+            return
+        self._parts.append(delta)
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push_loop(), name="stream-preview")
+        self._dirty.set()
+
+    async def _keep_typing(self) -> None:
+        with contextlib.suppress(TelegramError):
+            while True:
+                await self._bot.send_chat_action(
+                    self._dest.chat_id, ChatAction.TYPING, message_thread_id=self._dest.thread_id
+                )
+                await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+    async def _push_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            if self._closed:
+                return
+            self._dirty.clear()
+            text = self.text
+            if text.strip() and text != self._shown:
+                await self._show(preview_text(text))
+                self._shown = text
+            if self._closed:
+                return
+            await asyncio.sleep(self._interval)
+
+    async def _show(self, text: str) -> None:
+        """Best effort: a preview that fails is simply skipped; the final message still goes."""
+        self._stop_typing()
+        try:
+            if self._dest.is_private:
+                await self._bot.send_message_draft(
+                    self._dest.chat_id,
+                    self._draft_id,
+                    text,
+                    message_thread_id=self._dest.thread_id,
+                )
+            elif self._preview is None:
+                self._preview = await send_rendered(self._bot, self._dest, Rendered(text))
+            else:
+                await self._bot.edit_message_text(
+                    text, chat_id=self._dest.chat_id, message_id=self._preview.message_id
+                )
+            if self.first_partial_at is None:
+                self.first_partial_at = time.monotonic()
+        except Forbidden:
+            raise
+        except TelegramError as exc:
+            log.debug("preview update skipped: %s", exc)
+
+    def _stop_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.cancel()
+            self._typing = None
+
+    async def close(self) -> None:
+        """Stop previews; waits for one in flight so it cannot land after the final text."""
+        self._closed = True
+        self._stop_typing()
+        if self._pusher is not None:
+            self._dirty.set()
+            pusher, self._pusher = self._pusher, None
+            with contextlib.suppress(TelegramError):
+                await pusher
+
+    async def finish(self, markdown: str) -> list[Message]:
+        """Deliver the final answer (rendered, split) in place of the preview."""
+        await self.close()
+        parts = split_rendered(render_markdown(markdown))
+        if not parts:
+            return []
+        sent: list[Message] = []
+        first: Sequence[Rendered] = parts[:1]
+        if self._preview is not None:
+            edited = await self._edit_preview(self._preview, parts[0])
+            if edited is not None:
+                sent.append(edited)
+                first = []
+        for part in [*first, *parts[1:]]:
+            sent.append(await send_rendered(self._bot, self._dest, part))
+        return sent
+
+    async def _edit_preview(self, preview: Message, part: Rendered) -> Message | None:
+        """Turn the group preview into the final first part; None when it must be sent anew."""
+        entities: Sequence[MessageEntity] | None = part.entities or None
+        for attempt in range(2):
+            try:
+                result = await self._bot.edit_message_text(
+                    part.text,
+                    chat_id=self._dest.chat_id,
+                    message_id=preview.message_id,
+                    entities=entities,
+                )
+                return result if isinstance(result, Message) else preview
+            except BadRequest as exc:
+                reason = exc.message.lower()
+                if "not modified" in reason:
+                    return preview
+                if attempt == 0 and entities and _is_entity_error(exc):
+                    log.warning("entities rejected in edit (%s); using plain text", exc.message)
+                    entities = None
+                    continue
+                log.info("could not edit preview (%s); sending a new message", exc.message)
+                return None
+        return None

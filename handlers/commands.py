@@ -1,0 +1,79 @@
+"""/start, /help, /new and /history."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from bot.app_commands import menu_lines
+from bot.context import BotApplication, BotContext
+from bot.delivery import send_plain, send_rendered
+from bot.formatting import labelled_lines
+from bot.i18n import t
+from handlers.common import destination_of, ensure_allowed, key_of, lang_of
+
+
+async def on_start(update: Update, context: BotContext) -> None:
+    """Greet the user and explain how to talk to the bot."""
+    if update.effective_message is None or not await ensure_allowed(
+        update, context.services.settings, context.bot
+    ):
+        return
+    lang = lang_of(update)
+    user = update.effective_user
+    name = user.first_name if user else ""
+    text = t(lang, "start", name=name, help=_help_text(lang, context))
+    await send_plain(context.bot, destination_of(update.effective_message), text)
+
+
+async def on_help(update: Update, context: BotContext) -> None:
+    """List the commands."""
+    if update.effective_message is None or not await ensure_allowed(
+        update, context.services.settings, context.bot
+    ):
+        return
+    text = _help_text(lang_of(update), context)
+    await send_plain(context.bot, destination_of(update.effective_message), text)
+
+
+async def on_new(update: Update, context: BotContext) -> None:
+    """Forget the chat's conversation: the next message starts a new one."""
+    message = update.effective_message
+    services = context.services
+    if message is None or not await ensure_allowed(update, services.settings, context.bot):
+        return
+    key = key_of(message)
+    await services.chats.ensure(key, message.chat.type)
+    await services.chats.set_conversation(key, None)
+    await send_plain(context.bot, destination_of(message), t(lang_of(update), "new_done"))
+
+
+async def on_history(update: Update, context: BotContext) -> None:
+    """Show the chat's recent exchanges from the local transcript, newest last."""
+    message = update.effective_message
+    services = context.services
+    if message is None or not await ensure_allowed(update, services.settings, context.bot):
+        return
+    lang = lang_of(update)
+    entries = await services.transcript.recent(key_of(message), services.settings.history_limit * 2)
+    if not entries:
+        await send_plain(context.bot, destination_of(message), t(lang, "history_empty"))
+        return
+    private = message.chat.type == "private"
+    user_word = t(lang, "you") if private else t(lang, "user")
+    lines = [
+        (t(lang, "assistant") if e.role == "assistant" else user_word, e.text) for e in entries
+    ]
+    view = labelled_lines(t(lang, "history_title"), lines)
+    await send_rendered(context.bot, destination_of(message), view)
+
+
+def _help_text(lang: str, context: BotContext) -> str:
+    return t(lang, "help", mention=f"@{context.bot.username}", commands=menu_lines(lang))
+
+
+def register(app: BotApplication) -> None:
+    app.add_handler(CommandHandler("start", on_start))
+    app.add_handler(CommandHandler("help", on_help))
+    app.add_handler(CommandHandler("new", on_new))
+    app.add_handler(CommandHandler("history", on_history))

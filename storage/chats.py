@@ -1,0 +1,61 @@
+"""Which OpenAI conversation and which assistant belong to each chat (or forum topic)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKey:
+    """A conversation place: a chat, or one forum topic of it (thread_id 0 when none)."""
+
+    chat_id: int
+    thread_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRecord:
+    key: ChatKey
+    chat_type: str
+    conversation_id: str | None
+    assistant_id: int | None
+
+
+class ChatRepository:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, key: ChatKey) -> ChatRecord | None:
+        async with self._conn.execute(
+            "SELECT chat_type, conversation_id, assistant_id FROM chats"
+            " WHERE chat_id = ? AND thread_id = ?",
+            (key.chat_id, key.thread_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return ChatRecord(key, row[0], row[1], row[2])
+
+    async def ensure(self, key: ChatKey, chat_type: str) -> ChatRecord:
+        """The chat's record, created on first contact."""
+        record = await self.get(key)
+        if record is not None:
+            return record
+        now = time.time()
+        await self._conn.execute(
+            "INSERT OR IGNORE INTO chats (chat_id, thread_id, chat_type, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.chat_id, key.thread_id, chat_type, now, now),
+        )
+        return ChatRecord(key, chat_type, None, None)
+
+    async def set_conversation(self, key: ChatKey, conversation_id: str | None) -> None:
+        """Bind the chat to a conversation id (None forgets it, so the next turn starts anew)."""
+        await self._conn.execute(
+            "UPDATE chats SET conversation_id = ?, updated_at = ?"
+            " WHERE chat_id = ? AND thread_id = ?",
+            (conversation_id, time.time(), key.chat_id, key.thread_id),
+        )
