@@ -41,8 +41,7 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "ai_unavailable": {
         "en": "Sorry, the AI service isn't answering right now. Please try again in a minute.",
         "es": (
-            "Lo siento, el servicio de IA no responde ahora mismo. "
-            "Inténtalo de nuevo en un minuto."
+            "Lo siento, el servicio de IA no responde ahora mismo. Inténtalo de nuevo en un minuto."
         ),
     },
     "ai_rate_limited": {
@@ -87,6 +86,10 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "empty_text": {
         "en": "Your message looks empty. What would you like to ask?",
         "es": "Tu mensaje parece vacío. ¿Qué quieres preguntar?",
+    },
+    "unsupported": {
+        "en": "I can only read text messages for now. Please write your question.",
+        "es": "Por ahora solo puedo leer mensajes de texto. Escribe tu pregunta, por favor.",
     },
     "private_chat": {"en": "a private chat", "es": "un chat privado"},
 }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bot.context import BotApplication
-from handlers import commands, text
+from handlers import commands, text, unsupported
 
 
 def register_all(app: BotApplication) -> None:
     """Commands first, so `/cmd` never reaches the text handler."""
     commands.register(app)
     text.register(app)
+    unsupported.register(app)

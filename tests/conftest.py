@@ -1,0 +1,125 @@
+"""Shared fixtures: the loopback fakes, settings pointing at them, and a running bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.context import BotApplication, Services
+from tests.fakes.fake_openai import API_KEY, FakeOpenAI
+from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+
+ADMIN_ID = 4242
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Wait until `check()` is true (work that follows a Telegram call finishes a bit later)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+    assert fake.violations == [], fake.violations
+
+
+@pytest.fixture
+async def ai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+    assert fake.violations == [], fake.violations
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, tg: FakeTelegram, ai: FakeOpenAI) -> SettingsFactory:
+    """Settings for the fakes, a database in tmp_path, fast intervals; overrides win."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "telegram_bot_token": TOKEN,
+            "telegram_base_url": tg.base_url,
+            "telegram_base_file_url": tg.base_file_url,
+            "telegram_poll_timeout": 1,
+            "telegram_rate_limit_per_second": 1000,
+            "telegram_group_rate_limit_per_minute": 6000,
+            "openai_api_key": API_KEY,
+            "openai_base_url": ai.base_url,
+            "openai_max_retries": 2,
+            "openai_timeout_seconds": 10,
+            "admin_user_ids": str(ADMIN_ID),
+            "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            "stream_edit_interval_seconds": 0.2,
+            "stream_draft_interval_seconds": 0.05,
+            "classifier_timeout_seconds": 2.0,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+class RunningBot:
+    """The real Application long polling the fake Telegram, started and stopped like run_polling."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: BotApplication = build_application(settings)
+
+    @property
+    def services(self) -> Services:
+        services = self.app.bot_data.services
+        assert services is not None
+        return services
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        assert self.app.post_init is not None
+        await self.app.post_init(self.app)
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
+        await self.app.start()
+
+    async def stop(self) -> None:
+        assert self.app.updater is not None
+        with contextlib.suppress(RuntimeError):
+            await self.app.updater.stop()
+        with contextlib.suppress(RuntimeError):
+            await self.app.stop()
+        await self.app.shutdown()
+        assert self.app.post_shutdown is not None
+        await self.app.post_shutdown(self.app)
+
+
+@pytest.fixture
+async def start_bot(make_settings: SettingsFactory) -> AsyncIterator[Callable[..., Any]]:
+    """`bot = await start_bot(**setting_overrides)`; every bot started is stopped afterwards."""
+    running: list[RunningBot] = []
+
+    async def start(**overrides: Any) -> RunningBot:
+        bot = RunningBot(make_settings(**overrides))
+        await bot.start()
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in reversed(running):
+        with contextlib.suppress(Exception):
+            await bot.stop()

@@ -1,0 +1,457 @@
+"""End to end: Telegram-shaped updates through the real application, against the loopback fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+from tests.conftest import ADMIN_ID, eventually
+from tests.fakes.fake_openai import FakeOpenAI, Reply
+from tests.fakes.fake_telegram import FakeTelegram
+
+
+def _assistant_requests(ai: FakeOpenAI) -> list[dict[str, Any]]:
+    """Bodies of /responses requests that are answers (not classifications)."""
+    return [
+        r.body
+        for r in ai.requests_to("/v1/responses")
+        if r.body is not None and "format" not in (r.body.get("text") or {})
+    ]
+
+
+def _classifier_requests(ai: FakeOpenAI) -> list[dict[str, Any]]:
+    return [
+        r.body
+        for r in ai.requests_to("/v1/responses")
+        if r.body is not None and "format" in (r.body.get("text") or {})
+    ]
+
+
+async def test_private_text_is_classified_streamed_and_answered(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await start_bot()
+    ai.script(Reply(text="Hello **there**, friend", token_delay=0.05))
+    tg.private_text("hi bot", chat_id=1001)
+
+    [final] = await tg.wait_for("sendMessage")
+    assert final.params["chat_id"] == 1001
+    assert final.params["text"] == "Hello there, friend"
+    bold = [e for e in final.params["entities"] if e["type"] == "bold"]
+    assert bold and bold[0]["offset"] == 6 and bold[0]["length"] == 5
+
+    # the classifier ran first, with structured output, outside the conversation
+    [classify] = _classifier_requests(ai)
+    assert classify["store"] is False and "conversation" not in classify
+    assert classify["text"]["format"]["type"] == "json_schema"
+    assert FakeOpenAI.input_texts(classify) == ["hi bot"]
+    # then the answer, streamed, in the chat's conversation, with the default instructions
+    [answer] = _assistant_requests(ai)
+    assert answer["stream"] is True
+    conv = answer["conversation"]
+    assert conv.startswith("conv_") and conv in ai.conversations
+    assert answer["model"] == bot.settings.assistant_model
+    assert "helpful" in answer["instructions"]
+    # partial text was shown as drafts before the final message, with typing first
+    drafts = tg.calls_to("sendMessageDraft")
+    assert drafts, "the answer was not streamed"
+    assert drafts[0].at < final.at
+    assert all(d.params["chat_id"] == 1001 for d in drafts)
+    assert len({d.params["draft_id"] for d in drafts}) == 1
+    assert tg.calls_to("sendChatAction")[0].params["action"] == "typing"
+
+    # the transcript holds both sides and the label
+    async def both_sides() -> bool:
+        return len(await bot.services.transcript.recent(_key(1001), 10)) == 2
+
+    await eventually(both_sides)
+    entries = await bot.services.transcript.recent(_key(1001), 10)
+    assert [(e.role, e.text, e.label) for e in entries] == [
+        ("user", "hi bot", "general"),
+        ("assistant", "Hello **there**, friend", None),
+    ]
+
+
+def _key(chat_id: int, thread_id: int = 0) -> Any:
+    from storage import ChatKey
+
+    return ChatKey(chat_id, thread_id)
+
+
+async def test_command_menu_is_registered_in_both_languages(
+    tg: FakeTelegram, start_bot: Any
+) -> None:
+    await start_bot()
+    calls = tg.calls_to("setMyCommands")
+    by_lang = {c.params.get("language_code"): c.params["commands"] for c in calls}
+    assert set(by_lang) == {None, "es"}
+    assert [c["command"] for c in by_lang[None]] == ["start", "help", "new", "history"]
+    assert by_lang["es"][2]["description"].startswith("Empezar")
+
+
+async def test_conversation_is_reused_and_survives_a_restart(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    first = await start_bot()
+    tg.private_text("one", chat_id=7)
+    await tg.wait_for("sendMessage", 1)
+    tg.private_text("two", chat_id=7)
+    await tg.wait_for("sendMessage", 2)
+    await first.stop()
+
+    await start_bot()  # same database file
+    tg.private_text("three", chat_id=7)
+    await tg.wait_for("sendMessage", 3)
+    conversations = {b["conversation"] for b in _assistant_requests(ai)}
+    assert len(conversations) == 1
+    assert len(ai.requests_to("/v1/conversations")) == 1
+    [conv] = conversations
+    said = [t for item in ai.conversations[conv] for t in FakeOpenAI.input_texts({"input": [item]})]
+    assert [s for s in said if not s.startswith("Echo")] == ["one", "two", "three"]
+
+
+async def test_new_starts_a_fresh_conversation(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    tg.private_text("before", chat_id=8)
+    await tg.wait_for("sendMessage", 1)
+    tg.private_text("/new", chat_id=8)
+    await tg.wait_for("sendMessage", 2)
+    assert "fresh conversation" in tg.sent_texts(8)[1]
+    tg.private_text("after", chat_id=8)
+    await tg.wait_for("sendMessage", 3)
+    first, second = (b["conversation"] for b in _assistant_requests(ai))
+    assert first != second
+
+
+async def test_vanished_conversation_is_replaced_and_the_user_told(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await start_bot()
+    tg.private_text("remember me", chat_id=9)
+    await tg.wait_for("sendMessage", 1)
+    [old] = {b["conversation"] for b in _assistant_requests(ai)}
+    ai.forget_conversation(old)
+
+    tg.private_text("still there?", chat_id=9)
+    await tg.wait_for("sendMessage", 2)
+    reply = tg.sent_texts(9)[1]
+    assert "started a new one" in reply and "Echo: still there?" in reply
+    record = await bot.services.chats.get(_key(9))
+    assert record is not None and record.conversation_id not in (None, old)
+    assert record.conversation_id in ai.conversations
+
+
+async def test_group_needs_a_mention_or_a_reply(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    group = -1002001
+    tg.group_text("just chatting among humans", chat_id=group)
+    tg.group_text("@test_ai_bot what is 2+2?", chat_id=group)
+    [answer] = await tg.wait_for("sendMessage", 1)
+    await asyncio.sleep(0.3)
+    assert len(_assistant_requests(ai)) == 1  # the unaddressed message cost nothing
+    assert FakeOpenAI.input_texts(_assistant_requests(ai)[0])[-1] == "[Bea] what is 2+2?"
+    assert answer.params["reply_parameters"]["message_id"] > 0
+    bot_message_id = tg.messages_in(group)[-1]["message_id"]
+
+    tg.group_text("and 3+3?", chat_id=group, reply_to_message_id=bot_message_id)
+    await tg.wait_for("sendMessage", 2)
+    assert len(_assistant_requests(ai)) == 2
+    assert tg.sent_texts(group)[1] == "Echo: [Bea] and 3+3?"
+
+
+async def test_group_streams_by_editing_one_message_throttled(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(stream_edit_interval_seconds=0.5)
+    words = [f"word{i} " for i in range(40)]
+    ai.script(Reply(text="".join(words), chunks=words, token_delay=0.05))  # ~2 s of streaming
+    tg.group_text("@test_ai_bot tell me a story", chat_id=-1003)
+    await tg.wait_for("sendMessage", 1)
+    for _ in range(100):
+        message = tg.messages_in(-1003)[-1]
+        if message["text"].startswith("word0") and message["text"].rstrip().endswith("word39"):
+            break
+        await asyncio.sleep(0.05)
+    edits = tg.calls_to("editMessageText")
+    assert tg.calls_to("sendMessageDraft") == []  # drafts are for private chats only
+    assert 2 <= len(edits) <= 8  # ~2 s at one edit per 0.5 s, plus the final edit
+    gaps = [b.at - a.at for a, b in itertools.pairwise(edits)][:-1]
+    assert all(gap >= 0.45 for gap in gaps), gaps
+    assert len(tg.sent_texts(-1003)) == 1  # one message, edited in place
+    assert tg.messages_in(-1003)[-1]["text"] == "".join(words).strip()
+
+
+async def test_forum_topics_are_separate_conversations(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    forum = -1005
+    tg.group_text("@test_ai_bot in topic ten", chat_id=forum, message_thread_id=10)
+    await tg.wait_for("sendMessage", 1)
+    tg.group_text("@test_ai_bot in topic twenty", chat_id=forum, message_thread_id=20)
+    await tg.wait_for("sendMessage", 2)
+    tg.group_text("@test_ai_bot again ten", chat_id=forum, message_thread_id=10)
+    sent = await tg.wait_for("sendMessage", 3)
+    assert [c.params.get("message_thread_id") for c in sent] == [10, 20, 10]
+    convs = [b["conversation"] for b in _assistant_requests(ai)]
+    assert convs[0] == convs[2] != convs[1]
+
+
+async def test_user_outside_the_allow_list_is_refused_without_openai(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(allowed_user_ids="555")
+    tg.private_text("let me in", chat_id=31, language_code="es")
+    [refusal] = await tg.wait_for("sendMessage")
+    assert "no tienes permiso" in refusal.params["text"]
+    await asyncio.sleep(0.2)
+    assert ai.requests == []
+    # admins are always allowed, listed users too
+    tg.private_text("admin here", chat_id=ADMIN_ID)
+    tg.private_text("listed", chat_id=555)
+    await tg.wait_for("sendMessage", 3)
+    assert len(_assistant_requests(ai)) == 2
+
+
+async def test_one_chat_in_order_while_other_chats_run_concurrently(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    slow = lambda body: Reply(  # noqa: E731
+        text="Echo: " + FakeOpenAI.input_texts(body)[-1], latency=0.4
+    )
+    ai.default_reply = slow
+    for i in range(4):
+        tg.private_text(f"a{i}", chat_id=100)
+    for chat in range(200, 220):
+        tg.private_text("hello", chat_id=chat)
+    started = asyncio.get_running_loop().time()
+    await tg.wait_for("sendMessage", 24, timeout=20)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert tg.sent_texts(100) == [f"Echo: a{i}" for i in range(4)]
+    # chat 100's answers never overlapped: each request came after the previous answer went out
+    chat_requests = [
+        r
+        for r in ai.requests_to("/v1/responses")
+        if r.body and r.body.get("stream") and FakeOpenAI.input_texts(r.body)[-1].startswith("a")
+    ]
+    finals = [c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == 100]
+    for request, previous_final in zip(chat_requests[1:], finals, strict=False):
+        assert request.at >= previous_final.at
+    # the 20 other chats did not wait for chat 100's queue (4 x 0.4 s) nor for each other
+    assert elapsed < 1.6 + 1.0, elapsed
+
+
+async def test_ten_thousand_character_answer_arrives_whole_and_in_order(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    long_answer = "\n\n".join(
+        f"Paragraph {p}: " + " ".join(f"token{p}_{i}" for i in range(100)) for p in range(11)
+    )
+    assert len(long_answer) > 10_000
+    ai.script(Reply(text=long_answer))
+    tg.private_text("write a lot", chat_id=300)
+    await tg.wait_for("sendMessage", 3, timeout=15)
+    await asyncio.sleep(0.3)
+    texts = tg.sent_texts(300)
+    assert len(texts) == 3
+    assert all(len(t) <= 4096 for t in texts)
+    assert " ".join(texts).split() == long_answer.split()
+    assert all(t.startswith("Paragraph") for t in texts)
+
+
+async def test_flood_control_is_honoured_and_the_message_still_delivered(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    tg.fail_next("sendMessage", status=429, retry_after=1)
+    tg.private_text("hello under load", chat_id=400)
+    calls = await tg.wait_for("sendMessage", 2, timeout=10)
+    assert calls[0].failed and not calls[1].failed
+    assert calls[1].at - calls[0].at >= 0.9
+    assert tg.sent_texts(400) == ["Echo: hello under load"]
+
+
+async def test_openai_failing_then_recovering(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    ai.script(Reply.server_error(503), Reply.server_error(500), Reply(text="recovered"))
+    tg.private_text("are you there", chat_id=500)
+    await tg.wait_for("sendMessage")
+    assert tg.sent_texts(500) == ["recovered"]
+
+
+async def test_openai_down_gives_a_short_message_in_the_users_language(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(openai_max_retries=1)
+    ai.script(*[Reply.server_error(500) for _ in range(2)])
+    tg.private_text("hola", chat_id=501, language_code="es")
+    await tg.wait_for("sendMessage")
+    [text] = tg.sent_texts(501)
+    assert text.startswith("Lo siento, el servicio de IA no responde")
+    assert "Traceback" not in text and "500" not in text
+    assert tg.calls_to("sendMessageDraft") == []
+
+
+async def test_stream_cut_midway_is_marked_interrupted(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    ai.script(Reply(text="one two three four five six", cut_after=3, token_delay=0.02))
+    tg.private_text("count", chat_id=502)
+    await tg.wait_for("sendMessage")
+    [text] = tg.sent_texts(502)
+    assert text.startswith("one") and "interrupted" in text
+
+
+async def test_classifier_routes_refuse_and_handoff(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await start_bot()
+    tg.private_text("/start", chat_id=ADMIN_ID)  # bots only reach users who started them
+    await tg.wait_for("sendMessage", 1)
+    labels = {"you idiot": "abusive", "I want a human": "human"}
+    ai.classifier = lambda body: labels.get(FakeOpenAI.input_texts(body)[-1], "general")
+    tg.private_text("you idiot", chat_id=600)
+    await tg.wait_for("sendMessage", 2)
+    assert "can't help with that" in tg.sent_texts(600)[0]
+    tg.private_text("I want a human", chat_id=600, first_name="Carla")
+    await tg.wait_for("sendMessage", 4)
+    assert "passed your message to a person" in tg.sent_texts(600)[1]
+    [_, note] = tg.sent_texts(ADMIN_ID)
+    assert "Carla" in note and "I want a human" in note
+    assert _assistant_requests(ai) == []  # neither route called the assistant
+    entries = await bot.services.transcript.recent(_key(600), 10)
+    assert [e.label for e in entries] == ["abusive", "human"]
+
+
+async def test_classifier_failure_or_timeout_falls_back_to_answering(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(classifier_timeout_seconds=0.5)
+    ai.classifier = lambda body: Reply(text="{not json", status=200)
+    tg.private_text("malformed label", chat_id=700)
+    await tg.wait_for("sendMessage", 1)
+    ai.classifier = lambda body: Reply(text='{"label": "general"}', latency=3.0)
+    tg.private_text("slow classifier", chat_id=700)
+    await tg.wait_for("sendMessage", 2)
+    assert tg.sent_texts(700) == ["Echo: malformed label", "Echo: slow classifier"]
+
+
+async def test_history_shows_recent_exchanges_newest_last(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    tg.private_text("/history", chat_id=800, language_code="es")
+    await tg.wait_for("sendMessage", 1)
+    assert tg.sent_texts(800)[0] == "Todavía no hay mensajes aquí."
+    for word in ("first", "second"):
+        tg.private_text(word, chat_id=800, language_code="es")
+    await tg.wait_for("sendMessage", 3)
+    tg.private_text("/history", chat_id=800, language_code="es")
+    await tg.wait_for("sendMessage", 4)
+    history = tg.sent_texts(800)[3]
+    assert history.index("Tú: first") < history.index("Asistente: Echo: first")
+    assert history.index("Asistente: Echo: first") < history.index("Tú: second")
+    assert history.rstrip().endswith("Echo: second")
+
+
+async def test_start_and_help_in_spanish(tg: FakeTelegram, start_bot: Any) -> None:
+    await start_bot()
+    tg.private_text("/start", chat_id=900, language_code="es-419", first_name="Lucía")
+    tg.private_text("/help", chat_id=900, language_code="en")
+    await tg.wait_for("sendMessage", 2)
+    start, help_text = tg.sent_texts(900)
+    assert start.startswith("¡Hola Lucía!") and "/new" in start
+    assert "@test_ai_bot" in help_text and "/history" in help_text
+
+
+async def test_rejected_entities_fall_back_to_plain_text(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    tg.fail_next(
+        "sendMessage",
+        status=400,
+        retry_after=None,
+        description="Bad Request: can't parse entities: unsupported start tag",
+    )
+    ai.script(Reply(text="some **bold** claim"))
+    tg.private_text("format please", chat_id=950)
+    calls = await tg.wait_for("sendMessage", 2)
+    assert calls[0].failed and calls[0].params.get("entities")
+    assert not calls[1].failed and "entities" not in calls[1].params
+    assert tg.sent_texts(950) == ["some bold claim"]
+
+
+async def test_secrets_never_reach_logs_or_chats(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, capfd: Any
+) -> None:
+    """With the bot's own logging set-up at DEBUG, an error run leaks neither secret."""
+    import logging
+
+    from bot.logs import configure_logging
+
+    saved = logging.root.handlers[:], logging.root.level
+    try:
+        bot = await start_bot()
+        configure_logging("DEBUG", bot.settings.secrets())
+        ai.script(Reply.server_error(500), Reply.server_error(500), Reply.server_error(500))
+        tg.private_text("trigger an error", chat_id=990)
+        await tg.wait_for("sendMessage")
+        logging.getLogger("test").error("token in a message: %s", bot.settings.secrets()[0])
+        await bot.stop()
+    finally:
+        logging.root.handlers[:], _ = saved[0], logging.root.setLevel(saved[1])
+    captured = capfd.readouterr()
+    logged = captured.err + captured.out
+    assert "token in a message: [REDACTED]" in logged
+    assert "DEBUG telegram" in logged  # DEBUG lines were really written
+    chats = json.dumps([c.params for c in tg.calls], default=str)
+    for secret in bot.settings.secrets():
+        assert secret not in logged
+        assert secret not in chats
+
+
+async def test_unsupported_media_gets_a_hint(tg: FakeTelegram, start_bot: Any) -> None:
+    await start_bot()
+    tg.push_update(
+        {
+            "message": {
+                "message_id": 5000,
+                "date": 1_790_000_000,
+                "chat": {"id": 1200, "type": "private", "first_name": "Ana"},
+                "from": {"id": 1200, "is_bot": False, "first_name": "Ana", "language_code": "es"},
+                "sticker": {
+                    "file_id": "stk",
+                    "file_unique_id": "stku",
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                },
+            }
+        }
+    )
+    [hint] = await tg.wait_for("sendMessage")
+    assert hint.params["text"].startswith("Por ahora solo puedo leer mensajes de texto")
+
+
+async def test_unexpected_errors_reach_the_user_as_a_short_message(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await start_bot()
+    await bot.services.db.conn.close()  # every storage call now fails
+    tg.private_text("anyone home?", chat_id=1300)
+    [sorry] = await tg.wait_for("sendMessage")
+    assert sorry.params["text"] == "Sorry, something went wrong on my side. Please try again."

@@ -1,0 +1,499 @@
+"""Self-tests of the OpenAI fake, driven by the real ``openai`` SDK over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import aiohttp
+import httpx2
+import openai
+import pytest
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseInputParam,
+    ResponseTextConfigParam,
+    ResponseTextDeltaEvent,
+)
+from pydantic import BaseModel
+
+from tests.fakes import openapi_check
+from tests.fakes.fake_openai import API_KEY, FakeOpenAI, Reply
+
+MODEL = "gpt-4o-mini"
+ROUTE_FORMAT: ResponseTextConfigParam = {
+    "format": {
+        "type": "json_schema",
+        "name": "route",
+        "schema": {
+            "type": "object",
+            "properties": {"label": {"type": "string", "enum": ["general", "code", "image"]}},
+            "required": ["label"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+}
+STREAM_ORDER = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
+]
+
+
+@pytest.fixture
+async def ai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client(ai: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
+    # Strict response validation: the SDK rejects any answer that does not fit its models.
+    async with openai.AsyncOpenAI(
+        base_url=ai.base_url, api_key=API_KEY, max_retries=0, _strict_response_validation=True
+    ) as c:
+        yield c
+
+
+def _dedupe(seq: list[str]) -> list[str]:
+    return [t for i, t in enumerate(seq) if i == 0 or seq[i - 1] != t]
+
+
+# -- Responses + Conversations through the SDK ---------------------------------------------------
+
+
+async def test_conversation_and_plain_response(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create(metadata={"chat": "42"})
+    assert conv.id.startswith("conv_") and conv.object == "conversation"
+    assert ai.conversations == {conv.id: []}
+
+    ai.script(Reply(text="Hello there!", usage={"input_tokens": 7}))
+    response = await client.responses.create(
+        model=MODEL, input="hi bot", conversation=conv.id, instructions="Be brief."
+    )
+    assert isinstance(response, Response)
+    assert response.id.startswith("resp_") and response.status == "completed"
+    assert response.output_text == "Hello there!"
+    assert (response.output[0].id or "").startswith("msg_")
+    assert response.usage is not None
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (7, 3)
+    assert response.usage.total_tokens == 10
+    assert response.conversation is not None and response.conversation.id == conv.id
+
+    # Items land in the conversation like the real API stores them; the SDK parses them.
+    items = ai.conversations[conv.id]
+    assert [(i["role"], i["content"][0]["type"]) for i in items] == [
+        ("user", "input_text"),
+        ("assistant", "output_text"),
+    ]
+    listed = await client.conversations.items.list(conv.id, order="asc")
+    assert [item.type for item in listed.data] == ["message", "message"]
+    assert listed.data[1].id == response.output[0].id
+    newest_first = await client.conversations.items.list(conv.id)  # real default: desc
+    assert newest_first.data[0].id == response.output[0].id
+
+    # Object-form conversation param and the default echo reply.
+    again = await client.responses.create(
+        model=MODEL,
+        input=[{"role": "user", "content": [{"type": "input_text", "text": "second"}]}],
+        conversation={"id": conv.id},
+    )
+    assert again.output_text == "Echo: second"
+    assert len(ai.conversations[conv.id]) == 4
+    assert (await client.responses.retrieve(again.id)).output_text == "Echo: second"
+    assert (await client.conversations.retrieve(conv.id)).metadata == {"chat": "42"}
+
+    sent = ai.requests_to("/v1/responses")
+    assert [FakeOpenAI.input_texts(r.body) for r in sent] == [["hi bot"], ["second"]]
+    assert sent[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert ai.violations == []
+
+
+async def test_stream_events_typed(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create()
+    ai.script(Reply(text="Streaming is fun, right?", token_delay=0.05))
+    stream = await client.responses.create(
+        model=MODEL, input="stream please", conversation=conv.id, stream=True
+    )
+    events: list[Any] = []
+    arrivals: list[float] = []
+    async for event in stream:
+        events.append(event)
+        arrivals.append(time.monotonic())
+
+    assert _dedupe([e.type for e in events]) == STREAM_ORDER
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    deltas = [e for e in events if isinstance(e, ResponseTextDeltaEvent)]
+    assert [d.delta for d in deltas] == ["Streaming", " is", " fun,", " right?"]
+    assert "".join(d.delta for d in deltas) == "Streaming is fun, right?"
+    assert {d.item_id for d in deltas} == {events[2].item.id}
+    # Each delta is flushed on its own: token_delay pacing is visible to the client.
+    first, last = arrivals[4], arrivals[4 + len(deltas) - 1]
+    assert last - first >= 3 * 0.05 * 0.8
+    final = events[-1]
+    assert isinstance(final, ResponseCompletedEvent)
+    assert final.response.output_text == "Streaming is fun, right?"
+    assert final.response.usage is not None and final.response.usage.total_tokens == 10 + 6
+    assert len(ai.conversations[conv.id]) == 2
+    assert ai.violations == []
+
+
+async def test_responses_stream_helper(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    ai.script(Reply(text="abc", chunks=["a", "b", "c"]))
+    async with client.responses.stream(model=MODEL, input="helper") as stream:
+        snapshots = [e.snapshot async for e in stream if e.type == "response.output_text.delta"]
+        final = await stream.get_final_response()
+    assert snapshots == ["a", "ab", "abc"]
+    assert final.output_text == "abc"
+    assert final.usage is not None and final.usage.output_tokens == 0  # len("abc") // 4
+
+
+async def test_structured_output_classifier(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create()
+    response = await client.responses.create(
+        model=MODEL, input="route me", text=ROUTE_FORMAT, store=False, conversation=conv.id
+    )
+    assert json.loads(response.output_text) == {"label": "general"}  # first enum value
+
+    ai.classifier = lambda body: "code" if "python" in FakeOpenAI.input_texts(body)[-1] else "x"
+    ai.script(Reply(text="scripted replies are not used by classifier requests"))
+    response = await client.responses.create(
+        model=MODEL, input="some python", text=ROUTE_FORMAT, store=False
+    )
+    assert json.loads(response.output_text) == {"label": "code"}
+    assert ai.pending_replies == 1
+    assert ai.conversations[conv.id] == []  # store=False: nothing added
+    with pytest.raises(openai.NotFoundError):  # ...and nothing stored
+        await client.responses.retrieve(response.id)
+
+    # Streamed classifier and the SDK's parse() with a pydantic model both work.
+    stream = await client.responses.create(
+        model=MODEL, input="python", text=ROUTE_FORMAT, store=False, stream=True
+    )
+    text = "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
+    assert json.loads(text) == {"label": "code"}
+
+    class Route(BaseModel):
+        label: Literal["general", "code"]
+        confidence: float
+
+    parsed = await client.responses.parse(
+        model=MODEL, input="python again", text_format=Route, store=False
+    )
+    assert parsed.output_parsed == Route(label="code", confidence=0)
+
+    ai.classifier = lambda body: Reply(status=503, error_message="overloaded")
+    with pytest.raises(openai.InternalServerError):
+        await client.responses.create(model=MODEL, input="x", text=ROUTE_FORMAT, store=False)
+    assert ai.violations == []
+
+
+# -- Faults ---------------------------------------------------------------------------------------
+
+
+async def test_rate_limit_is_retried_after_retry_after(ai: FakeOpenAI) -> None:
+    ai.script(Reply.rate_limited(retry_after=0.3), Reply(text="finally"))
+    async with openai.AsyncOpenAI(base_url=ai.base_url, api_key=API_KEY, max_retries=2) as c:
+        response = await c.responses.create(model=MODEL, input="hi")
+    assert response.output_text == "finally"
+    first, second = ai.requests_to("/v1/responses")
+    # The SDK waits retry-after-ms (0.3 s), not the rounded-up Retry-After (1 s).
+    assert 0.25 <= second.at - first.at < 0.9
+    assert second.headers["x-stainless-retry-count"] == "1"
+
+
+async def test_rate_limit_exhausts_retries(ai: FakeOpenAI) -> None:
+    ai.script(*[Reply.rate_limited(retry_after=0.05)] * 2)
+    async with openai.AsyncOpenAI(base_url=ai.base_url, api_key=API_KEY, max_retries=1) as c:
+        with pytest.raises(openai.RateLimitError) as caught:
+            await c.responses.create(model=MODEL, input="hi")
+    err = caught.value
+    assert (err.status_code, err.code, err.type) == (429, "rate_limit_exceeded", "tokens")
+    assert err.response.headers["retry-after"] == "1"
+    assert len(ai.requests_to("/responses")) == 2
+
+
+async def test_server_error_without_retries(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    ai.script(Reply(status=500), Reply(text="never fetched"))
+    with pytest.raises(openai.InternalServerError) as caught:
+        await client.responses.create(model=MODEL, input="hi")
+    err = caught.value
+    assert err.status_code == 500 and err.type == "server_error" and err.code is None
+    assert err.body == {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+    assert err.request_id is not None and err.request_id.startswith("req_")
+    assert len(ai.requests_to("/v1/responses")) == 1
+
+
+async def test_forgotten_conversation_is_404(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create()
+    ai.forget_conversation(conv.id)
+    with pytest.raises(openai.NotFoundError) as caught:
+        await client.responses.create(model=MODEL, input="hi", conversation=conv.id)
+    assert caught.value.param == "conversation"
+    assert caught.value.type == "invalid_request_error"
+    assert caught.value.message == (
+        f"Error code: 404 - Conversation with id '{conv.id}' not found."
+    )
+    with pytest.raises(openai.NotFoundError):
+        await client.conversations.items.list(conv.id)
+
+
+async def test_cut_stream_raises_connection_error(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    conv = await client.conversations.create()
+    ai.script(Reply(text="one two three four", cut_after=2))
+    stream = await client.responses.create(
+        model=MODEL, input="hi", conversation=conv.id, stream=True
+    )
+    seen: list[str] = []
+    with pytest.raises(openai.APIConnectionError) as caught:
+        async for event in stream:
+            seen.append(event.type)
+    assert type(caught.value) is openai.APIConnectionError
+    assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
+    assert seen.count("response.output_text.delta") == 2
+    assert "response.completed" not in seen
+    assert ai.conversations[conv.id] == []  # never completed: nothing appended
+
+
+async def test_latency_beyond_timeout(ai: FakeOpenAI) -> None:
+    ai.script(Reply(text="late", latency=1.0))
+    async with openai.AsyncOpenAI(
+        base_url=ai.base_url, api_key=API_KEY, max_retries=0, timeout=0.2
+    ) as c:
+        with pytest.raises(openai.APITimeoutError):
+            await c.responses.create(model=MODEL, input="hi")
+
+
+async def test_slow_token_stream_read_timeout(ai: FakeOpenAI) -> None:
+    ai.script(Reply(text="a b c", token_delay=1.0))
+    async with openai.AsyncOpenAI(
+        base_url=ai.base_url, api_key=API_KEY, max_retries=0, timeout=0.3
+    ) as c:
+        stream = await c.responses.create(model=MODEL, input="hi", stream=True)
+        with pytest.raises(openai.APITimeoutError):
+            async for _event in stream:
+                pass
+
+
+async def test_wrong_api_key_is_401(ai: FakeOpenAI) -> None:
+    async with openai.AsyncOpenAI(base_url=ai.base_url, api_key="sk-wrong-key-123") as c:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            await c.conversations.create()
+    assert caught.value.code == "invalid_api_key"
+    assert len(ai.requests_to("/v1/conversations")) == 1  # 401s are not retried
+
+
+# -- Request validation -----------------------------------------------------------------------
+
+
+async def test_request_body_violations(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    multimodal: ResponseInputParam = [
+        {"role": "developer", "content": "context"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": "what is this?"},
+                {
+                    "type": "input_image",
+                    "image_url": "data:image/png;base64,AAAA",
+                    "detail": "auto",
+                },
+            ],
+        },
+    ]
+    await client.responses.create(
+        model=MODEL,
+        input=multimodal,
+        text=ROUTE_FORMAT,
+        store=False,
+        max_output_tokens=100,
+    )
+    assert ai.violations == []
+
+    await client.responses.create(model=MODEL, input="hi", extra_body={"bogus": 1})
+    assert ai.violations == ["POST /v1/responses: Unknown parameter: 'bogus'."]
+    ai.violations.clear()
+
+    await client.responses.create(
+        model=MODEL, input="hi", extra_body={"temperature": "hot", "text": {"format": "x"}}
+    )
+    assert len(ai.violations) == 2
+    assert all(v.startswith("POST /v1/responses: ") for v in ai.violations)
+    assert any("$.temperature" in v for v in ai.violations)
+
+
+# -- Raw HTTP: the answers match the spec's schemas ------------------------------------------------
+
+
+def _event_schema_names() -> dict[str, str]:
+    """Streaming event type -> component schema name (e.g. ResponseCreatedEvent)."""
+    names: dict[str, str] = {}
+    for name, schema in openapi_check.spec()["components"]["schemas"].items():
+        enum = schema.get("properties", {}).get("type", {}).get("enum")
+        if name.startswith("Response") and name.endswith("Event") and enum and len(enum) == 1:
+            names.setdefault(enum[0], name)
+    return names
+
+
+async def test_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    problems: list[str] = []
+
+    def check(schema: str, doc: Any) -> None:
+        problems.extend(f"{schema}: {p}" for p in openapi_check.violations(schema, doc))
+
+    async with aiohttp.ClientSession(base_url=ai.base_url + "/", headers=headers) as http:
+
+        async def call(method: str, path: str, **kwargs: Any) -> Any:
+            async with http.request(method, path, **kwargs) as r:
+                return await r.json()
+
+        conv = await call(
+            "POST",
+            "conversations",
+            json={"items": [{"type": "message", "role": "user", "content": "Hello!"}]},
+        )
+        check("ConversationResource", conv)
+        response = await call(
+            "POST", "responses", json={"model": MODEL, "input": "hi", "conversation": conv["id"]}
+        )
+        check("Response", response)
+        check("Response", await call("GET", f"responses/{response['id']}"))
+        check("ConversationItemList", await call("GET", f"conversations/{conv['id']}/items"))
+        check(
+            "ConversationItemList",
+            await call(
+                "POST",
+                f"conversations/{conv['id']}/items",
+                json={"items": [{"role": "user", "content": "more"}]},
+            ),
+        )
+        check("ConversationResource", await call("GET", f"conversations/{conv['id']}"))
+
+        event_schemas = _event_schema_names()
+        async with http.post(
+            "responses", json={"model": MODEL, "input": "hi", "stream": True, "text": ROUTE_FORMAT}
+        ) as r:
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            raw = (await r.read()).decode()
+        frames = [f for f in raw.split("\n\n") if f]
+        assert raw.endswith("\n\n") and "[DONE]" not in raw
+        for frame in frames:
+            event_line, data_line = frame.split("\n")
+            event = json.loads(data_line.removeprefix("data: "))
+            assert event_line == f"event: {event['type']}"
+            check(event_schemas[event["type"]], event)
+
+        ai.script(Reply.rate_limited())
+        async with http.post("responses", json={"model": MODEL, "input": "hi"}) as r:
+            assert r.status == 429 and r.headers["retry-after-ms"] == "1000"
+            check("ErrorResponse", await r.json())
+        async with http.get("no/such/thing") as r:
+            assert r.status == 404
+            body = await r.json()
+            check("ErrorResponse", body)
+            assert body["error"]["message"] == "Invalid URL (GET /v1/no/such/thing)"
+        async with http.post("conversations", headers={"Authorization": "Bearer nope"}) as r:
+            assert r.status == 401
+            check("ErrorResponse", await r.json())
+        check("DeletedConversationResource", await call("DELETE", f"conversations/{conv['id']}"))
+
+        form = aiohttp.FormData()
+        form.add_field("purpose", "assistants")
+        form.add_field("file", b"hello world", filename="notes.txt", content_type="text/plain")
+        uploaded = await call("POST", "files", data=form)
+        check("OpenAIFile", uploaded)
+        check("ListFilesResponse", await call("GET", "files"))
+        store = await call("POST", "vector_stores", json={"name": "kb"})
+        check("VectorStoreObject", store)
+        check(
+            "VectorStoreFileObject",
+            await call(
+                "POST", f"vector_stores/{store['id']}/files", json={"file_id": uploaded["id"]}
+            ),
+        )
+        check("ListVectorStoresResponse", await call("GET", "vector_stores"))
+        check(
+            "ListVectorStoreFilesResponse", await call("GET", f"vector_stores/{store['id']}/files")
+        )
+
+    assert problems == [], "\n".join(problems)
+    assert ai.violations == []
+
+
+async def test_files_and_vector_stores_via_sdk(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    uploaded = await client.files.create(file=("notes.txt", b"some notes"), purpose="assistants")
+    assert uploaded.id.startswith("file-") and uploaded.bytes == 10
+    assert ai.file_contents[uploaded.id] == b"some notes"
+    upload_req = ai.requests_to("/v1/files")[0]
+    assert upload_req.body is not None and upload_req.body["purpose"] == "assistants"
+    assert upload_req.body["file"]["filename"] == "notes.txt"
+
+    store = await client.vector_stores.create(name="kb")
+    vs_file = await client.vector_stores.files.create(store.id, file_id=uploaded.id)
+    assert vs_file.vector_store_id == store.id and vs_file.status == "completed"
+    assert [f.id async for f in client.files.list()] == [uploaded.id]
+    assert [s.id async for s in client.vector_stores.list()] == [store.id]
+    assert [f.id async for f in client.vector_stores.files.list(store.id)] == [uploaded.id]
+    assert (await client.vector_stores.retrieve(store.id)).file_counts.completed == 1
+    assert ai.violations == []
+
+
+# -- Helpers ---------------------------------------------------------------------------------------
+
+
+async def test_wait_for_and_concurrent_script(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    ai.script(Reply(text="slow", latency=0.3), Reply(text="fast"))
+    slow = asyncio.create_task(client.responses.create(model=MODEL, input="1"))
+    recorded = await ai.wait_for("/v1/responses", timeout=2)
+    assert FakeOpenAI.input_texts(recorded[0].body) == ["1"]
+    fast = await client.responses.create(model=MODEL, input="2")
+    assert fast.output_text == "fast"  # FIFO by arrival, even while the first is sleeping
+    assert (await slow).output_text == "slow"
+    with pytest.raises(TimeoutError):
+        await ai.wait_for("/v1/responses", count=3, timeout=0.1)
+
+
+def test_input_texts_shapes() -> None:
+    body = {
+        "input": [
+            {"role": "system", "content": "sys"},
+            {
+                "type": "message",
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "a"},
+                    {"type": "input_image", "image_url": "data:,"},
+                    {"type": "input_text", "text": "b"},
+                ],
+            },
+            {"type": "function_call_output", "call_id": "c", "output": "{}"},
+        ]
+    }
+    assert FakeOpenAI.input_texts(body) == ["sys", "a", "b"]
+    assert FakeOpenAI.input_texts({"input": "plain"}) == ["plain"]
+    assert FakeOpenAI.input_texts(None) == []
+
+
+def test_spec_loads_once() -> None:
+    openapi_check.preload()
+    assert openapi_check.load_seconds is not None and openapi_check.load_seconds < 10
+    assert openapi_check.spec() is openapi_check.spec()
