@@ -7,7 +7,7 @@ python-telegram-bot ``Bot`` / ``Application`` talk to it when built with
 What it does:
 
 * validates every call against the machine-readable Bot API spec
-  (``/work/shared/specs/telegram-bot-api.json``, override with ``$TELEGRAM_BOT_API_SPEC``):
+  (``shared/specs/telegram-bot-api.json`` beside or above the clone; ``$TELEGRAM_BOT_API_SPEC``):
   unknown method -> 404 "Not Found", missing required parameter -> 400, unknown parameter or a
   value of the wrong type -> an entry in ``fake.violations`` (Telegram itself silently ignores
   those, which is exactly why a test should notice them);
@@ -58,9 +58,10 @@ MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 
 _SPEC_ENV: Final = "TELEGRAM_BOT_API_SPEC"
-_SPEC_CANDIDATES: Final = (
-    Path(__file__).resolve().parents[2] / "docs" / "specs" / "telegram-bot-api.json",
-    Path("/work/shared/specs/telegram-bot-api.json"),
+# `shared/specs/` beside the clone (CI) or above it (/work/shared locally): search upwards.
+_SPEC_CANDIDATES: Final = tuple(
+    parent / "shared" / "specs" / "telegram-bot-api.json"
+    for parent in Path(__file__).resolve().parents
 )
 
 # Updates Telegram does not deliver unless explicitly listed in `allowed_updates`.
