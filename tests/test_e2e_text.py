@@ -455,3 +455,41 @@ async def test_unexpected_errors_reach_the_user_as_a_short_message(
     tg.private_text("anyone home?", chat_id=1300)
     [sorry] = await tg.wait_for("sendMessage")
     assert sorry.params["text"] == "Sorry, something went wrong on my side. Please try again."
+
+
+async def test_a_busy_chat_never_holds_the_other_chats_slots(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """With two working slots, five queued messages of one chat leave a slot for others."""
+    await start_bot(max_concurrent_chats=2)
+    ai.default_reply = lambda body: Reply(
+        text="Echo: " + FakeOpenAI.input_texts(body)[-1], latency=0.3
+    )
+    for i in range(5):
+        tg.private_text(f"busy {i}", chat_id=1400)
+    await asyncio.sleep(0.1)
+    tg.private_text("quick one", chat_id=1401)
+    [answer] = await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 1401)
+    busy_done = [c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == 1400]
+    assert len(busy_done) <= 2, "the quick chat waited behind the busy chat's queue"
+    await tg.wait_for("sendMessage", 6, timeout=10)
+    assert tg.sent_texts(1400) == [f"Echo: busy {i}" for i in range(5)]
+
+
+async def test_a_fixed_reply_route(tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any) -> None:
+    routes = (
+        '{"general": {"action": "answer", "description": "anything"},'
+        ' "hours": {"action": "reply", "description": "opening hours",'
+        ' "text": "We are open 9-17, Monday to Friday."}}'
+    )
+    await start_bot(classifier_routes=routes)
+    ai.classifier = lambda body: "hours"
+    tg.private_text("when are you open?", chat_id=1500)
+    await tg.wait_for("sendMessage")
+    assert tg.sent_texts(1500) == ["We are open 9-17, Monday to Friday."]
+    [classify] = _classifier_requests(ai)
+    assert classify["text"]["format"]["schema"]["properties"]["label"]["enum"] == [
+        "general",
+        "hours",
+    ]
+    assert _assistant_requests(ai) == []
