@@ -1,11 +1,18 @@
-"""One user text, start to finish: classification, route, streamed answer, transcript."""
+"""One user turn, start to finish: classification, route, streamed answer, transcript.
+
+A turn is a text, or photos with an optional caption (the caption is the question). Both go
+through the same classifier, routes and conversation, so a follow-up text about a photo is
+answered with the photo in context.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import Bot
 
@@ -13,6 +20,7 @@ from bot.ai import AIError, ConversationGone, StreamInterrupted
 from bot.context import Services
 from bot.delivery import Destination, StreamingReply, send_plain
 from bot.i18n import t
+from bot.images import PreparedImage
 from bot.routing import notify_admins, route_for
 from storage import ChatKey
 
@@ -21,7 +29,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """A user's text, already parsed out of the Telegram update."""
+    """A user's turn, already parsed out of the Telegram update."""
 
     key: ChatKey
     dest: Destination
@@ -31,6 +39,15 @@ class Incoming:
     text: str
     update_id: int
     chat_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTurn:
+    """What the assistant is asked: the input items, the model, and how the turn is logged."""
+
+    user_input: str | list[dict[str, Any]]
+    model: str | None
+    transcript_text: str
 
 
 async def conversation_for(services: Services, key: ChatKey, chat_type: str) -> str:
@@ -44,37 +61,85 @@ async def conversation_for(services: Services, key: ChatKey, chat_type: str) -> 
 
 
 async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
-    """Classify `incoming`, act on its route, and record both sides in the transcript."""
-    started = time.monotonic()
+    """Answer a text message."""
     text = incoming.text.strip()
     if not text:
         await send_plain(bot, incoming.dest, t(incoming.lang, "empty_text"))
         return
+    await _handle_turn(
+        services, bot, incoming, text, ModelTurn(_speaker(incoming, text), None, text)
+    )
 
-    classify = asyncio.create_task(services.classifier.classify(text))
+
+async def answer_images(
+    services: Services,
+    bot: Bot,
+    incoming: Incoming,
+    images: Sequence[PreparedImage],
+    camera_context: str | None,
+) -> None:
+    """Answer photos (one, or an album) with the caption as the question."""
+    settings = services.settings
+    caption = incoming.text.strip()
+    if caption:
+        question = caption
+    elif len(images) == 1:
+        question = t(incoming.lang, "vision_default_prompt")
+    else:
+        question = t(incoming.lang, "vision_default_prompt_many", count=len(images))
+    if camera_context:
+        question = (
+            f"{t(incoming.lang, 'camera_context_line', context=camera_context)}\n\n{question}"
+        )
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": _speaker(incoming, question)}]
+    content += [
+        {"type": "input_image", "image_url": image.data_url(), "detail": settings.image_detail}
+        for image in images
+    ]
+    icon = "📷" if len(images) == 1 else f"📷×{len(images)}"
+    turn = ModelTurn(
+        [{"role": "user", "content": content}],
+        settings.vision_model,
+        f"{icon} {caption}".rstrip(),
+    )
+    await _handle_turn(services, bot, incoming, caption, turn)
+
+
+def _speaker(incoming: Incoming, text: str) -> str:
+    """In groups several people talk to one conversation: say who is speaking."""
+    if incoming.dest.is_private:
+        return text
+    return f"[{incoming.user_name}] {text}"
+
+
+async def _handle_turn(
+    services: Services, bot: Bot, incoming: Incoming, to_classify: str, turn: ModelTurn
+) -> None:
+    """Classify (when there is text), route, and record both sides in the transcript."""
+    started = time.monotonic()
+    classify = asyncio.create_task(_classify(services, to_classify))
     try:
         conversation_id = await conversation_for(services, incoming.key, incoming.dest.chat_type)
     except AIError as exc:
         label = await classify
         await services.transcript.append(
-            incoming.key, "user", text, user_id=incoming.user_id, label=label
+            incoming.key, "user", turn.transcript_text, user_id=incoming.user_id, label=label
         )
         log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
         await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
         return
-    label = await classify
-    route = route_for(services.settings, label)
+    route = route_for(services.settings, await classify)
     await services.transcript.append(
         incoming.key,
         "user",
-        text,
+        turn.transcript_text,
         user_id=incoming.user_id,
         label=route.label,
         conversation_id=conversation_id,
     )
 
     if route.action == "answer":
-        await _stream_answer(services, bot, incoming, text, conversation_id)
+        await _stream_answer(services, bot, incoming, turn, conversation_id)
     elif route.action == "reply":
         await send_plain(bot, incoming.dest, route.text or "")
     elif route.action == "refuse":
@@ -82,7 +147,7 @@ async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
     else:  # handoff
         where = incoming.chat_title or t("en", "private_chat")
         who = f"{incoming.user_name} (id {incoming.user_id})"
-        await notify_admins(bot, services.settings, user=who, chat=where, text=text)
+        await notify_admins(bot, services.settings, user=who, chat=where, text=turn.transcript_text)
         await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
     log.info(
         "answered chat=%s thread=%s update=%s label=%s route=%s latency_ms=%.0f",
@@ -95,15 +160,15 @@ async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
     )
 
 
-def _model_input(incoming: Incoming, text: str) -> str:
-    """In groups several people talk to one conversation: say who is speaking."""
-    if incoming.dest.is_private:
-        return text
-    return f"[{incoming.user_name}] {text}"
+async def _classify(services: Services, text: str) -> str:
+    """The label of `text`; a turn without text (a photo alone) takes the default label."""
+    if not text:
+        return services.settings.default_label
+    return await services.classifier.classify(text)
 
 
 async def _stream_answer(
-    services: Services, bot: Bot, incoming: Incoming, text: str, conversation_id: str
+    services: Services, bot: Bot, incoming: Incoming, turn: ModelTurn, conversation_id: str
 ) -> None:
     settings = services.settings
     record = await services.chats.get(incoming.key)
@@ -126,9 +191,9 @@ async def _stream_answer(
         for attempt in range(2):
             stream = services.assistant.answer(
                 conversation_id=conversation_id,
-                model=assistant.model,
+                model=turn.model or assistant.model,
                 instructions=assistant.instructions,
-                user_input=_model_input(incoming, text),
+                user_input=turn.user_input,
             )
             try:
                 async for delta in stream:

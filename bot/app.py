@@ -17,6 +17,7 @@ from bot.ai import (
     ConversationService,
     build_openai_client,
 )
+from bot.albums import AlbumCollector
 from bot.app_commands import menu
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 def build_application(settings: Settings) -> BotApplication:
     """Everything wired but nothing opened: resources open in post_init, close in post_shutdown."""
     context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    albums = AlbumCollector(
+        quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
+    )
     # Connection pool sized for the concurrency: previews, finals and typing of many chats.
     pool = max(64, settings.max_concurrent_chats)
     rate_limiter = AIORateLimiter(
@@ -46,12 +50,12 @@ def build_application(settings: Settings) -> BotApplication:
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .context_types(context_types)
-        .concurrent_updates(ChatOrderedProcessor(settings.max_concurrent_chats))
+        .concurrent_updates(ChatOrderedProcessor(settings.max_concurrent_chats, albums))
         .rate_limiter(rate_limiter)
         .connection_pool_size(pool)
         .pool_timeout(30.0)
         .get_updates_read_timeout(settings.telegram_poll_timeout + 10.0)
-        .post_init(_opener(settings))
+        .post_init(_opener(settings, albums))
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -61,19 +65,21 @@ def build_application(settings: Settings) -> BotApplication:
     return app
 
 
-def _opener(settings: Settings) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
+def _opener(
+    settings: Settings, albums: AlbumCollector
+) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
     """post_init: open the services with these settings, then register the command menu."""
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         app = cast(BotApplication, application)
-        app.bot_data.services = await open_services(settings)
+        app.bot_data.services = await open_services(settings, albums)
         await register_menu(app)
         log.info("bot @%s ready", app.bot.username)
 
     return post_init
 
 
-async def open_services(settings: Settings) -> Services:
+async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
     """Open the database and the OpenAI client, ensure the default assistant."""
     db = await Database.open(settings.database_path)
     assistants = AssistantRepository(db.conn)
@@ -97,6 +103,7 @@ async def open_services(settings: Settings) -> Services:
             reasoning_effort=settings.classifier_reasoning_effort or None,
         ),
         assistant=AssistantService(client),
+        albums=albums,
         close_openai=client.close,
     )
 

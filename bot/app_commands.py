@@ -7,7 +7,7 @@ from telegram import BotCommand
 from bot.i18n import t
 
 #: The command menu, in the order Telegram shows it.
-MENU_COMMANDS = ("start", "help", "new", "history")
+MENU_COMMANDS = ("start", "help", "new", "history", "camera")
 
 
 def menu(lang: str) -> list[BotCommand]:

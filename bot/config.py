@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     classifier_routes: Annotated[dict[str, dict[str, str]], NoDecode] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_ROUTES.items()}
     )
+
+    #: Model that looks at photos (must accept image input).
+    vision_model: str = "gpt-5.4-mini"
+    #: Images whose longest side exceeds this many pixels are downscaled before sending.
+    image_max_side: int = Field(default=2048, ge=256, le=8192)
+    #: Vision detail level: low (cheapest), high, auto, or original.
+    image_detail: Literal["low", "high", "auto", "original"] = "auto"
+    #: Largest photo or file the bot downloads (Telegram lets bots download up to 20 MB).
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: An album is complete when no new photo arrived for this long (seconds)...
+    album_quiet_seconds: float = Field(default=0.8, gt=0)
+    #: ...or at the latest after this long.
+    album_max_wait_seconds: float = Field(default=4.0, gt=0)
 
     # --- Access -----------------------------------------------------------------------------
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()

@@ -8,6 +8,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.ai import AssistantService, Classifier, ConversationService
+from bot.albums import AlbumCollector
 from bot.config import Settings
 from storage import AssistantRepository, ChatRepository, Database, TranscriptRepository
 
@@ -24,6 +25,7 @@ class Services:
     conversations: ConversationService
     classifier: Classifier
     assistant: AssistantService
+    albums: AlbumCollector
     close_openai: Any  # the client's async close()
 
 

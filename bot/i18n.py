@@ -88,8 +88,88 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "es": "Tu mensaje parece vacío. ¿Qué quieres preguntar?",
     },
     "unsupported": {
-        "en": "I can only read text messages for now. Please write your question.",
-        "es": "Por ahora solo puedo leer mensajes de texto. Escribe tu pregunta, por favor.",
+        "en": (
+            "I can read text and photos, but not stickers, voice notes, videos or other media "
+            "yet. Please write your question or send a photo."
+        ),
+        "es": (
+            "Puedo leer texto y fotos, pero todavía no stickers, notas de voz, vídeos ni otros "
+            "archivos multimedia. Escribe tu pregunta o envía una foto."
+        ),
+    },
+    "document_hint": {
+        "en": "I can only look at images among files for now. Send a photo or an image file.",
+        "es": "Por ahora solo puedo mirar imágenes entre los archivos. Envía una foto o una imagen.",
+    },
+    "vision_default_prompt": {
+        "en": "Describe what you see in this image and anything notable.",
+        "es": "Describe lo que ves en esta imagen y cualquier cosa destacable.",
+    },
+    "vision_default_prompt_many": {
+        "en": "Describe what you see in these {count} images and anything notable.",
+        "es": "Describe lo que ves en estas {count} imágenes y cualquier cosa destacable.",
+    },
+    "camera_context_line": {
+        "en": "Camera context: {context}.",
+        "es": "Contexto de la cámara: {context}.",
+    },
+    "image_too_large": {
+        "en": "That file is too large ({size} MB). I can look at images up to {limit} MB.",
+        "es": "Ese archivo es demasiado grande ({size} MB). Puedo mirar imágenes de hasta {limit} MB.",
+    },
+    "image_too_big": {
+        "en": "That image has too many pixels for me to open. Please send a smaller one.",
+        "es": "Esa imagen tiene demasiados píxeles para abrirla. Envía una más pequeña, por favor.",
+    },
+    "image_unreadable": {
+        "en": "I couldn't read that image: the file looks damaged or isn't an image format I know.",
+        "es": "No pude leer esa imagen: el archivo parece dañado o no es un formato que conozca.",
+    },
+    "image_svg": {
+        "en": "SVG drawings aren't supported. Please send a photo, or a PNG or JPEG image.",
+        "es": "Los dibujos SVG no son compatibles. Envía una foto o una imagen PNG o JPEG.",
+    },
+    "image_heic": {
+        "en": "HEIC images aren't supported here. Send it as a photo (not a file), or as JPEG.",
+        "es": "Las imágenes HEIC no son compatibles aquí. Envíala como foto (no como archivo) o en JPEG.",
+    },
+    "image_download_failed": {
+        "en": "I couldn't download that image from Telegram. Please send it again.",
+        "es": "No pude descargar esa imagen de Telegram. Envíala de nuevo, por favor.",
+    },
+    "images_skipped": {
+        "en": "({count} of the images couldn't be used and were skipped.)",
+        "es": "({count} de las imágenes no se pudieron usar y se omitieron.)",
+    },
+    "cmd_camera": {
+        "en": "Set what the camera shows (e.g. receipt)",
+        "es": "Indicar qué muestra la cámara (p. ej. recibo)",
+    },
+    "camera_set": {
+        "en": "Got it: I'll look at this chat's photos as \"{context}\". Send /camera off to clear.",
+        "es": 'Entendido: miraré las fotos de este chat como "{context}". Envía /camera off para quitarlo.',
+    },
+    "camera_show": {
+        "en": 'Camera context: "{context}". Change it with /camera <context>, clear it with /camera off.',
+        "es": 'Contexto de la cámara: "{context}". Cámbialo con /camera <contexto>, quítalo con /camera off.',
+    },
+    "camera_none": {
+        "en": (
+            "No camera context is set. Tell me what your photos show, for example "
+            "/camera dashcam, /camera receipt or /camera store shelf."
+        ),
+        "es": (
+            "No hay contexto de cámara. Dime qué muestran tus fotos, por ejemplo "
+            "/camera dashcam, /camera recibo o /camera estantería de tienda."
+        ),
+    },
+    "camera_cleared": {
+        "en": "Camera context cleared.",
+        "es": "Contexto de cámara eliminado.",
+    },
+    "camera_too_long": {
+        "en": "That camera context is too long: please keep it under {limit} characters.",
+        "es": "Ese contexto de cámara es demasiado largo: mantenlo por debajo de {limit} caracteres.",
     },
     "private_chat": {"en": "a private chat", "es": "un chat privado"},
 }

@@ -15,6 +15,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.albums import AlbumCollector, album_of
 from storage.chats import ChatKey
 
 # PTB's own gate; the real bound is `max_concurrent_chats` below.
@@ -46,10 +47,11 @@ class _ChatTurn:
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Runs updates of one chat strictly in arrival order; different chats concurrently."""
 
-    def __init__(self, max_concurrent_chats: int) -> None:
+    def __init__(self, max_concurrent_chats: int, albums: AlbumCollector) -> None:
         super().__init__(_UNBOUNDED)
         self._working = asyncio.BoundedSemaphore(max_concurrent_chats)
         self._turns: dict[ChatKey, _ChatTurn] = {}
+        self._albums = albums
 
     @property
     def waiting_chats(self) -> int:
@@ -61,6 +63,21 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             async with self._working:
                 await coroutine
             return
+        album = album_of(update, key)
+        if album is None:
+            await self._in_turn(key, coroutine)
+            return
+        message = update.message  # type: ignore[attr-defined]  # album_of checked it
+        if not self._albums.offer(album, message):
+            # A later part of an album: its leader (already in line) answers for it.
+            await coroutine
+            return
+        try:
+            await self._in_turn(key, coroutine)
+        finally:
+            self._albums.close(album, message.message_id)
+
+    async def _in_turn(self, key: ChatKey, coroutine: Awaitable[Any]) -> None:
         turn = self._turns.get(key)
         if turn is None:
             turn = self._turns[key] = _ChatTurn()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bot.context import BotApplication
-from handlers import commands, text, unsupported
+from handlers import camera, commands, photos, text, unsupported
 
 
 def register_all(app: BotApplication) -> None:
     """Commands first, so `/cmd` never reaches the text handler."""
     commands.register(app)
+    camera.register(app)
     text.register(app)
+    photos.register(app)
     unsupported.register(app)

@@ -22,6 +22,7 @@ class ChatRecord:
     chat_type: str
     conversation_id: str | None
     assistant_id: int | None
+    camera_context: str | None = None
 
 
 class ChatRepository:
@@ -30,14 +31,14 @@ class ChatRepository:
 
     async def get(self, key: ChatKey) -> ChatRecord | None:
         async with self._conn.execute(
-            "SELECT chat_type, conversation_id, assistant_id FROM chats"
+            "SELECT chat_type, conversation_id, assistant_id, camera_context FROM chats"
             " WHERE chat_id = ? AND thread_id = ?",
             (key.chat_id, key.thread_id),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
-        return ChatRecord(key, row[0], row[1], row[2])
+        return ChatRecord(key, row[0], row[1], row[2], row[3])
 
     async def ensure(self, key: ChatKey, chat_type: str) -> ChatRecord:
         """The chat's record, created on first contact."""
@@ -58,4 +59,12 @@ class ChatRepository:
             "UPDATE chats SET conversation_id = ?, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (conversation_id, time.time(), key.chat_id, key.thread_id),
+        )
+
+    async def set_camera_context(self, key: ChatKey, context: str | None) -> None:
+        """The standing context of the chat's photos (None clears it)."""
+        await self._conn.execute(
+            "UPDATE chats SET camera_context = ?, updated_at = ?"
+            " WHERE chat_id = ? AND thread_id = ?",
+            (context, time.time(), key.chat_id, key.thread_id),
         )

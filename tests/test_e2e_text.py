@@ -87,7 +87,7 @@ async def test_command_menu_is_registered_in_both_languages(
     calls = tg.calls_to("setMyCommands")
     by_lang = {c.params.get("language_code"): c.params["commands"] for c in calls}
     assert set(by_lang) == {None, "es"}
-    assert [c["command"] for c in by_lang[None]] == ["start", "help", "new", "history"]
+    assert [c["command"] for c in by_lang[None]] == ["start", "help", "new", "history", "camera"]
     assert by_lang["es"][2]["description"].startswith("Empezar")
 
 
@@ -444,7 +444,7 @@ async def test_unsupported_media_gets_a_hint(tg: FakeTelegram, start_bot: Any) -
         }
     )
     [hint] = await tg.wait_for("sendMessage")
-    assert hint.params["text"].startswith("Por ahora solo puedo leer mensajes de texto")
+    assert hint.params["text"].startswith("Puedo leer texto y fotos, pero todavía no stickers")
 
 
 async def test_unexpected_errors_reach_the_user_as_a_short_message(

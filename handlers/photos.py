@@ -1,0 +1,57 @@
+"""Photos, image files and albums: looked at by the vision model in the chat's conversation."""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+from telegram.ext import MessageHandler, filters
+
+from bot.answering import answer_images
+from bot.context import BotApplication, BotContext
+from bot.delivery import send_plain
+from bot.i18n import t
+from bot.vision import collect_images
+from handlers.common import addressed_to_bot, ensure_allowed, incoming_from, key_of
+
+
+async def on_photo(update: Update, context: BotContext) -> None:
+    """Download the photo(s), prepare them, and answer with the caption as the question."""
+    message = update.effective_message
+    if message is None or not addressed_to_bot(message, context.bot):
+        return
+    services = context.services
+    key = key_of(message)
+    if not services.albums.leads(message, key):
+        return  # a later album part: the album's first photo answers for all of them
+    if not await ensure_allowed(update, services.settings, context.bot):
+        return
+    parts = [message]
+    if message.media_group_id:
+        parts = await services.albums.gather((key, message.media_group_id)) or parts
+    settings = services.settings
+    collected = await collect_images(
+        context.bot, parts, max_bytes=settings.max_file_bytes, max_side=settings.image_max_side
+    )
+    incoming = incoming_from(update, context.bot, _caption_of(parts))
+    if not collected.images:
+        for reason, values in collected.problems[:3] or [("unsupported", {})]:
+            await send_plain(context.bot, incoming.dest, t(incoming.lang, reason, **values))
+        return
+    if collected.problems:
+        count = len(collected.problems)
+        await send_plain(
+            context.bot, incoming.dest, t(incoming.lang, "images_skipped", count=count)
+        )
+    record = await services.chats.ensure(key, message.chat.type)
+    await answer_images(services, context.bot, incoming, collected.images, record.camera_context)
+
+
+def _caption_of(parts: list[Message]) -> str:
+    """An album's caption usually rides on one photo; join them all in order."""
+    return "\n".join(p.caption for p in parts if p.caption)
+
+
+def register(app: BotApplication) -> None:
+    image_document = filters.Document.IMAGE
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & (filters.PHOTO | image_document), on_photo)
+    )
