@@ -40,17 +40,13 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
     if message.chat.type == ChatType.PRIVATE:
         return True
     username = (bot.username or "").lower()
-    text_entities = message.parse_entities(
-        [MessageEntityType.MENTION, MessageEntityType.TEXT_MENTION]
-    )
-    for entity, value in text_entities.items():
+    kinds: list[str | None] = [MessageEntityType.MENTION, MessageEntityType.TEXT_MENTION]
+    found = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
+    for entity, value in found.items():
         if entity.type == MessageEntityType.MENTION and value[1:].lower() == username:
             return True
-        if (
-            entity.type == MessageEntityType.TEXT_MENTION
-            and entity.user
-            and entity.user.id == bot.id
-        ):
+        is_bot_user = entity.user is not None and entity.user.id == bot.id
+        if entity.type == MessageEntityType.TEXT_MENTION and is_bot_user:
             return True
     replied = message.reply_to_message
     return bool(

@@ -18,7 +18,8 @@ async def on_unsupported(update: Update, context: BotContext) -> None:
         return
     if not await ensure_allowed(update, context.services.settings, context.bot):
         return
-    await send_plain(context.bot, destination_of(message), t(lang_of(update), "unsupported"))
+    hint = "document_hint" if message.document else "unsupported"
+    await send_plain(context.bot, destination_of(message), t(lang_of(update), hint))
 
 
 def register(app: BotApplication) -> None:

@@ -1204,6 +1204,54 @@ class FakeTelegram:
             msg["reply_to_message"] = _as_reply(self._require_message(state, reply_to_message_id))
         return self.push_update({"message": msg})
 
+    def media_message(
+        self,
+        content: dict[str, Any],
+        *,
+        chat_id: int = 1001,
+        user_id: int | None = None,
+        language_code: str = "en",
+        first_name: str = "Ana",
+        caption: str | None = None,
+        media_group_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a message carrying `content` (e.g. {"photo": [...]}, {"document": {...}},
+        {"sticker": {...}}) in a private chat (chat_id > 0) or a supergroup (chat_id < 0);
+        caption entities (mentions, commands) are detected as Telegram does."""
+        uid = user_id if user_id is not None else (chat_id if chat_id > 0 else 2001)
+        user = {
+            "id": uid,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+        chat: JSON = (
+            {"id": chat_id, "type": "private", "first_name": first_name}
+            if chat_id > 0
+            else {"id": chat_id, "type": "supergroup", "title": f"Test supergroup {chat_id}"}
+        )
+        state = self._ensure_chat(chat)
+        msg = self._new_message(state, user)
+        msg.update(copy.deepcopy(content))
+        if caption is not None:
+            msg["caption"] = caption
+            entities = detect_entities(caption)
+            if entities:
+                msg["caption_entities"] = entities
+        if media_group_id is not None:
+            msg["media_group_id"] = media_group_id
+        return self.push_update({"message": msg})
+
+    def photo_sizes(self, full: bytes, width: int, height: int) -> list[dict[str, Any]]:
+        """A `photo` field as Telegram sends it: a small thumbnail, then the full-size photo."""
+        thumb = self.add_file(b"thumbnail-bytes-not-an-image")
+        big = self.add_file(full)
+        scale = min(1.0, 90 / max(width, height)) / 2  # always smaller than the photo
+        return [
+            {**thumb, "width": max(1, int(width * scale)), "height": max(1, int(height * scale))},
+            {**big, "width": width, "height": height},
+        ]
+
     def callback_query(
         self,
         chat_id: int,
