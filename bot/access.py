@@ -1,15 +1,29 @@
-"""Who may talk to the bot: admins always; everyone when ALLOWED_USER_IDS is empty."""
+"""Who may talk to the bot.
+
+Admins always may. Blocked users (/block) may not. Otherwise, when an allow-list exists
+(ALLOWED_USER_IDS plus users added with /allow), only users on it may; with no allow-list at all,
+everyone may.
+"""
 
 from __future__ import annotations
 
 from bot.config import Settings
+from storage import AccessRepository
 
 
 def is_admin(settings: Settings, user_id: int) -> bool:
     return user_id in settings.admin_user_ids
 
 
-def is_allowed(settings: Settings, user_id: int) -> bool:
+def has_allow_list(settings: Settings, rules: AccessRepository) -> bool:
+    return bool(settings.allowed_user_ids or rules.allowed)
+
+
+def is_allowed(settings: Settings, rules: AccessRepository, user_id: int) -> bool:
     if is_admin(settings, user_id):
         return True
-    return not settings.allowed_user_ids or user_id in settings.allowed_user_ids
+    if user_id in rules.blocked:
+        return False
+    if not has_allow_list(settings, rules):
+        return True
+    return user_id in settings.allowed_user_ids or user_id in rules.allowed

@@ -16,13 +16,14 @@ from typing import Any
 
 from telegram import Bot
 
-from bot.ai import AIError, ConversationGone, StreamInterrupted
+from bot.ai import AIError, ConversationGone, StreamInterrupted, ToolRunner
 from bot.context import Services
 from bot.delivery import Destination, StreamingReply, send_plain
 from bot.i18n import t
 from bot.images import PreparedImage
 from bot.routing import notify_admins, route_for
-from storage import ChatKey
+from bot.tools import ToolContext
+from storage import Assistant, ChatKey
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class ModelTurn:
     user_input: str | list[dict[str, Any]]
     model: str | None
     transcript_text: str
+    with_images: bool = False
 
 
 async def conversation_for(services: Services, key: ChatKey, chat_type: str) -> str:
@@ -101,6 +103,7 @@ async def answer_images(
         [{"role": "user", "content": content}],
         settings.vision_model,
         f"{icon} {caption}".rstrip(),
+        with_images=True,
     )
     await _handle_turn(services, bot, incoming, caption, turn)
 
@@ -167,6 +170,26 @@ async def _classify(services: Services, text: str) -> str:
     return await services.classifier.classify(text)
 
 
+def _tool_runner(services: Services, incoming: Incoming, assistant: Assistant) -> ToolRunner:
+    """Tools run with a plain user's context: this chat, this user, no storage, no secrets."""
+    settings = services.settings
+    context = ToolContext(
+        chat_id=incoming.key.chat_id,
+        user_id=incoming.user_id,
+        lang=incoming.lang,
+        http=services.http,
+        weather_geocoding_url=settings.weather_geocoding_url,
+        weather_forecast_url=settings.weather_forecast_url,
+        timeout=settings.tool_timeout_seconds,
+    )
+    enabled = frozenset(assistant.tools)
+
+    async def run(name: str, arguments: str) -> str:
+        return await services.tools.call(name, arguments, context, enabled=enabled)
+
+    return run
+
+
 async def _stream_answer(
     services: Services, bot: Bot, incoming: Incoming, turn: ModelTurn, conversation_id: str
 ) -> None:
@@ -187,13 +210,25 @@ async def _stream_answer(
     )
     reply.start()
     notice: str | None = None
+    instructions = assistant.instructions
+    if turn.with_images and assistant.vision_instructions:
+        instructions = f"{instructions}\n\n{assistant.vision_instructions}"
+    tools = services.tools.definitions(assistant.tools)
+    if assistant.vector_store_id:
+        tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
+    run_tool = _tool_runner(services, incoming, assistant)
     try:
         for attempt in range(2):
             stream = services.assistant.answer(
                 conversation_id=conversation_id,
                 model=turn.model or assistant.model,
-                instructions=assistant.instructions,
+                instructions=instructions,
                 user_input=turn.user_input,
+                tools=tools,
+                temperature=assistant.temperature,
+                reasoning_effort=assistant.reasoning_effort,
+                run_tool=run_tool,
+                max_tool_turns=settings.tool_max_turns,
             )
             try:
                 async for delta in stream:

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
-from telegram import BotCommandScopeDefault, Update
+import httpx
+from telegram import BotCommandScope, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
@@ -15,6 +16,7 @@ from bot.ai import (
     AssistantService,
     Classifier,
     ConversationService,
+    KnowledgeService,
     build_openai_client,
 )
 from bot.albums import AlbumCollector
@@ -24,7 +26,16 @@ from bot.context import BotApplication, BotContext, BotData, Services
 from bot.delivery import Destination, send_plain
 from bot.i18n import LANGUAGES, language_of, t
 from bot.ordering import ChatOrderedProcessor
-from storage import AssistantRepository, ChatRepository, Database, TranscriptRepository
+from bot.tools import default_registry
+from storage import (
+    AccessRepository,
+    AssistantRepository,
+    AuditRepository,
+    ChatRepository,
+    Database,
+    KnowledgeRepository,
+    TranscriptRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ def _opener(
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         app = cast(BotApplication, application)
         app.bot_data.services = await open_services(settings, albums)
-        await register_menu(app)
+        await register_menu(app, settings)
         log.info("bot @%s ready", app.bot.username)
 
     return post_init
@@ -86,6 +97,8 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
     await assistants.ensure_default(
         settings.assistant_name, settings.default_instructions(), settings.assistant_model
     )
+    access = AccessRepository(db.conn)
+    await access.load()
     client = build_openai_client(settings)
     return Services(
         settings=settings,
@@ -93,6 +106,9 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         chats=ChatRepository(db.conn),
         assistants=assistants,
         transcript=TranscriptRepository(db.conn),
+        access=access,
+        knowledge_files=KnowledgeRepository(db.conn),
+        audit=AuditRepository(db.conn),
         conversations=ConversationService(client),
         classifier=Classifier(
             client,
@@ -103,7 +119,10 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
             reasoning_effort=settings.classifier_reasoning_effort or None,
         ),
         assistant=AssistantService(client),
+        knowledge=KnowledgeService(client),
         albums=albums,
+        tools=default_registry(),
+        http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
         close_openai=client.close,
     )
 
@@ -114,21 +133,27 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     if services is None:
         return
     app.bot_data.services = None
+    await services.http.aclose()
     await services.close_openai()
     await services.db.close()
 
 
-async def register_menu(app: BotApplication) -> None:
-    """The command menu in every language (the default scope is English)."""
-    for lang in LANGUAGES:
-        try:
-            await app.bot.set_my_commands(
-                menu(lang),
-                scope=BotCommandScopeDefault(),
-                language_code=None if lang == "en" else lang,
-            )
-        except TelegramError as exc:
-            log.warning("could not set the %s command menu: %s", lang, exc)
+async def register_menu(app: BotApplication, settings: Settings) -> None:
+    """The command menu in every language (English is the default); admins also see theirs."""
+    scopes: list[tuple[BotCommandScope, bool]] = [(BotCommandScopeDefault(), False)]
+    scopes += [
+        (BotCommandScopeChat(admin_id), True) for admin_id in sorted(settings.admin_user_ids)
+    ]
+    for scope, admin in scopes:
+        for lang in LANGUAGES:
+            try:
+                await app.bot.set_my_commands(
+                    menu(lang, admin=admin),
+                    scope=scope,
+                    language_code=None if lang == "en" else lang,
+                )
+            except TelegramError as exc:  # e.g. an admin who never started the bot
+                log.warning("could not set the %s command menu for %s: %s", lang, scope.type, exc)
 
 
 async def on_error(update: object, context: BotContext) -> None:

@@ -7,11 +7,31 @@ from telegram import BotCommand
 from bot.i18n import t
 
 #: The command menu, in the order Telegram shows it.
-MENU_COMMANDS = ("start", "help", "new", "history", "camera")
+MENU_COMMANDS = (
+    "start",
+    "help",
+    "new",
+    "history",
+    "camera",
+    "assistants",
+    "use",
+    "cancel",
+)
+#: Shown only in admins' private chats with the bot.
+ADMIN_COMMANDS = (
+    "newassistant",
+    "editassistant",
+    "deleteassistant",
+    "knowledge",
+    "allow",
+    "block",
+    "stats",
+)
 
 
-def menu(lang: str) -> list[BotCommand]:
-    return [BotCommand(name, t(lang, f"cmd_{name}")) for name in MENU_COMMANDS]
+def menu(lang: str, *, admin: bool = False) -> list[BotCommand]:
+    names = MENU_COMMANDS + ADMIN_COMMANDS if admin else MENU_COMMANDS
+    return [BotCommand(name, t(lang, f"cmd_{name}")) for name in names]
 
 
 def menu_lines(lang: str) -> str:

@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     assistant_name: str = "Assistant"
     #: Instructions of the default assistant: inline text, or a path to a text file.
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
+    #: Models offered when an admin creates or edits an assistant (comma-separated).
+    assistant_model_choices: Annotated[tuple[str, ...], NoDecode] = (
+        "gpt-5.4-mini",
+        "gpt-5.4",
+        "gpt-5.4-nano",
+    )
+    #: Rounds of function-tool calls one answer may take before the bot stops it.
+    tool_max_turns: int = Field(default=4, ge=1, le=20)
+    #: Seconds one tool call may take.
+    tool_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: The keyless weather service (Open-Meteo) used by the `weather` tool.
+    weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     classifier_model: str = "gpt-5.4-nano"
     classifier_timeout_seconds: float = Field(default=4.0, gt=0)
     #: Reasoning effort sent with classifier requests (e.g. "none", "minimal", "low"); empty: omit.
@@ -127,6 +140,13 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_ids(cls, value: Any) -> Any:
         return _split_ids(value)
+
+    @field_validator("assistant_model_choices", mode="before")
+    @classmethod
+    def _parse_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("classifier_routes", mode="before")
     @classmethod

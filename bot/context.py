@@ -5,12 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.ai import AssistantService, Classifier, ConversationService
+from bot.ai import AssistantService, Classifier, ConversationService, KnowledgeService
 from bot.albums import AlbumCollector
 from bot.config import Settings
-from storage import AssistantRepository, ChatRepository, Database, TranscriptRepository
+from bot.tools import ToolRegistry
+from storage import (
+    AccessRepository,
+    AssistantRepository,
+    AuditRepository,
+    ChatRepository,
+    Database,
+    KnowledgeRepository,
+    TranscriptRepository,
+)
 
 
 @dataclass(slots=True)
@@ -22,10 +32,17 @@ class Services:
     chats: ChatRepository
     assistants: AssistantRepository
     transcript: TranscriptRepository
+    access: AccessRepository
+    knowledge_files: KnowledgeRepository
+    audit: AuditRepository
     conversations: ConversationService
     classifier: Classifier
     assistant: AssistantService
+    knowledge: KnowledgeService
     albums: AlbumCollector
+    tools: ToolRegistry
+    #: Outgoing HTTP for tools (weather...), one pool for the whole process.
+    http: httpx.AsyncClient
     close_openai: Any  # the client's async close()
 
 

@@ -34,6 +34,10 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "en": "Sorry, you're not allowed to use this bot. Ask its admin for access.",
         "es": "Lo siento, no tienes permiso para usar este bot. Pide acceso a su administrador.",
     },
+    "admins_only": {
+        "en": "Only the bot's admins can do that.",
+        "es": "Solo los administradores del bot pueden hacer eso.",
+    },
     "context_reset": {
         "en": "(The previous conversation had expired, so I started a new one.)",
         "es": "(La conversación anterior había caducado, así que empecé una nueva.)",
@@ -51,6 +55,10 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "internal_error": {
         "en": "Sorry, something went wrong on my side. Please try again.",
         "es": "Lo siento, algo falló por mi parte. Inténtalo de nuevo.",
+    },
+    "tool_limit": {
+        "en": "I had to stop: answering needed too many steps. Please ask in a simpler way.",
+        "es": "Tuve que parar: responder necesitaba demasiados pasos. Pregúntalo de forma más sencilla.",
     },
     "interrupted": {
         "en": "[answer interrupted: please ask again]",
@@ -171,6 +179,173 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "en": "That camera context is too long: please keep it under {limit} characters.",
         "es": "Ese contexto de cámara es demasiado largo: mantenlo por debajo de {limit} caracteres.",
     },
+    "cmd_assistants": {"en": "List the assistants", "es": "Ver los asistentes"},
+    "cmd_use": {"en": "Use an assistant in this chat", "es": "Usar un asistente en este chat"},
+    "cmd_newassistant": {"en": "Create an assistant (admins)", "es": "Crear un asistente (admins)"},
+    "cmd_editassistant": {"en": "Edit an assistant (admins)", "es": "Editar un asistente (admins)"},
+    "cmd_deleteassistant": {
+        "en": "Delete an assistant (admins)",
+        "es": "Borrar un asistente (admins)",
+    },
+    "cmd_knowledge": {
+        "en": "Files an assistant knows (admins)",
+        "es": "Archivos de un asistente (admins)",
+    },
+    "cmd_allow": {"en": "Allow a user (admins)", "es": "Permitir a un usuario (admins)"},
+    "cmd_block": {"en": "Block a user (admins)", "es": "Bloquear a un usuario (admins)"},
+    "cmd_stats": {"en": "Usage figures (admins)", "es": "Cifras de uso (admins)"},
+    "cmd_cancel": {"en": "Leave the current step", "es": "Salir del paso actual"},
+    "assistants_title": {
+        "en": "Assistants (✅ = this chat's):",
+        "es": "Asistentes (✅ = el de este chat):",
+    },
+    "assistant_line": {
+        "en": "{mark} {name} · {model}{files}",
+        "es": "{mark} {name} · {model}{files}",
+    },
+    "files_suffix": {
+        "en": " · {count} knowledge file(s)",
+        "es": " · {count} archivo(s) de conocimiento",
+    },
+    "default_suffix": {"en": " (default)", "es": " (predeterminado)"},
+    "use_usage": {
+        "en": "Usage: /use <assistant name>. See /assistants.",
+        "es": "Uso: /use <nombre del asistente>. Mira /assistants.",
+    },
+    "use_done": {
+        "en": "This chat now talks to {name}. I started a fresh conversation.",
+        "es": "Este chat ahora habla con {name}. Empecé una conversación nueva.",
+    },
+    "use_group_admins": {
+        "en": "In groups, only the group's admins can change the assistant.",
+        "es": "En grupos, solo los administradores del grupo pueden cambiar el asistente.",
+    },
+    "no_such_assistant": {
+        "en": 'There is no assistant called "{name}". See /assistants.',
+        "es": 'No hay ningún asistente llamado "{name}". Mira /assistants.',
+    },
+    "ask_name": {
+        "en": "Let's create an assistant. What's its name? (/cancel to stop)",
+        "es": "Vamos a crear un asistente. ¿Cómo se llama? (/cancel para salir)",
+    },
+    "bad_name": {
+        "en": 'Names have 1-40 characters, without "|" or line breaks. Try another one.',
+        "es": 'Los nombres tienen de 1 a 40 caracteres, sin "|" ni saltos de línea. Prueba otro.',
+    },
+    "name_taken": {
+        "en": 'There is already an assistant called "{name}". Choose another name.',
+        "es": 'Ya hay un asistente llamado "{name}". Elige otro nombre.',
+    },
+    "ask_instructions": {
+        "en": "Now its instructions: how should {name} behave? Send them as one message.",
+        "es": "Ahora sus instrucciones: ¿cómo debe comportarse {name}? Envíalas en un mensaje.",
+    },
+    "bad_instructions": {
+        "en": "Instructions need some text (up to {limit} characters). Try again.",
+        "es": "Las instrucciones necesitan texto (hasta {limit} caracteres). Inténtalo de nuevo.",
+    },
+    "ask_model": {"en": "Which model should it use?", "es": "¿Qué modelo debe usar?"},
+    "confirm_create": {
+        "en": "Create this assistant?\n\nName: {name}\nModel: {model}\nInstructions: {instructions}",
+        "es": "¿Crear este asistente?\n\nNombre: {name}\nModelo: {model}\nInstrucciones: {instructions}",
+    },
+    "btn_create": {"en": "✅ Create", "es": "✅ Crear"},
+    "btn_cancel": {"en": "✖ Cancel", "es": "✖ Cancelar"},
+    "btn_delete": {"en": "🗑 Yes, delete", "es": "🗑 Sí, borrar"},
+    "btn_done": {"en": "✔ Done", "es": "✔ Listo"},
+    "btn_default": {"en": "default", "es": "predeterminado"},
+    "created": {
+        "en": "Created {name} ({model}). Use it in a chat with /use {name}.",
+        "es": "Creado {name} ({model}). Úsalo en un chat con /use {name}.",
+    },
+    "cancelled": {"en": "Cancelled. Nothing was changed.", "es": "Cancelado. No se cambió nada."},
+    "nothing_to_cancel": {"en": "There's nothing to cancel.", "es": "No hay nada que cancelar."},
+    "expired_button": {
+        "en": "This button has expired. Start again with the command.",
+        "es": "Este botón ha caducado. Empieza de nuevo con el comando.",
+    },
+    "edit_usage": {"en": "Usage: /editassistant <name>", "es": "Uso: /editassistant <nombre>"},
+    "edit_menu": {
+        "en": "Editing {name}\nModel: {model} · Tools: {tools} · Temperature: {temperature} · Reasoning: {reasoning}\nWhat do you want to change?",
+        "es": "Editando {name}\nModelo: {model} · Herramientas: {tools} · Temperatura: {temperature} · Razonamiento: {reasoning}\n¿Qué quieres cambiar?",
+    },
+    "field_instructions": {"en": "Instructions", "es": "Instrucciones"},
+    "field_vision_instructions": {"en": "Photo instructions", "es": "Instrucciones para fotos"},
+    "field_model": {"en": "Model", "es": "Modelo"},
+    "field_tools": {"en": "Tools", "es": "Herramientas"},
+    "field_temperature": {"en": "Temperature", "es": "Temperatura"},
+    "field_reasoning": {"en": "Reasoning", "es": "Razonamiento"},
+    "ask_field_text": {
+        "en": 'Send the new {field} for {name} (or "-" to clear it).',
+        "es": 'Envía el nuevo valor de {field} para {name} (o "-" para quitarlo).',
+    },
+    "ask_temperature": {
+        "en": 'Send a temperature between 0 and 2 for {name}, or "-" for the model\'s default.',
+        "es": 'Envía una temperatura entre 0 y 2 para {name}, o "-" para la del modelo.',
+    },
+    "bad_temperature": {
+        "en": "That's not a number between 0 and 2.",
+        "es": "Eso no es un número entre 0 y 2.",
+    },
+    "ask_tools": {
+        "en": "Tap tools to switch them on or off for {name}, then Done.",
+        "es": "Toca las herramientas para activarlas o desactivarlas en {name} y luego Listo.",
+    },
+    "ask_reasoning": {
+        "en": "Reasoning effort for {name}:",
+        "es": "Esfuerzo de razonamiento para {name}:",
+    },
+    "saved": {"en": "Saved.", "es": "Guardado."},
+    "edit_done": {"en": "Done editing {name}.", "es": "Edición de {name} terminada."},
+    "cannot_delete_default": {
+        "en": "The default assistant can't be deleted.",
+        "es": "El asistente predeterminado no se puede borrar.",
+    },
+    "confirm_delete": {
+        "en": "Delete {name}? Chats using it will go back to the default assistant.",
+        "es": "¿Borrar {name}? Los chats que lo usan volverán al asistente predeterminado.",
+    },
+    "deleted": {"en": "Deleted {name}.", "es": "Borrado {name}."},
+    "delete_usage": {
+        "en": "Usage: /deleteassistant <name>",
+        "es": "Uso: /deleteassistant <nombre>",
+    },
+    "knowledge_usage": {
+        "en": "Send a document with the caption /knowledge <assistant name> to add it, or /knowledge <name> to list its files.",
+        "es": "Envía un documento con el pie /knowledge <nombre del asistente> para añadirlo, o /knowledge <nombre> para ver sus archivos.",
+    },
+    "knowledge_added": {
+        "en": 'Added "{file}" to {name}\'s knowledge ({status}). Its answers will search it.',
+        "es": 'Añadido "{file}" al conocimiento de {name} ({status}). Sus respuestas lo consultarán.',
+    },
+    "knowledge_list": {"en": "{name} knows these files:", "es": "{name} conoce estos archivos:"},
+    "knowledge_empty": {
+        "en": "{name} has no knowledge files yet.",
+        "es": "{name} todavía no tiene archivos de conocimiento.",
+    },
+    "knowledge_failed": {
+        "en": "I couldn't add that file to OpenAI. Please try again later.",
+        "es": "No pude añadir ese archivo a OpenAI. Inténtalo más tarde.",
+    },
+    "access_usage": {
+        "en": "Usage: /{command} <numeric user id>",
+        "es": "Uso: /{command} <id numérico del usuario>",
+    },
+    "allowed_user": {"en": "User {user} is allowed.", "es": "El usuario {user} tiene permiso."},
+    "allowed_now_limited": {
+        "en": "User {user} is allowed. Note: the bot now only answers its allow-list ({count} user(s)) and admins.",
+        "es": "El usuario {user} tiene permiso. Ojo: ahora el bot solo responde a su lista ({count} usuario(s)) y a los admins.",
+    },
+    "blocked_user": {"en": "User {user} is blocked.", "es": "El usuario {user} está bloqueado."},
+    "cannot_block_admin": {
+        "en": "Admins can't be blocked.",
+        "es": "No se puede bloquear a un admin.",
+    },
+    "stats": {
+        "en": "Users: {users}\nChats: {chats}\nTokens: {input_tokens} in / {output_tokens} out\n\nMessages per day:\n{per_day}\n\nLabels:\n{labels}",
+        "es": "Usuarios: {users}\nChats: {chats}\nTokens: {input_tokens} entrada / {output_tokens} salida\n\nMensajes por día:\n{per_day}\n\nEtiquetas:\n{labels}",
+    },
+    "none": {"en": "none", "es": "ninguno"},
     "private_chat": {"en": "a private chat", "es": "un chat privado"},
 }
 

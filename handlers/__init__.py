@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from bot.context import BotApplication
-from handlers import camera, commands, photos, text, unsupported
+from handlers import (
+    admin,
+    assistant_flows,
+    assistants,
+    camera,
+    commands,
+    knowledge,
+    photos,
+    text,
+    unsupported,
+)
 
 
 def register_all(app: BotApplication) -> None:
-    """Commands first, so `/cmd` never reaches the text handler."""
+    """Guided flows first (they own the admin's replies mid-flow), then commands, then content."""
+    assistant_flows.register(app)
     commands.register(app)
     camera.register(app)
+    assistants.register(app)
+    admin.register(app)
+    knowledge.register(app)
+    assistant_flows.register_cancel(app)
     text.register(app)
     photos.register(app)
     unsupported.register(app)
+    assistants.register_fallback(app)

@@ -18,7 +18,7 @@ async def on_camera(update: Update, context: BotContext) -> None:
     """Set, show (no argument) or clear (`off`) the chat's standing camera context."""
     message = update.effective_message
     services = context.services
-    if message is None or not await ensure_allowed(update, services.settings, context.bot):
+    if message is None or not await ensure_allowed(update, context):
         return
     lang = lang_of(update)
     key = key_of(message)

@@ -15,9 +15,7 @@ from handlers.common import destination_of, ensure_allowed, key_of, lang_of
 
 async def on_start(update: Update, context: BotContext) -> None:
     """Greet the user and explain how to talk to the bot."""
-    if update.effective_message is None or not await ensure_allowed(
-        update, context.services.settings, context.bot
-    ):
+    if update.effective_message is None or not await ensure_allowed(update, context):
         return
     lang = lang_of(update)
     user = update.effective_user
@@ -28,9 +26,7 @@ async def on_start(update: Update, context: BotContext) -> None:
 
 async def on_help(update: Update, context: BotContext) -> None:
     """List the commands."""
-    if update.effective_message is None or not await ensure_allowed(
-        update, context.services.settings, context.bot
-    ):
+    if update.effective_message is None or not await ensure_allowed(update, context):
         return
     text = _help_text(lang_of(update), context)
     await send_plain(context.bot, destination_of(update.effective_message), text)
@@ -40,7 +36,7 @@ async def on_new(update: Update, context: BotContext) -> None:
     """Forget the chat's conversation: the next message starts a new one."""
     message = update.effective_message
     services = context.services
-    if message is None or not await ensure_allowed(update, services.settings, context.bot):
+    if message is None or not await ensure_allowed(update, context):
         return
     key = key_of(message)
     await services.chats.ensure(key, message.chat.type)
@@ -52,7 +48,7 @@ async def on_history(update: Update, context: BotContext) -> None:
     """Show the chat's recent exchanges from the local transcript, newest last."""
     message = update.effective_message
     services = context.services
-    if message is None or not await ensure_allowed(update, services.settings, context.bot):
+    if message is None or not await ensure_allowed(update, context):
         return
     lang = lang_of(update)
     entries = await services.transcript.recent(key_of(message), services.settings.history_limit * 2)

@@ -7,9 +7,9 @@ import re
 from telegram import Bot, Message, Update
 from telegram.constants import ChatType, MessageEntityType
 
-from bot.access import is_allowed
+from bot.access import is_admin, is_allowed
 from bot.answering import Incoming
-from bot.config import Settings
+from bot.context import BotContext
 from bot.delivery import Destination, send_plain
 from bot.i18n import language_of, t
 from storage import ChatKey
@@ -64,14 +64,28 @@ def without_mention(text: str, bot: Bot) -> str:
     return re.sub(rf"@{re.escape(bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
 
 
-async def ensure_allowed(update: Update, settings: Settings, bot: Bot) -> bool:
+async def ensure_allowed(update: Update, context: BotContext) -> bool:
     """True if the sender may use the bot; otherwise one short refusal, and False."""
     user = update.effective_user
     message = update.effective_message
-    if user is not None and is_allowed(settings, user.id):
+    services = context.services
+    if user is not None and is_allowed(services.settings, services.access, user.id):
         return True
     if message is not None:
-        await send_plain(bot, destination_of(message), t(lang_of(update), "not_allowed"))
+        await send_plain(context.bot, destination_of(message), t(lang_of(update), "not_allowed"))
+    return False
+
+
+async def ensure_admin(update: Update, context: BotContext) -> bool:
+    """True for bot admins; anyone else gets a short refusal and nothing changes."""
+    user = update.effective_user
+    if user is not None and is_admin(context.services.settings, user.id):
+        return True
+    text = t(lang_of(update), "admins_only")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await send_plain(context.bot, destination_of(update.effective_message), text)
     return False
 
 

@@ -26,7 +26,7 @@ async def on_photo(update: Update, context: BotContext) -> None:
     key = key_of(message)
     if not services.albums.leads(message, key):
         return  # a later album part: the album's first photo answers for all of them
-    if not await ensure_allowed(update, services.settings, context.bot):
+    if not await ensure_allowed(update, context):
         return
     parts = [message]
     if message.media_group_id:

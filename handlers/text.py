@@ -16,7 +16,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     if message is None or message.text is None or not addressed_to_bot(message, context.bot):
         return
     services = context.services
-    if not await ensure_allowed(update, services.settings, context.bot):
+    if not await ensure_allowed(update, context):
         return
     await answer_text(services, context.bot, incoming_from(update, context.bot, message.text))
 

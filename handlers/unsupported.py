@@ -16,7 +16,7 @@ async def on_unsupported(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or not addressed_to_bot(message, context.bot):
         return
-    if not await ensure_allowed(update, context.services.settings, context.bot):
+    if not await ensure_allowed(update, context):
         return
     hint = "document_hint" if message.document else "unsupported"
     await send_plain(context.bot, destination_of(message), t(lang_of(update), hint))

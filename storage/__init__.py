@@ -1,17 +1,26 @@
 """SQLite storage: one aiosqlite connection, numbered migrations, one repository per table group."""
 
+from storage.access import AccessRepository
 from storage.assistants import Assistant, AssistantRepository
+from storage.audit import AuditEntry, AuditRepository, Stats
 from storage.chats import ChatKey, ChatRecord, ChatRepository
 from storage.database import Database
+from storage.knowledge import KnowledgeFile, KnowledgeRepository
 from storage.transcript import TranscriptEntry, TranscriptRepository
 
 __all__ = [
+    "AccessRepository",
     "Assistant",
     "AssistantRepository",
+    "AuditEntry",
+    "AuditRepository",
     "ChatKey",
     "ChatRecord",
     "ChatRepository",
     "Database",
+    "KnowledgeFile",
+    "KnowledgeRepository",
+    "Stats",
     "TranscriptEntry",
     "TranscriptRepository",
 ]

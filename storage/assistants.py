@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosqlite
 
@@ -16,6 +17,25 @@ class Assistant:
     instructions: str
     model: str
     is_default: bool
+    vision_instructions: str | None = None
+    temperature: float | None = None
+    reasoning_effort: str | None = None
+    tools: tuple[str, ...] = field(default_factory=tuple)
+    vector_store_id: str | None = None
+
+
+#: Columns an admin may change with `update`.
+EDITABLE = frozenset(
+    {
+        "name",
+        "instructions",
+        "model",
+        "vision_instructions",
+        "temperature",
+        "reasoning_effort",
+        "tools",
+    }
+)
 
 
 def _assistant(row: sqlite3.Row) -> Assistant:
@@ -25,6 +45,11 @@ def _assistant(row: sqlite3.Row) -> Assistant:
         instructions=row["instructions"],
         model=row["model"],
         is_default=bool(row["is_default"]),
+        vision_instructions=row["vision_instructions"],
+        temperature=row["temperature"],
+        reasoning_effort=row["reasoning_effort"],
+        tools=tuple(json.loads(row["tools"] or "[]")),
+        vector_store_id=row["vector_store_id"],
     )
 
 
@@ -58,3 +83,67 @@ class AssistantRepository:
         ) as cur:
             row = await cur.fetchone()
         return _assistant(row) if row else None
+
+    async def by_name(self, name: str) -> Assistant | None:
+        """Case-insensitive lookup by name."""
+        async with self._conn.execute(
+            "SELECT * FROM assistants WHERE name = ? COLLATE NOCASE", (name.strip(),)
+        ) as cur:
+            row = await cur.fetchone()
+        return _assistant(row) if row else None
+
+    async def all(self) -> list[Assistant]:
+        """Every assistant, the default first, then by name."""
+        async with self._conn.execute(
+            "SELECT * FROM assistants ORDER BY is_default DESC, name COLLATE NOCASE"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_assistant(r) for r in rows]
+
+    async def create(
+        self, name: str, instructions: str, model: str, tools: tuple[str, ...] = ()
+    ) -> Assistant:
+        """A new (non-default) assistant; raises sqlite3.IntegrityError when the name is taken."""
+        cursor = await self._conn.execute(
+            "INSERT INTO assistants (name, instructions, model, is_default, tools, created_at)"
+            " VALUES (?, ?, ?, 0, ?, ?)",
+            (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
+        )
+        await cursor.close()
+        assert cursor.lastrowid is not None
+        created = await self.get(cursor.lastrowid)
+        assert created is not None
+        return created
+
+    async def update(self, assistant_id: int, **changes: object) -> Assistant | None:
+        """Change editable columns; `tools` takes a sequence of names."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+        if not changes:
+            return await self.get(assistant_id)
+        values = {
+            key: json.dumps(list(value)) if key == "tools" else value  # type: ignore[call-overload]
+            for key, value in changes.items()
+        }
+        # Column names come from EDITABLE (checked above), never from user input.
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        await self._conn.execute(
+            f"UPDATE assistants SET {assignments} WHERE id = ?",
+            (*values.values(), assistant_id),
+        )
+        return await self.get(assistant_id)
+
+    async def set_vector_store(self, assistant_id: int, vector_store_id: str) -> None:
+        await self._conn.execute(
+            "UPDATE assistants SET vector_store_id = ? WHERE id = ?",
+            (vector_store_id, assistant_id),
+        )
+
+    async def delete(self, assistant_id: int) -> bool:
+        """Delete a non-default assistant; chats bound to it fall back to the default."""
+        cursor = await self._conn.execute(
+            "DELETE FROM assistants WHERE id = ? AND is_default = 0", (assistant_id,)
+        )
+        await cursor.close()
+        return cursor.rowcount > 0

@@ -68,3 +68,11 @@ class ChatRepository:
             " WHERE chat_id = ? AND thread_id = ?",
             (context, time.time(), key.chat_id, key.thread_id),
         )
+
+    async def set_assistant(self, key: ChatKey, assistant_id: int | None) -> None:
+        """Bind the chat to an assistant and forget its conversation (a fresh start)."""
+        await self._conn.execute(
+            "UPDATE chats SET assistant_id = ?, conversation_id = NULL, updated_at = ?"
+            " WHERE chat_id = ? AND thread_id = ?",
+            (assistant_id, time.time(), key.chat_id, key.thread_id),
+        )

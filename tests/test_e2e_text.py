@@ -83,12 +83,31 @@ def _key(chat_id: int, thread_id: int = 0) -> Any:
 async def test_command_menu_is_registered_in_both_languages(
     tg: FakeTelegram, start_bot: Any
 ) -> None:
+    tg.private_text("/start", chat_id=ADMIN_ID)  # the admin has talked to the bot before
     await start_bot()
-    calls = tg.calls_to("setMyCommands")
-    by_lang = {c.params.get("language_code"): c.params["commands"] for c in calls}
-    assert set(by_lang) == {None, "es"}
-    assert [c["command"] for c in by_lang[None]] == ["start", "help", "new", "history", "camera"]
-    assert by_lang["es"][2]["description"].startswith("Empezar")
+    calls = [c for c in tg.calls_to("setMyCommands") if not c.failed]
+    public = {
+        c.params.get("language_code"): [x["command"] for x in c.params["commands"]]
+        for c in calls
+        if c.params.get("scope", {"type": "default"})["type"] == "default"
+    }
+    assert set(public) == {None, "es"}
+    assert public[None] == [
+        "start",
+        "help",
+        "new",
+        "history",
+        "camera",
+        "assistants",
+        "use",
+        "cancel",
+    ]
+    assert "newassistant" not in public["es"]
+    admin = [c for c in calls if c.params.get("scope", {}).get("type") == "chat"]
+    assert {c.params["scope"]["chat_id"] for c in admin} == {ADMIN_ID}
+    assert "newassistant" in [x["command"] for x in admin[0].params["commands"]]
+    es = next(c for c in calls if c.params.get("language_code") == "es")
+    assert es.params["commands"][2]["description"].startswith("Empezar")
 
 
 async def test_conversation_is_reused_and_survives_a_restart(

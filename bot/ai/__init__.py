@@ -1,10 +1,11 @@
 """OpenAI services: conversations, the classifier, the assistant's streamed answers."""
 
-from bot.ai.assistant import AnswerStream, AssistantService
+from bot.ai.assistant import AnswerStream, AssistantService, ToolLoopExceeded, ToolRunner
 from bot.ai.classifier import Classifier
 from bot.ai.client import build_openai_client
 from bot.ai.conversations import ConversationService
 from bot.ai.errors import AIError, AIRateLimited, AIUnavailable, ConversationGone, StreamInterrupted
+from bot.ai.knowledge import KnowledgeService, UploadedKnowledge
 
 __all__ = [
     "AIError",
@@ -15,6 +16,10 @@ __all__ = [
     "Classifier",
     "ConversationGone",
     "ConversationService",
+    "KnowledgeService",
     "StreamInterrupted",
+    "ToolLoopExceeded",
+    "ToolRunner",
+    "UploadedKnowledge",
     "build_openai_client",
 ]

@@ -1,9 +1,9 @@
-"""The assistant's answers: Responses API in the chat's conversation, streamed."""
+"""The assistant's answers: Responses API in the chat's conversation, streamed, with tool calls."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,32 +13,90 @@ from bot.ai.errors import AIError, AIUnavailable, StreamInterrupted, translate
 
 log = logging.getLogger(__name__)
 
+#: Runs one function call: (tool name, JSON arguments) -> JSON text for the model. Never raises.
+ToolRunner = Callable[[str, str], Awaitable[str]]
+
+
+class ToolLoopExceeded(AIError):
+    """The model kept calling tools past the turn limit."""
+
+    user_key = "tool_limit"
+
 
 @dataclass(slots=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
 
+    def add(self, input_tokens: int, output_tokens: int) -> None:
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    call_id: str
+    name: str
+    arguments: str
+
 
 class AnswerStream:
-    """Async iterator over the answer's text deltas; `usage` is filled once it completes.
+    """Async iterator over the answer's text deltas; `usage` is filled as responses complete.
 
-    Errors surface as AIError subclasses: ConversationGone before any text, StreamInterrupted
-    when the stream breaks after some text arrived, AIUnavailable / AIRateLimited otherwise.
+    When the model calls function tools, they run and their results go back to the model in the
+    same conversation, for at most `max_turns` rounds (then ToolLoopExceeded). Errors surface as
+    AIError subclasses: ConversationGone before any text, StreamInterrupted when the stream
+    breaks after some text arrived, AIUnavailable / AIRateLimited otherwise.
     """
 
-    def __init__(self, client: openai.AsyncOpenAI, request: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        request: dict[str, Any],
+        *,
+        run_tool: ToolRunner | None = None,
+        max_turns: int = 0,
+    ) -> None:
         self._client = client
         self._request = request
+        self._run_tool = run_tool
+        self._max_turns = max_turns
         self.usage = Usage()
         self.received_text = False
+        self.tool_calls: list[FunctionCall] = []
 
     def __aiter__(self) -> AsyncIterator[str]:
-        return self._deltas()
+        return self._turns()
 
-    async def _deltas(self) -> AsyncIterator[str]:
+    async def _turns(self) -> AsyncIterator[str]:
+        request = self._request
+        for turn in range(self._max_turns + 1):
+            calls: list[FunctionCall] = []
+            wrote_text = False
+            async for delta in self._one_response(request, calls):
+                wrote_text = True
+                yield delta
+            if not calls:
+                return
+            self.tool_calls += calls
+            if turn >= self._max_turns or self._run_tool is None:
+                raise ToolLoopExceeded(f"tool calls past {self._max_turns} turns")
+            outputs = []
+            for call in calls:
+                log.info("tool call %s", call.name)
+                output = await self._run_tool(call.name, call.arguments)
+                outputs.append(
+                    {"type": "function_call_output", "call_id": call.call_id, "output": output}
+                )
+            if wrote_text:
+                yield "\n\n"
+            request = {**self._request, "input": outputs}
+
+    async def _one_response(
+        self, request: dict[str, Any], calls: list[FunctionCall]
+    ) -> AsyncIterator[str]:
         try:
-            stream = await self._client.responses.create(**self._request, stream=True)
+            stream = await self._client.responses.create(**request, stream=True)
         except openai.OpenAIError as exc:
             raise translate(exc) from exc
         try:
@@ -47,10 +105,14 @@ class AnswerStream:
                 if kind == "response.output_text.delta":
                     self.received_text = True
                     yield event.delta
+                elif kind == "response.output_item.done":
+                    item = event.item
+                    if item.type == "function_call":
+                        calls.append(FunctionCall(item.call_id, item.name, item.arguments))
                 elif kind == "response.completed":
                     usage = event.response.usage
                     if usage is not None:
-                        self.usage = Usage(usage.input_tokens, usage.output_tokens)
+                        self.usage.add(usage.input_tokens, usage.output_tokens)
                     return
                 elif kind in ("response.failed", "response.incomplete", "error"):
                     raise self._broken(f"stream ended with {kind}")
@@ -80,6 +142,11 @@ class AssistantService:
         model: str,
         instructions: str,
         user_input: str | list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        temperature: float | None = None,
+        reasoning_effort: str | None = None,
+        run_tool: ToolRunner | None = None,
+        max_tool_turns: int = 0,
     ) -> AnswerStream:
         """Stream the assistant's answer to `user_input`, which joins the conversation."""
         request: dict[str, Any] = {
@@ -88,4 +155,10 @@ class AssistantService:
             "conversation": conversation_id,
             "input": user_input,
         }
-        return AnswerStream(self._client, request)
+        if tools:
+            request["tools"] = tools
+        if temperature is not None:
+            request["temperature"] = temperature
+        if reasoning_effort:
+            request["reasoning"] = {"effort": reasoning_effort}
+        return AnswerStream(self._client, request, run_tool=run_tool, max_turns=max_tool_turns)

@@ -934,6 +934,8 @@ class FakeTelegram:
         }
         self.calls: list[Call] = []
         self.violations: list[str] = []
+        # (chat_id, user_id) -> "creator" | "administrator" for getChatMember; others are members.
+        self.chat_admins: dict[tuple[int, int], str] = {}
         # (scope as canonical JSON, language_code) -> commands, as set by setMyCommands
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.reactions: dict[tuple[int, int], list[JSON]] = {}  # (chat_id, message_id) -> types
@@ -1875,7 +1877,9 @@ class FakeTelegram:
             user = copy.deepcopy(self.bot_user)
         else:
             user = {"id": uid, "is_bot": False, "first_name": "User"}
-        member: JSON = self.spec.synthesize("ChatMemberMember")
+        status = self.chat_admins.get((int(call.params["chat_id"]), int(uid or 0)))
+        kind = {"creator": "ChatMemberOwner", "administrator": "ChatMemberAdministrator"}
+        member: JSON = self.spec.synthesize(kind.get(status or "", "ChatMemberMember"))
         member["user"] = user
         return member
 

@@ -1,0 +1,457 @@
+"""Guided /newassistant and /editassistant for admins (python-telegram-bot ConversationHandler).
+
+Every step re-checks that the sender is an admin: buttons and replies are trusted no more than
+the command that started the flow. /cancel leaves at any step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.assistant_admin import (
+    INSTRUCTIONS_MAX,
+    NameTaken,
+    create_assistant,
+    update_assistant,
+    valid_instructions,
+    valid_name,
+)
+from bot.context import BotApplication, BotContext
+from bot.delivery import send_plain
+from bot.i18n import t
+from handlers.common import destination_of, ensure_admin, lang_of
+from storage import Assistant
+
+NAME, INSTRUCTIONS, MODEL, CONFIRM = range(4)
+MENU, VALUE, EDIT_MODEL, TOOLS, REASONING = range(10, 15)
+END = ConversationHandler.END
+REASONING_LEVELS = ("none", "minimal", "low", "medium", "high")
+TEXT = filters.TEXT & ~filters.COMMAND
+
+
+def _flow(context: BotContext) -> dict[str, Any]:
+    assert context.user_data is not None
+    flow: dict[str, Any] = context.user_data.setdefault("flow", {})
+    return flow
+
+
+async def _ask(update: Update, context: BotContext, text: str, markup: Any = None) -> None:
+    """Prompt the admin; in groups a ForceReply makes their answer reach the bot."""
+    message = update.effective_message
+    assert message is not None
+    if markup is None and message.chat.type != ChatType.PRIVATE:
+        markup = ForceReply(selective=True)
+    await context.bot.send_message(
+        message.chat.id,
+        text,
+        message_thread_id=destination_of(message).thread_id,
+        reply_markup=markup,
+    )
+
+
+def _buttons(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+# --- /newassistant -------------------------------------------------------------------------
+
+
+async def new_start(update: Update, context: BotContext) -> int:
+    """`/newassistant` starts the guided flow; `/newassistant Name | instructions` creates it."""
+    if not await ensure_admin(update, context):
+        return END
+    lang = lang_of(update)
+    _flow(context).clear()
+    line = " ".join(context.args or [])
+    if "|" in line:
+        name, _, instructions = line.partition("|")
+        await _create(update, context, name.strip(), instructions.strip(), None)
+        return END
+    if line.strip():
+        return await _take_name(update, context, line.strip())
+    await _ask(update, context, t(lang, "ask_name"))
+    return NAME
+
+
+async def new_name(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    return await _take_name(update, context, message.text.strip())
+
+
+async def _take_name(update: Update, context: BotContext, name: str) -> int:
+    lang = lang_of(update)
+    if not valid_name(name):
+        await _ask(update, context, t(lang, "bad_name"))
+        return NAME
+    if await context.services.assistants.by_name(name) is not None:
+        await _ask(update, context, t(lang, "name_taken", name=name))
+        return NAME
+    _flow(context)["name"] = name
+    await _ask(update, context, t(lang, "ask_instructions", name=name))
+    return INSTRUCTIONS
+
+
+async def new_instructions(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    lang = lang_of(update)
+    if not valid_instructions(message.text):
+        await _ask(update, context, t(lang, "bad_instructions", limit=INSTRUCTIONS_MAX))
+        return INSTRUCTIONS
+    _flow(context)["instructions"] = message.text.strip()
+    await _ask(update, context, t(lang, "ask_model"), _model_buttons(context, "na:model"))
+    return MODEL
+
+
+def _model_buttons(context: BotContext, prefix: str) -> InlineKeyboardMarkup:
+    choices = context.services.settings.assistant_model_choices
+    return _buttons([[(model, f"{prefix}:{i}")] for i, model in enumerate(choices)])
+
+
+def _chosen_model(context: BotContext, data: str | None) -> str:
+    choices = context.services.settings.assistant_model_choices
+    index = (data or "").rsplit(":", 1)[-1]
+    return choices[int(index)] if index.isdigit() and int(index) < len(choices) else choices[0]
+
+
+async def new_model(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    flow, lang = _flow(context), lang_of(update)
+    flow["model"] = _chosen_model(context, query.data)
+    text = t(
+        lang,
+        "confirm_create",
+        name=flow["name"],
+        model=flow["model"],
+        instructions=flow["instructions"][:500],
+    )
+    keyboard = _buttons([[(t(lang, "btn_create"), "na:ok"), (t(lang, "btn_cancel"), "na:cancel")]])
+    await query.edit_message_text(text, reply_markup=keyboard)
+    return CONFIRM
+
+
+async def new_confirm(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    flow = _flow(context)
+    if query.data != "na:ok":
+        await query.edit_message_text(t(lang_of(update), "cancelled"))
+    else:
+        await query.edit_message_reply_markup(None)
+        await _create(update, context, flow["name"], flow["instructions"], flow["model"])
+    flow.clear()
+    return END
+
+
+async def _create(
+    update: Update, context: BotContext, name: str, instructions: str, model: str | None
+) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    lang, dest = lang_of(update), destination_of(message)
+    if not valid_name(name):
+        await send_plain(context.bot, dest, t(lang, "bad_name"))
+        return
+    if not valid_instructions(instructions):
+        await send_plain(context.bot, dest, t(lang, "bad_instructions", limit=INSTRUCTIONS_MAX))
+        return
+    chosen = model or context.services.settings.assistant_model
+    try:
+        created = await create_assistant(context.services, user.id, name, instructions, chosen)
+    except NameTaken:
+        await send_plain(context.bot, dest, t(lang, "name_taken", name=name))
+        return
+    await send_plain(context.bot, dest, t(lang, "created", name=created.name, model=created.model))
+
+
+# --- /editassistant ------------------------------------------------------------------------
+
+
+async def edit_start(update: Update, context: BotContext) -> int:
+    """`/editassistant Name`: a menu of what to change."""
+    if not await ensure_admin(update, context):
+        return END
+    message = update.effective_message
+    assert message is not None
+    lang, name = lang_of(update), " ".join(context.args or []).strip()
+    if not name:
+        await send_plain(context.bot, destination_of(message), t(lang, "edit_usage"))
+        return END
+    assistant = await context.services.assistants.by_name(name)
+    if assistant is None:
+        await send_plain(
+            context.bot, destination_of(message), t(lang, "no_such_assistant", name=name)
+        )
+        return END
+    _flow(context).clear()
+    _flow(context)["edit_id"] = assistant.id
+    await _ask(update, context, *_menu(lang, assistant))
+    return MENU
+
+
+def _menu(lang: str, assistant: Assistant) -> tuple[str, InlineKeyboardMarkup]:
+    fields = ("instructions", "vision_instructions", "model", "tools", "temperature", "reasoning")
+    rows = [[(t(lang, f"field_{f}"), f"ea:f:{f}")] for f in fields]
+    rows.append([(t(lang, "btn_done"), "ea:done")])
+    none = t(lang, "none")
+    text = t(
+        lang,
+        "edit_menu",
+        name=assistant.name,
+        model=assistant.model,
+        tools=", ".join(assistant.tools) or none,
+        temperature=none if assistant.temperature is None else assistant.temperature,
+        reasoning=assistant.reasoning_effort or none,
+    )
+    return text, _buttons(rows)
+
+
+async def _editing(update: Update, context: BotContext) -> Assistant | None:
+    assistant_id = _flow(context).get("edit_id")
+    assistant = await context.services.assistants.get(assistant_id) if assistant_id else None
+    if assistant is None and update.effective_message is not None:
+        await send_plain(
+            context.bot,
+            destination_of(update.effective_message),
+            t(lang_of(update), "expired_button"),
+        )
+    return assistant
+
+
+async def edit_menu(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    assistant, lang = await _editing(update, context), lang_of(update)
+    if assistant is None:
+        return END
+    if query.data == "ea:done":
+        await query.edit_message_text(t(lang, "edit_done", name=assistant.name))
+        _flow(context).clear()
+        return END
+    field = (query.data or "").removeprefix("ea:f:")
+    _flow(context)["field"] = field
+    if field == "model":
+        await query.edit_message_text(
+            t(lang, "ask_model"), reply_markup=_model_buttons(context, "ea:model")
+        )
+        return EDIT_MODEL
+    if field == "tools":
+        await query.edit_message_text(
+            t(lang, "ask_tools", name=assistant.name),
+            reply_markup=_tool_buttons(context, assistant),
+        )
+        return TOOLS
+    if field == "reasoning":
+        rows = [[(level, f"ea:reason:{level}")] for level in REASONING_LEVELS]
+        rows.append([(t(lang, "btn_default"), "ea:reason:-")])
+        await query.edit_message_text(
+            t(lang, "ask_reasoning", name=assistant.name), reply_markup=_buttons(rows)
+        )
+        return REASONING
+    prompt = "ask_temperature" if field == "temperature" else "ask_field_text"
+    await query.edit_message_reply_markup(None)
+    await _ask(
+        update, context, t(lang, prompt, name=assistant.name, field=t(lang, f"field_{field}"))
+    )
+    return VALUE
+
+
+def _tool_buttons(context: BotContext, assistant: Assistant) -> InlineKeyboardMarkup:
+    rows = [
+        [(("✅ " if name in assistant.tools else "⬜ ") + name, f"ea:tool:{name}")]
+        for name in context.services.tools.names()
+    ]
+    rows.append([(t("en", "btn_done"), "ea:tools:done")])
+    return _buttons(rows)
+
+
+async def edit_value(update: Update, context: BotContext) -> int:
+    """A typed value: instructions, photo instructions or temperature."""
+    if not await ensure_admin(update, context):
+        return END
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    assistant, lang = await _editing(update, context), lang_of(update)
+    if assistant is None or update.effective_user is None:
+        return END
+    field, text = _flow(context).get("field"), message.text.strip()
+    value: object
+    if field == "temperature":
+        try:
+            value = None if text == "-" else float(text.replace(",", "."))
+        except ValueError:
+            value = -1.0
+        if value is not None and not 0 <= float(str(value)) <= 2:
+            await _ask(update, context, t(lang, "bad_temperature"))
+            return VALUE
+    elif field == "instructions":
+        if not valid_instructions(text) or text == "-":
+            await _ask(update, context, t(lang, "bad_instructions", limit=INSTRUCTIONS_MAX))
+            return VALUE
+        value = text
+    else:
+        value = None if text == "-" else text[:INSTRUCTIONS_MAX]
+    updated = await update_assistant(
+        context.services, update.effective_user.id, assistant, **{str(field): value}
+    )
+    return await _back_to_menu(update, context, updated, message)
+
+
+async def _back_to_menu(
+    update: Update, context: BotContext, assistant: Assistant, message: Message | None
+) -> int:
+    lang = lang_of(update)
+    if message is not None:
+        await send_plain(context.bot, destination_of(message), t(lang, "saved"))
+    await _ask(update, context, *_menu(lang, assistant))
+    return MENU
+
+
+async def edit_model(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    assistant = await _editing(update, context)
+    if assistant is None or update.effective_user is None:
+        return END
+    model = _chosen_model(context, query.data)
+    updated = await update_assistant(
+        context.services, update.effective_user.id, assistant, model=model
+    )
+    text, keyboard = _menu(lang_of(update), updated)
+    await query.edit_message_text(text, reply_markup=keyboard)
+    return MENU
+
+
+async def edit_tools(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    assistant = await _editing(update, context)
+    if assistant is None or update.effective_user is None:
+        return END
+    if query.data == "ea:tools:done":
+        text, keyboard = _menu(lang_of(update), assistant)
+        await query.edit_message_text(text, reply_markup=keyboard)
+        return MENU
+    name = (query.data or "").removeprefix("ea:tool:")
+    if name not in context.services.tools.names():
+        return TOOLS
+    tools = (
+        tuple(x for x in assistant.tools if x != name)
+        if name in assistant.tools
+        else (*assistant.tools, name)
+    )
+    updated = await update_assistant(
+        context.services, update.effective_user.id, assistant, tools=tools
+    )
+    await query.edit_message_reply_markup(_tool_buttons(context, updated))
+    return TOOLS
+
+
+async def edit_reasoning(update: Update, context: BotContext) -> int:
+    if not await ensure_admin(update, context):
+        return END
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    assistant = await _editing(update, context)
+    if assistant is None or update.effective_user is None:
+        return END
+    level = (query.data or "").removeprefix("ea:reason:")
+    value = level if level in REASONING_LEVELS else None
+    updated = await update_assistant(
+        context.services, update.effective_user.id, assistant, reasoning_effort=value
+    )
+    text, keyboard = _menu(lang_of(update), updated)
+    await query.edit_message_text(text, reply_markup=keyboard)
+    return MENU
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """/cancel: leave the flow; nothing more changes."""
+    _flow(context).clear()
+    if update.effective_message is not None:
+        await send_plain(
+            context.bot, destination_of(update.effective_message), t(lang_of(update), "cancelled")
+        )
+    return END
+
+
+def register(app: BotApplication) -> None:
+    fallbacks: list[BaseHandler[Update, BotContext, object]] = [CommandHandler("cancel", cancel)]
+    app.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("newassistant", new_start)],
+            states={
+                NAME: [MessageHandler(TEXT, new_name)],
+                INSTRUCTIONS: [MessageHandler(TEXT, new_instructions)],
+                MODEL: [CallbackQueryHandler(new_model, pattern=r"^na:model:\d+$")],
+                CONFIRM: [CallbackQueryHandler(new_confirm, pattern=r"^na:(ok|cancel)$")],
+            },
+            fallbacks=fallbacks,
+            allow_reentry=True,
+            name="newassistant",
+        )
+    )
+    app.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("editassistant", edit_start)],
+            states={
+                MENU: [CallbackQueryHandler(edit_menu, pattern=r"^ea:(f:\w+|done)$")],
+                VALUE: [MessageHandler(TEXT, edit_value)],
+                EDIT_MODEL: [CallbackQueryHandler(edit_model, pattern=r"^ea:model:\d+$")],
+                TOOLS: [CallbackQueryHandler(edit_tools, pattern=r"^ea:(tool:\w+|tools:done)$")],
+                REASONING: [CallbackQueryHandler(edit_reasoning, pattern=r"^ea:reason:[\w-]+$")],
+            },
+            fallbacks=fallbacks,
+            allow_reentry=True,
+            name="editassistant",
+        )
+    )
+
+
+def register_cancel(app: BotApplication) -> None:
+    """/cancel outside any flow still answers."""
+
+    async def nothing_to_cancel(update: Update, context: BotContext) -> None:
+        if update.effective_message is not None:
+            await send_plain(
+                context.bot,
+                destination_of(update.effective_message),
+                t(lang_of(update), "nothing_to_cancel"),
+            )
+
+    app.add_handler(CommandHandler("cancel", nothing_to_cancel))

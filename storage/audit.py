@@ -1,0 +1,80 @@
+"""The audit trail of admin actions, and the figures behind /stats."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    admin_id: int
+    action: str
+    target: str
+    details: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    users: int
+    chats: int
+    #: (YYYY-MM-DD, user messages) for the last days, oldest first.
+    messages_per_day: list[tuple[str, int]]
+    #: classifier label -> user messages, most frequent first.
+    labels: list[tuple[str, int]]
+    input_tokens: int
+    output_tokens: int
+
+
+class AuditRepository:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def record(self, admin_id: int, action: str, target: str, **details: Any) -> None:
+        await self._conn.execute(
+            "INSERT INTO audit_log (admin_id, action, target, details, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (admin_id, action, target, json.dumps(details, ensure_ascii=False), time.time()),
+        )
+
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
+        async with self._conn.execute(
+            "SELECT admin_id, action, target, details, created_at FROM audit_log"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [AuditEntry(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    async def stats(self, days: int = 7) -> Stats:
+        """Usage figures from the transcript and the chats table."""
+        since = time.time() - days * DAY
+        async with self._conn.execute(
+            "SELECT COUNT(DISTINCT user_id) FROM transcript WHERE role = 'user'"
+        ) as cur:
+            users = (await cur.fetchone() or (0,))[0]
+        async with self._conn.execute("SELECT COUNT(*) FROM chats") as cur:
+            chats = (await cur.fetchone() or (0,))[0]
+        async with self._conn.execute(
+            "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM transcript"
+            " WHERE role = 'user' AND created_at >= ? GROUP BY day ORDER BY day",
+            (since,),
+        ) as cur:
+            per_day = [(r[0], r[1]) for r in await cur.fetchall()]
+        async with self._conn.execute(
+            "SELECT COALESCE(label, '-'), COUNT(*) AS n FROM transcript WHERE role = 'user'"
+            " GROUP BY label ORDER BY n DESC"
+        ) as cur:
+            labels = [(r[0], r[1]) for r in await cur.fetchall()]
+        async with self._conn.execute(
+            "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0) FROM transcript"
+        ) as cur:
+            tokens = await cur.fetchone() or (0, 0)
+        return Stats(users, chats, per_day, labels, tokens[0], tokens[1])
