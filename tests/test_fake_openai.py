@@ -13,9 +13,18 @@ import httpx2
 import openai
 import pytest
 from openai.types.responses import (
+    FunctionToolParam,
     Response,
     ResponseCompletedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseFunctionToolCall,
+    ResponseFunctionToolCallItem,
+    ResponseFunctionToolCallOutputItem,
     ResponseInputParam,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseOutputMessage,
     ResponseTextConfigParam,
     ResponseTextDeltaEvent,
 )
@@ -197,6 +206,189 @@ async def test_structured_output_classifier(ai: FakeOpenAI, client: openai.Async
     with pytest.raises(openai.InternalServerError):
         await client.responses.create(model=MODEL, input="x", text=ROUTE_FORMAT, store=False)
     assert ai.violations == []
+
+
+# -- Function calls --------------------------------------------------------------------------------
+
+WEATHER_TOOL: FunctionToolParam = {
+    "type": "function",
+    "name": "weather",
+    "description": "Current weather for a place.",
+    "parameters": {
+        "type": "object",
+        "properties": {"place": {"type": "string"}, "units": {"type": ["string", "null"]}},
+        "required": ["place", "units"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+CALL_STREAM_ORDER = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.output_item.done",
+    "response.completed",
+]
+
+
+async def test_streamed_function_call_events_typed(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    conv = await client.conversations.create()
+    ai.script(Reply(tool_calls=[("weather", {"place": "Madrid", "units": None})]))
+    stream = await client.responses.create(
+        model=MODEL,
+        input="weather in Madrid?",
+        conversation=conv.id,
+        tools=[WEATHER_TOOL],
+        stream=True,
+    )
+    events = [event async for event in stream]
+
+    assert _dedupe([e.type for e in events]) == CALL_STREAM_ORDER
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    added = events[2]
+    assert isinstance(added, ResponseOutputItemAddedEvent)
+    assert isinstance(added.item, ResponseFunctionToolCall)
+    assert (added.item.arguments, added.item.status, added.output_index) == ("", "in_progress", 0)
+    deltas = [e for e in events if isinstance(e, ResponseFunctionCallArgumentsDeltaEvent)]
+    assert len(deltas) > 1
+    assert {(d.item_id, d.output_index) for d in deltas} == {(added.item.id, 0)}
+    arguments = "".join(d.delta for d in deltas)
+    assert json.loads(arguments) == {"place": "Madrid", "units": None}
+    done = next(e for e in events if isinstance(e, ResponseFunctionCallArgumentsDoneEvent))
+    assert done.arguments == arguments and done.item_id == added.item.id
+    assert getattr(done, "name", "weather") == "weather"  # the spec sends it; older SDKs drop it
+    item_done = events[-2]
+    assert isinstance(item_done, ResponseOutputItemDoneEvent)
+    assert isinstance(item_done.item, ResponseFunctionToolCall)
+    assert item_done.item.status == "completed" and item_done.item.arguments == arguments
+
+    final = events[-1]
+    assert isinstance(final, ResponseCompletedEvent)
+    assert final.response.output_text == ""
+    [call] = final.response.output
+    assert isinstance(call, ResponseFunctionToolCall)
+    assert call.name == "weather" and call.call_id.startswith("call_")
+    assert (call.id or "").startswith("fc_") and call.id == added.item.id
+    assert json.loads(call.arguments) == {"place": "Madrid", "units": None}
+    assert final.response.tools[0].type == "function"
+    assert [i["type"] for i in ai.conversations[conv.id]] == ["message", "function_call"]
+    assert ai.violations == []
+
+
+async def test_text_then_function_calls(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    calls = [("weather", {"place": "Madrid"}), ("weather", {"place": "Londres"})]
+    ai.script(
+        Reply(text="Let me check.", tool_calls=calls),
+        Reply(text="One moment.", tool_calls=calls),
+    )
+    response = await client.responses.create(model=MODEL, input="hi", tools=[WEATHER_TOOL])
+    message, first, second = response.output
+    assert isinstance(message, ResponseOutputMessage)
+    assert response.output_text == "Let me check."
+    assert isinstance(first, ResponseFunctionToolCall)
+    assert isinstance(second, ResponseFunctionToolCall)
+    assert [json.loads(c.arguments)["place"] for c in (first, second)] == ["Madrid", "Londres"]
+    assert first.call_id != second.call_id
+
+    stream = await client.responses.create(
+        model=MODEL, input="hi", tools=[WEATHER_TOOL], stream=True
+    )
+    events = [event async for event in stream]
+    added = [e for e in events if isinstance(e, ResponseOutputItemAddedEvent)]
+    assert [(e.output_index, e.item.type) for e in added] == [
+        (0, "message"),
+        (1, "function_call"),
+        (2, "function_call"),
+    ]
+    done = [e for e in events if isinstance(e, ResponseFunctionCallArgumentsDoneEvent)]
+    assert [(e.output_index, json.loads(e.arguments)) for e in done] == [
+        (1, {"place": "Madrid"}),
+        (2, {"place": "Londres"}),
+    ]
+    final = events[-1]
+    assert isinstance(final, ResponseCompletedEvent)
+    assert [item.type for item in final.response.output] == [
+        "message",
+        "function_call",
+        "function_call",
+    ]
+    assert ai.violations == []
+
+
+async def test_function_call_output_round_trip(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create()
+    ai.script(Reply(tool_calls=[("weather", {"place": "Madrid", "units": "metric"})]))
+    first = await client.responses.create(
+        model=MODEL, input="weather?", conversation=conv.id, tools=[WEATHER_TOOL]
+    )
+    [call] = first.output
+    assert isinstance(call, ResponseFunctionToolCall)
+
+    output = json.dumps({"temperature_c": 14.2})
+    second = await client.responses.create(
+        model=MODEL,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": output}],
+        conversation=conv.id,
+        tools=[WEATHER_TOOL],
+    )
+    assert second.output_text == f"Tool said: {output}"
+    body = ai.requests_to("/responses")[-1].body
+    assert FakeOpenAI.function_outputs(body) == [
+        {"type": "function_call_output", "call_id": call.call_id, "output": output}
+    ]
+    assert FakeOpenAI.function_outputs(ai.requests_to("/responses")[0].body) == []
+
+    stored = ai.conversations[conv.id]
+    assert [i["type"] for i in stored] == [
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
+    assert stored[1]["call_id"] == stored[2]["call_id"] == call.call_id
+    assert stored[2]["output"] == output and stored[2]["status"] == "completed"
+
+    # Listed back through the SDK as typed items, and valid per the spec.
+    listed = await client.conversations.items.list(conv.id, order="asc")
+    assert isinstance(listed.data[1], ResponseFunctionToolCallItem)
+    assert isinstance(listed.data[2], ResponseFunctionToolCallOutputItem)
+    assert listed.data[2].call_id == call.call_id
+    for item in stored:
+        assert openapi_check.violations("ConversationItem", item) == []
+
+    # Several outputs in one request are joined; streamed answers carry them too.
+    stream = await client.responses.create(
+        model=MODEL,
+        input=[
+            {"type": "function_call_output", "call_id": "call_a", "output": "one"},
+            {"type": "function_call_output", "call_id": "call_b", "output": "two"},
+        ],
+        stream=True,
+    )
+    text = "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
+    assert text == "Tool said: one | two"
+    assert ai.violations == []
+
+
+async def test_cut_during_function_call_arguments(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    conv = await client.conversations.create()
+    ai.script(Reply(tool_calls=[("weather", {"place": "Madrid", "units": None})], cut_after=2))
+    stream = await client.responses.create(
+        model=MODEL, input="hi", conversation=conv.id, tools=[WEATHER_TOOL], stream=True
+    )
+    seen: list[str] = []
+    with pytest.raises(openai.APIConnectionError):
+        async for event in stream:
+            seen.append(event.type)
+    assert seen.count("response.function_call_arguments.delta") == 2
+    assert "response.function_call_arguments.done" not in seen
+    assert ai.conversations[conv.id] == []
 
 
 # -- Faults ---------------------------------------------------------------------------------------
@@ -435,6 +627,48 @@ async def test_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
             "ListVectorStoreFilesResponse", await call("GET", f"vector_stores/{store['id']}/files")
         )
 
+    assert problems == [], "\n".join(problems)
+    assert ai.violations == []
+
+
+async def test_function_call_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    problems: list[str] = []
+
+    def check(schema: str, doc: Any) -> None:
+        problems.extend(f"{schema}: {p}" for p in openapi_check.violations(schema, doc))
+
+    event_schemas = _event_schema_names()
+    calls = [("weather", {"place": "Madrid", "units": None})]
+    ai.script(Reply(text="Checking.", tool_calls=calls), Reply(tool_calls=calls))
+    async with aiohttp.ClientSession(base_url=ai.base_url + "/", headers=headers) as http:
+        async with http.post("conversations", json={}) as r:
+            conv = await r.json()
+        request = {"model": MODEL, "input": "hi", "tools": [WEATHER_TOOL], "stream": True}
+        async with http.post("responses", json={**request, "conversation": conv["id"]}) as r:
+            raw = (await r.read()).decode()
+        for frame in (f for f in raw.split("\n\n") if f):
+            event = json.loads(frame.split("\n")[1].removeprefix("data: "))
+            check(event_schemas[event["type"]], event)
+        async with http.post("responses", json={**request, "stream": False}) as r:
+            check("Response", await r.json())
+        call_id = ai.conversations[conv["id"]][-1]["call_id"]
+        outputs = [{"type": "function_call_output", "call_id": call_id, "output": "{}"}]
+        async with http.post(
+            "responses", json={"model": MODEL, "input": outputs, "conversation": conv["id"]}
+        ) as r:
+            check("Response", await r.json())
+        async with http.get(f"conversations/{conv['id']}/items") as r:
+            listed = await r.json()
+        check("ConversationItemList", listed)
+
+    assert [i["type"] for i in reversed(listed["data"])] == [
+        "message",
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
     assert problems == [], "\n".join(problems)
     assert ai.violations == []
 

@@ -38,8 +38,10 @@ def resolve_zone(name: str | None) -> ZoneInfo:
     key = (name or "").strip() or "UTC"
     try:
         return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        pass  # ValueError: keys that are not names at all, e.g. absolute paths
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError: keys that are not names at all (absolute paths); OSError: a folder of
+        # the tz database such as "Europe" (IsADirectoryError with the tzdata package)
+        pass
     proper = _zone_names_by_lower().get(key.lower())
     if proper is not None:
         return ZoneInfo(proper)

@@ -153,8 +153,9 @@ class ToolRegistry:
 
     @staticmethod
     def _failed(name: str, ctx: ToolContext, exc: BaseException) -> str:
-        # Arguments are not logged: they are the user's words, not needed to debug a failure.
-        if isinstance(exc, _MODEL_FACING):
+        # We never log the arguments (the user's words); the traceback is what debugging needs.
+        # KeyError and IndexError are LookupErrors too, but they mean a bug, not a bad request.
+        if isinstance(exc, _MODEL_FACING) and not isinstance(exc, KeyError | IndexError):
             log.warning("tool %s failed in chat %s: %s", name, ctx.chat_id, exc, exc_info=exc)
             return _error(str(exc) or type(exc).__name__)
         log.error("tool %s crashed in chat %s", name, ctx.chat_id, exc_info=exc)

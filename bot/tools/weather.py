@@ -74,7 +74,10 @@ def describe_code(code: Any) -> str:
 async def _get_json(ctx: ToolContext, url: str, params: dict[str, str | int]) -> dict[str, Any]:
     response = await ctx.http.get(url, params=params)
     response.raise_for_status()  # the registry tells the model the service failed
-    data = response.json()
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise ToolError("the weather service sent an unexpected answer")
     return data

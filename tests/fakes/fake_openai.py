@@ -30,6 +30,14 @@ Answers to ``POST /v1/responses`` are scripted with :class:`Reply`: assistant re
 them FIFO from :meth:`FakeOpenAI.script` (then :attr:`FakeOpenAI.default_reply`); requests
 asking for structured output (``text.format.type == "json_schema"``) go to
 :attr:`FakeOpenAI.classifier` instead, whose label is wrapped into a schema-shaped object.
+
+Function calling: ``Reply(tool_calls=[("weather", {"place": "Madrid"})])`` answers with one
+``function_call`` output item per call (after the text message, or alone when the text is
+empty), streamed with the real events (``response.output_item.added`` with empty arguments,
+``response.function_call_arguments.delta``..., ``response.function_call_arguments.done``,
+``response.output_item.done``). The calls join the request's conversation, and so do the
+``function_call_output`` items a later request sends; the default reply to a request carrying
+only tool outputs is ``Tool said: <outputs joined with " | ">``.
 """
 
 from __future__ import annotations
@@ -94,6 +102,9 @@ class Reply:
     token_delay: float = 0.0  # streaming: seconds between two deltas
     cut_after: int | None = None  # streaming: drop the connection after N deltas
     usage: JSONDict | None = None  # overrides (merged into) the computed usage
+    # Function calls the model makes, (name, arguments): one function_call output item each.
+    # Streaming: cut_after counts their argument deltas after the text deltas.
+    tool_calls: list[tuple[str, dict[str, Any]]] | None = None
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1.0, **kwargs: Any) -> Reply:
@@ -291,9 +302,32 @@ def _message_texts(item: Mapping[str, Any]) -> list[str]:
     return texts
 
 
+def _function_outputs(body: Mapping[str, Any] | None) -> list[JSONDict]:
+    inp = (body or {}).get("input")
+    items: list[Any] = inp if isinstance(inp, list) else []
+    return [i for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
+
+
+def _output_text(item: Mapping[str, Any]) -> str:
+    """A function_call_output's output as text (its input_text parts when it is a list)."""
+    output = item.get("output")
+    if isinstance(output, str):
+        return output
+    return "".join(_message_texts({"content": output}))
+
+
 def default_reply(body: JSONDict) -> Reply:
-    """``Echo: <last user input text>``."""
+    """``Echo: <last user input text>``; ``Tool said: <outputs>`` when only tool outputs came."""
+    inp = body.get("input")
+    outputs = _function_outputs(body)
+    if outputs and isinstance(inp, list) and len(outputs) == len(inp):
+        return Reply(text="Tool said: " + " | ".join(_output_text(o) for o in outputs))
     return Reply(text="Echo: " + _last_user_text(body))
+
+
+def _argument_deltas(arguments: str) -> list[str]:
+    """Token-like pieces of a function call's arguments: '{"', 'place', '":"', 'Madrid', '"}'."""
+    return re.findall(r"\w+|\s+|[^\w\s]+", arguments) or [arguments]
 
 
 def _conversation_id(body: Mapping[str, Any]) -> str | None:
@@ -314,6 +348,8 @@ def _input_item_to_stored(item: Any) -> JSONDict | None:
     if item.get("type", "message") != "message":
         stored = dict(item)
         stored.setdefault("id", _new_id("item_"))
+        if stored.get("type") in ("function_call", "function_call_output"):
+            stored.setdefault("status", "completed")  # listed items always carry a status
         return stored
     role = item.get("role", "user")
     content = item.get("content")
@@ -523,6 +559,11 @@ class FakeOpenAI:
                 f"{len(self.requests_to(path, method))} (all requests: {seen})"
             ) from None
         return self.requests_to(path, method)
+
+    @staticmethod
+    def function_outputs(body: Mapping[str, Any] | None) -> list[JSONDict]:
+        """The ``function_call_output`` items of a request body's ``input``, in order."""
+        return _function_outputs(body)
 
     @staticmethod
     def input_texts(body: Mapping[str, Any] | None) -> list[str]:
@@ -764,17 +805,21 @@ class FakeOpenAI:
             return self._scripted_error(reply)
 
         text = reply.full_text()
+        calls = self._function_calls(reply)
         ids = {"resp_id": _new_id("resp_"), "msg_id": _new_id("msg_")}
         if body.get("stream"):
-            return await self._stream_response(request, body, reply, text, conv_id, **ids)
-        output = [self._message(ids["msg_id"], text, "completed")]
+            return await self._stream_response(
+                request, body, reply, text, conv_id, calls=calls, **ids
+            )
+        output = [self._message(ids["msg_id"], text, "completed")] if text or not calls else []
+        output.extend(calls)
         response = self._response_object(
             body,
             resp_id=ids["resp_id"],
             created_at=_now(),
             status="completed",
             output=output,
-            usage=self._usage(reply, text),
+            usage=self._usage(reply, text + "".join(c["arguments"] for c in calls)),
             conv_id=conv_id,
         )
         self._finish(body, response, conv_id)
@@ -803,6 +848,21 @@ class FakeOpenAI:
             "role": "assistant",
         }
 
+    @staticmethod
+    def _function_calls(reply: Reply) -> list[JSONDict]:
+        """The completed ``function_call`` output items of a reply, with fresh ids."""
+        return [
+            {
+                "type": "function_call",
+                "id": _new_id("fc_"),
+                "call_id": "call_" + secrets.token_hex(12),
+                "name": name,
+                "arguments": json.dumps(arguments, separators=(",", ":"), ensure_ascii=False),
+                "status": "completed",
+            }
+            for name, arguments in reply.tool_calls or []
+        ]
+
     def _finish(self, body: JSONDict, response: JSONDict, conv_id: str | None) -> None:
         """Store a completed response and append its items to the conversation."""
         inputs = _stored_input_items(body)
@@ -822,6 +882,7 @@ class FakeOpenAI:
         text: str,
         conv_id: str | None,
         *,
+        calls: list[JSONDict],
         resp_id: str,
         msg_id: str,
     ) -> web.StreamResponse:
@@ -855,40 +916,96 @@ class FakeOpenAI:
 
         where = {"item_id": msg_id, "output_index": 0, "content_index": 0}
         empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        output: list[JSONDict] = []
+        sent = 0  # text and argument deltas so far: cut_after and token_delay count them all
+
+        async def pace() -> bool:
+            """Wait before the next delta; False when the connection is to be cut instead."""
+            nonlocal sent
+            if reply.cut_after is not None and sent >= reply.cut_after:
+                return False
+            if sent and reply.token_delay > 0:
+                await asyncio.sleep(reply.token_delay)
+            sent += 1
+            return True
+
         try:
             await send({"type": "response.created", "response": snapshot("in_progress", [], None)})
             await send(
                 {"type": "response.in_progress", "response": snapshot("in_progress", [], None)}
             )
-            await send(
-                {
-                    "type": "response.output_item.added",
-                    "output_index": 0,
-                    "item": self._message(msg_id, "", "in_progress"),
-                }
-            )
-            await send({"type": "response.content_part.added", **where, "part": empty_part})
-            for n, delta in enumerate(reply.deltas()):
-                if reply.cut_after is not None and n >= reply.cut_after:
-                    return self._cut(request, stream)
-                if n and reply.token_delay > 0:
-                    await asyncio.sleep(reply.token_delay)
+            if text or not calls:
                 await send(
-                    {"type": "response.output_text.delta", **where, "delta": delta, "logprobs": []}
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": 0,
+                        "item": self._message(msg_id, "", "in_progress"),
+                    }
                 )
-            if reply.cut_after is not None:  # fewer deltas than cut_after: cut before done
+                await send({"type": "response.content_part.added", **where, "part": empty_part})
+                for delta in reply.deltas():
+                    if not await pace():
+                        return self._cut(request, stream)
+                    await send(
+                        {
+                            "type": "response.output_text.delta",
+                            **where,
+                            "delta": delta,
+                            "logprobs": [],
+                        }
+                    )
+                if reply.cut_after is not None and not calls:  # fewer deltas: cut before done
+                    return self._cut(request, stream)
+                await send(
+                    {"type": "response.output_text.done", **where, "text": text, "logprobs": []}
+                )
+                await send(
+                    {
+                        "type": "response.content_part.done",
+                        **where,
+                        "part": {**empty_part, "text": text},
+                    }
+                )
+                message = self._message(msg_id, text, "completed")
+                await send(
+                    {"type": "response.output_item.done", "output_index": 0, "item": message}
+                )
+                output.append(message)
+            for call in calls:
+                at = {"item_id": call["id"], "output_index": len(output)}
+                await send(
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": at["output_index"],
+                        "item": {**call, "arguments": "", "status": "in_progress"},
+                    }
+                )
+                for delta in _argument_deltas(call["arguments"]):
+                    if not await pace():
+                        return self._cut(request, stream)
+                    await send(
+                        {"type": "response.function_call_arguments.delta", **at, "delta": delta}
+                    )
+                await send(
+                    {
+                        "type": "response.function_call_arguments.done",
+                        **at,
+                        "name": call["name"],
+                        "arguments": call["arguments"],
+                    }
+                )
+                await send(
+                    {
+                        "type": "response.output_item.done",
+                        "output_index": at["output_index"],
+                        "item": call,
+                    }
+                )
+                output.append(call)
+            if reply.cut_after is not None and calls:  # fewer deltas: cut before completed
                 return self._cut(request, stream)
-            await send({"type": "response.output_text.done", **where, "text": text, "logprobs": []})
-            await send(
-                {
-                    "type": "response.content_part.done",
-                    **where,
-                    "part": {**empty_part, "text": text},
-                }
-            )
-            message = self._message(msg_id, text, "completed")
-            await send({"type": "response.output_item.done", "output_index": 0, "item": message})
-            final = snapshot("completed", [message], self._usage(reply, text))
+            spoken = text + "".join(c["arguments"] for c in calls)
+            final = snapshot("completed", output, self._usage(reply, spoken))
             self._finish(body, final, conv_id)
             await send({"type": "response.completed", "response": final})
             await stream.write_eof()
