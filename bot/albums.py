@@ -22,6 +22,7 @@ AlbumId = tuple[ChatKey, str]
 @dataclass(slots=True)
 class _Album:
     leader_id: int
+    leader_update_id: int
     messages: dict[int, Message] = field(default_factory=dict)
     last_part_at: float = field(default_factory=time.monotonic)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -45,16 +46,18 @@ class AlbumCollector:
         self._max_wait = max_wait
         self._open: dict[AlbumId, _Album] = {}
 
-    def offer(self, album_id: AlbumId, message: Message) -> bool:
-        """Record a part. True when it opens the album (it leads), False when it joined one."""
+    def offer(self, album_id: AlbumId, message: Message, update_id: int) -> int | None:
+        """Record a part. None when it opens the album (it leads); else the leader's update id."""
         album = self._open.get(album_id)
         if album is None:
-            self._open[album_id] = _Album(message.message_id, {message.message_id: message})
-            return True
+            self._open[album_id] = _Album(
+                message.message_id, update_id, {message.message_id: message}
+            )
+            return None
         album.messages[message.message_id] = message
         album.last_part_at = time.monotonic()
         album.arrived.set()
-        return False
+        return album.leader_update_id
 
     def leads(self, message: Message, key: ChatKey) -> bool:
         """True unless `message` is a later part of an open album (its leader answers for it)."""

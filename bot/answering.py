@@ -120,6 +120,8 @@ async def _handle_turn(
 ) -> None:
     """Classify (when there is text), route, and record both sides in the transcript."""
     started = time.monotonic()
+    if services.inbox is not None and incoming.update_id in services.inbox.replayed:
+        await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
     classify = asyncio.create_task(_classify(services, to_classify))
     try:
         conversation_id = await conversation_for(services, incoming.key, incoming.dest.chat_type)
@@ -271,4 +273,7 @@ async def _stream_answer(
         conversation_id=conversation_id,
         input_tokens=stream.usage.input_tokens,
         output_tokens=stream.usage.output_tokens,
+    )
+    await services.usage.add(
+        incoming.user_id, stream.usage.input_tokens, stream.usage.output_tokens
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -25,6 +26,8 @@ from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
 from bot.delivery import Destination, send_plain
 from bot.i18n import LANGUAGES, language_of, t
+from bot.inbox import Inbox
+from bot.limits import Limits
 from bot.ordering import ChatOrderedProcessor
 from bot.tools import default_registry
 from storage import (
@@ -33,11 +36,46 @@ from storage import (
     AuditRepository,
     ChatRepository,
     Database,
+    InboxRepository,
     KnowledgeRepository,
     TranscriptRepository,
+    UsageRepository,
 )
 
 log = logging.getLogger(__name__)
+
+#: Finished inbox rows are kept this long (seconds) for duplicate detection, then pruned.
+INBOX_RETENTION_SECONDS = 7 * 86_400
+
+
+class GracefulApplication(Application):  # type: ignore[type-arg]
+    """Stops like PTB's Application (no new updates, finish what is running), but only waits
+    `grace_seconds`: then unfinished updates are cancelled and stay in the inbox."""
+
+    def __init__(self, *, grace_seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.grace_seconds = grace_seconds
+
+    async def stop(self) -> None:
+        processor = self.update_processor
+        timer = None
+        if isinstance(processor, ChatOrderedProcessor):
+
+            def expire() -> None:
+                cancelled = processor.cancel_all()
+                if cancelled:
+                    log.warning(
+                        "shutdown grace of %.0fs over: %d unfinished update(s) stay in the inbox",
+                        self.grace_seconds,
+                        cancelled,
+                    )
+
+            timer = asyncio.get_running_loop().call_later(self.grace_seconds, expire)
+        try:
+            await super().stop()
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 def build_application(settings: Settings) -> BotApplication:
@@ -55,18 +93,22 @@ def build_application(settings: Settings) -> BotApplication:
         group_time_period=60,
         max_retries=5,
     )
+    processor = ChatOrderedProcessor(settings.max_concurrent_chats, albums)
     application = (
         ApplicationBuilder()
+        .application_class(
+            GracefulApplication, kwargs={"grace_seconds": settings.shutdown_grace_seconds}
+        )
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .context_types(context_types)
-        .concurrent_updates(ChatOrderedProcessor(settings.max_concurrent_chats, albums))
+        .concurrent_updates(processor)
         .rate_limiter(rate_limiter)
         .connection_pool_size(pool)
         .pool_timeout(30.0)
         .get_updates_read_timeout(settings.telegram_poll_timeout + 10.0)
-        .post_init(_opener(settings, albums))
+        .post_init(_opener(settings, albums, processor))
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -77,13 +119,19 @@ def build_application(settings: Settings) -> BotApplication:
 
 
 def _opener(
-    settings: Settings, albums: AlbumCollector
+    settings: Settings, albums: AlbumCollector, processor: ChatOrderedProcessor
 ) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
     """post_init: open the services with these settings, then register the command menu."""
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         app = cast(BotApplication, application)
-        app.bot_data.services = await open_services(settings, albums)
+        services = await open_services(settings, albums)
+        app.bot_data.services = services
+        inbox = Inbox(services.inbox_repo, app.bot)
+        services.inbox = inbox
+        processor.attach_inbox(inbox)
+        await inbox.prune(INBOX_RETENTION_SECONDS)
+        await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
         log.info("bot @%s ready", app.bot.username)
 
@@ -99,6 +147,7 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
     )
     access = AccessRepository(db.conn)
     await access.load()
+    usage = UsageRepository(db.conn)
     client = build_openai_client(settings)
     return Services(
         settings=settings,
@@ -109,6 +158,9 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         access=access,
         knowledge_files=KnowledgeRepository(db.conn),
         audit=AuditRepository(db.conn),
+        usage=usage,
+        limits=Limits(settings, usage),
+        inbox_repo=InboxRepository(db.conn),
         conversations=ConversationService(client),
         classifier=Classifier(
             client,

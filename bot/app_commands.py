@@ -15,6 +15,7 @@ MENU_COMMANDS = (
     "camera",
     "assistants",
     "use",
+    "usage",
     "cancel",
 )
 #: Shown only in admins' private chats with the bot.

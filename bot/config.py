@@ -133,6 +133,16 @@ class Settings(BaseSettings):
     stream_edit_interval_seconds: float = Field(default=1.0, ge=0.05)
     #: Seconds between draft updates of a streamed answer in private chats.
     stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
+    #: Messages left unanswered by a crash are answered at start-up if younger than this (s).
+    inbox_replay_max_age_seconds: float = Field(default=3600.0, ge=0)
+    #: On SIGTERM, answers in progress get this long (s) to finish; the rest wait for next start.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    #: Answered messages per user per minute (0 = no limit); admins are exempt.
+    rate_limit_per_minute: int = Field(default=12, ge=0)
+    #: Tokens per user per UTC day (0 = no limit); admins are exempt.
+    daily_token_budget: int = Field(default=200_000, ge=0)
+    #: Longest text (characters) sent to the model; longer messages get a short message.
+    max_text_chars: int = Field(default=4096, ge=16)
     #: Exchanges shown by /history.
     history_limit: int = Field(default=10, ge=1, le=50)
 

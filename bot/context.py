@@ -11,6 +11,8 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.ai import AssistantService, Classifier, ConversationService, KnowledgeService
 from bot.albums import AlbumCollector
 from bot.config import Settings
+from bot.inbox import Inbox
+from bot.limits import Limits
 from bot.tools import ToolRegistry
 from storage import (
     AccessRepository,
@@ -18,8 +20,10 @@ from storage import (
     AuditRepository,
     ChatRepository,
     Database,
+    InboxRepository,
     KnowledgeRepository,
     TranscriptRepository,
+    UsageRepository,
 )
 
 
@@ -35,15 +39,20 @@ class Services:
     access: AccessRepository
     knowledge_files: KnowledgeRepository
     audit: AuditRepository
+    usage: UsageRepository
+    inbox_repo: InboxRepository
     conversations: ConversationService
     classifier: Classifier
     assistant: AssistantService
     knowledge: KnowledgeService
     albums: AlbumCollector
     tools: ToolRegistry
+    limits: Limits
     #: Outgoing HTTP for tools (weather...), one pool for the whole process.
     http: httpx.AsyncClient
     close_openai: Any  # the client's async close()
+    #: Set in post_init, once the bot (needed to read updates back) exists.
+    inbox: Inbox | None = None
 
 
 class BotData:

@@ -38,6 +38,39 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "en": "Only the bot's admins can do that.",
         "es": "Solo los administradores del bot pueden hacer eso.",
     },
+    "rate_limited": {
+        "en": "You're sending messages faster than I can answer ({limit} a minute). Please wait a moment; I'll ignore messages until then.",
+        "es": "Envías mensajes más rápido de lo que puedo responder ({limit} por minuto). Espera un momento; hasta entonces ignoraré los mensajes.",
+    },
+    "over_budget": {
+        "en": "You've used today's allowance ({budget} tokens). It renews at midnight UTC. See /usage.",
+        "es": "Has usado tu cupo de hoy ({budget} tokens). Se renueva a medianoche UTC. Mira /usage.",
+    },
+    "usage": {
+        "en": "Today (UTC) you've sent {requests} request(s) using {tokens} tokens ({input} in, {output} out).{budget}",
+        "es": "Hoy (UTC) has hecho {requests} petición(es) con {tokens} tokens ({input} de entrada, {output} de salida).{budget}",
+    },
+    "usage_budget": {
+        "en": " Your daily allowance is {budget} tokens; {left} left.",
+        "es": " Tu cupo diario es de {budget} tokens; te quedan {left}.",
+    },
+    "usage_admin": {
+        "en": " Admins have no daily limit.",
+        "es": " Los admins no tienen límite diario.",
+    },
+    "cmd_usage": {"en": "Your usage today", "es": "Tu uso de hoy"},
+    "text_too_long": {
+        "en": "That message is too long for me ({length} characters; the limit is {limit}). Please shorten it or split it.",
+        "es": "Ese mensaje es demasiado largo ({length} caracteres; el límite es {limit}). Acórtalo o divídelo.",
+    },
+    "delayed": {
+        "en": "Sorry for the delay: I was restarting. Here's my answer to your message.",
+        "es": "Perdona el retraso: me estaba reiniciando. Aquí tienes la respuesta a tu mensaje.",
+    },
+    "unknown_command": {
+        "en": "I don't know that command. See /help for the ones I understand.",
+        "es": "No conozco ese comando. Mira /help para ver los que entiendo.",
+    },
     "context_reset": {
         "en": "(The previous conversation had expired, so I started a new one.)",
         "es": "(La conversación anterior había caducado, así que empecé una nueva.)",

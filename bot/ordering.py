@@ -9,14 +9,19 @@ a waiting update holds nothing but its place in its own chat's queue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+import logging
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot.albums import AlbumCollector, album_of
+from bot.inbox import Inbox
 from storage.chats import ChatKey
+
+log = logging.getLogger(__name__)
 
 # PTB's own gate; the real bound is `max_concurrent_chats` below.
 _UNBOUNDED = 1_000_000
@@ -52,30 +57,85 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._working = asyncio.BoundedSemaphore(max_concurrent_chats)
         self._turns: dict[ChatKey, _ChatTurn] = {}
         self._albums = albums
+        self._inbox: Inbox | None = None
+        #: Update ids of later album parts, by the update id of the part that leads the album.
+        self._album_parts: dict[int, list[int]] = {}
+        self._active: set[asyncio.Task[Any]] = set()
+
+    def attach_inbox(self, inbox: Inbox) -> None:
+        """From now on user messages are recorded before they run (set once storage is open)."""
+        self._inbox = inbox
+
+    def cancel_all(self) -> int:
+        """Stop every update still running or waiting (shutdown grace period is over)."""
+        for task in self._active:
+            task.cancel()
+        return len(self._active)
 
     @property
     def waiting_chats(self) -> int:
         return len(self._turns)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._active.add(task)
+        try:
+            await self._process(update, coroutine)
+        finally:
+            if task is not None:
+                self._active.discard(task)
+
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = chat_key_of(update)
         if key is None:
             async with self._working:
                 await coroutine
             return
+        recorded = await self._admit(update, key)
+        if recorded is False:
+            log.info("duplicate update %s ignored", getattr(update, "update_id", "?"))
+            if isinstance(coroutine, Coroutine):
+                coroutine.close()
+            return
+        update_id: int = getattr(update, "update_id", 0)
         album = album_of(update, key)
-        if album is None:
-            await self._in_turn(key, coroutine)
-            return
-        message = update.message  # type: ignore[attr-defined]  # album_of checked it
-        if not self._albums.offer(album, message):
-            # A later part of an album: its leader (already in line) answers for it.
-            await coroutine
-            return
+        if album is not None:
+            message = update.message  # type: ignore[attr-defined]  # album_of checked it
+            leader = self._albums.offer(album, message, update_id)
+            if leader is not None:
+                # A later part of an album: its leader (already in line) answers for it.
+                if recorded:
+                    self._album_parts.setdefault(leader, []).append(update_id)
+                await coroutine
+                return
         try:
             await self._in_turn(key, coroutine)
         finally:
-            self._albums.close(album, message.message_id)
+            if album is not None:
+                self._albums.close(album, update.message.message_id)  # type: ignore[attr-defined]
+        parts = self._album_parts.pop(update_id, [])
+        if recorded and self._inbox is not None:
+            await self._finish(update_id, *parts)
+
+    async def _admit(self, update: object, key: ChatKey) -> bool | None:
+        """True: recorded; False: a duplicate; None: not recorded (not a user message)."""
+        if self._inbox is None or not self._inbox.wants(update):
+            return None
+        assert isinstance(update, Update)
+        try:
+            return await self._inbox.admit(update, key)
+        except Exception:  # the database is failing: answer anyway rather than drop it
+            log.exception("inbox: could not record update %s", update.update_id)
+            return None
+
+    async def _finish(self, *update_ids: int) -> None:
+        assert self._inbox is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                await self._inbox.done(*update_ids)
+            except Exception:
+                log.exception("inbox: could not mark %s done", update_ids)
 
     async def _in_turn(self, key: ChatKey, coroutine: Awaitable[Any]) -> None:
         turn = self._turns.get(key)

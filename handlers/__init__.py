@@ -25,6 +25,7 @@ def register_all(app: BotApplication) -> None:
     admin.register(app)
     knowledge.register(app)
     assistant_flows.register_cancel(app)
+    commands.register_unknown(app)
     text.register(app)
     photos.register(app)
     unsupported.register(app)

@@ -6,10 +6,12 @@ the command that started the flow. /cancel leaves at any step.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
+from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -411,6 +413,9 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def register(app: BotApplication) -> None:
+    # The flows mix typed replies and buttons, so they are tracked per chat and user, not per
+    # message (PTB warns about exactly that choice).
+    warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
     fallbacks: list[BaseHandler[Update, BotContext, object]] = [CommandHandler("cancel", cancel)]
     app.add_handler(
         ConversationHandler(

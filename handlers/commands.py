@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CommandHandler
+from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.access import is_admin
+from bot.addressing import is_command_for_bot
 from bot.app_commands import menu_lines
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain, send_rendered
@@ -64,6 +66,47 @@ async def on_history(update: Update, context: BotContext) -> None:
     await send_rendered(context.bot, destination_of(message), view)
 
 
+async def on_usage(update: Update, context: BotContext) -> None:
+    """Show the user their own use today and what is left of the daily allowance."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or not await ensure_allowed(update, context):
+        return
+    services, lang = context.services, lang_of(update)
+    used = await services.usage.today(user.id)
+    budget = services.settings.daily_token_budget
+    if is_admin(services.settings, user.id):
+        extra = t(lang, "usage_admin")
+    elif budget > 0:
+        extra = t(
+            lang, "usage_budget", budget=f"{budget:,}", left=f"{max(0, budget - used.tokens):,}"
+        )
+    else:
+        extra = ""
+    text = t(
+        lang,
+        "usage",
+        requests=used.requests,
+        tokens=f"{used.tokens:,}",
+        input=f"{used.input_tokens:,}",
+        output=f"{used.output_tokens:,}",
+        budget=extra,
+    )
+    await send_plain(context.bot, destination_of(message), text)
+
+
+async def on_unknown_command(update: Update, context: BotContext) -> None:
+    """A command nobody handles: say so (in groups only when it names this bot)."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    command = message.text.split(maxsplit=1)[0]
+    if message.chat.type != "private" and "@" not in command:
+        return  # `/cmd` in a group may be meant for another bot
+    if not is_command_for_bot(message, context.bot):
+        return
+    await send_plain(context.bot, destination_of(message), t(lang_of(update), "unknown_command"))
+
+
 def _help_text(lang: str, context: BotContext) -> str:
     return t(lang, "help", mention=f"@{context.bot.username}", commands=menu_lines(lang))
 
@@ -73,3 +116,11 @@ def register(app: BotApplication) -> None:
     app.add_handler(CommandHandler("help", on_help))
     app.add_handler(CommandHandler("new", on_new))
     app.add_handler(CommandHandler("history", on_history))
+    app.add_handler(CommandHandler("usage", on_usage))
+
+
+def register_unknown(app: BotApplication) -> None:
+    """After every command handler: commands nobody took."""
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, on_unknown_command)
+    )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import Bot, Message, Update
-from telegram.constants import ChatType, MessageEntityType
 
 from bot.access import is_admin, is_allowed
+from bot.addressing import without_mention
 from bot.answering import Incoming
 from bot.context import BotContext
 from bot.delivery import Destination, send_plain
@@ -35,35 +33,6 @@ def lang_of(update: Update) -> str:
     return language_of(user.language_code if user else None)
 
 
-def addressed_to_bot(message: Message, bot: Bot) -> bool:
-    """Private chats: always. Groups: an @mention of the bot or a reply to one of its messages."""
-    if message.chat.type == ChatType.PRIVATE:
-        return True
-    username = (bot.username or "").lower()
-    kinds: list[str | None] = [MessageEntityType.MENTION, MessageEntityType.TEXT_MENTION]
-    found = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
-    for entity, value in found.items():
-        if entity.type == MessageEntityType.MENTION and value[1:].lower() == username:
-            return True
-        is_bot_user = entity.user is not None and entity.user.id == bot.id
-        if entity.type == MessageEntityType.TEXT_MENTION and is_bot_user:
-            return True
-    replied = message.reply_to_message
-    return bool(
-        replied
-        and replied.from_user
-        and replied.from_user.id == bot.id
-        and replied.forum_topic_created is None
-    )
-
-
-def without_mention(text: str, bot: Bot) -> str:
-    """The text with the bot's @username removed (the model needn't see it)."""
-    if not bot.username:
-        return text
-    return re.sub(rf"@{re.escape(bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
-
-
 async def ensure_allowed(update: Update, context: BotContext) -> bool:
     """True if the sender may use the bot; otherwise one short refusal, and False."""
     user = update.effective_user
@@ -73,6 +42,20 @@ async def ensure_allowed(update: Update, context: BotContext) -> bool:
         return True
     if message is not None:
         await send_plain(context.bot, destination_of(message), t(lang_of(update), "not_allowed"))
+    return False
+
+
+async def ensure_within_limits(update: Update, context: BotContext) -> bool:
+    """Rate limit and daily budget, checked before anything costs money."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return False
+    verdict = await context.services.limits.check(user.id)
+    if verdict.allowed:
+        return True
+    if verdict.notice:
+        text = t(lang_of(update), verdict.notice, **(verdict.values or {}))
+        await send_plain(context.bot, destination_of(message), text)
     return False
 
 

@@ -7,12 +7,13 @@ import logging
 from telegram import Message, Update
 from telegram.ext import MessageHandler, filters
 
+from bot.addressing import addressed_to_bot
 from bot.answering import answer_images
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
 from bot.vision import collect_images
-from handlers.common import addressed_to_bot, ensure_allowed, incoming_from, key_of
+from handlers.common import ensure_allowed, ensure_within_limits, incoming_from, key_of
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ async def on_photo(update: Update, context: BotContext) -> None:
     key = key_of(message)
     if not services.albums.leads(message, key):
         return  # a later album part: the album's first photo answers for all of them
-    if not await ensure_allowed(update, context):
+    if not await ensure_allowed(update, context) or not await ensure_within_limits(update, context):
         return
     parts = [message]
     if message.media_group_id:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
+from bot.addressing import addressed_to_bot
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
-from handlers.common import addressed_to_bot, destination_of, ensure_allowed, lang_of
+from handlers.common import destination_of, ensure_allowed, lang_of
 
 
 async def on_unsupported(update: Update, context: BotContext) -> None:

@@ -5,8 +5,10 @@ from storage.assistants import Assistant, AssistantRepository
 from storage.audit import AuditEntry, AuditRepository, Stats
 from storage.chats import ChatKey, ChatRecord, ChatRepository
 from storage.database import Database
+from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
 from storage.transcript import TranscriptEntry, TranscriptRepository
+from storage.usage import DailyUsage, UsageRepository
 
 __all__ = [
     "AccessRepository",
@@ -17,10 +19,14 @@ __all__ = [
     "ChatKey",
     "ChatRecord",
     "ChatRepository",
+    "DailyUsage",
     "Database",
+    "InboxRepository",
     "KnowledgeFile",
     "KnowledgeRepository",
+    "PendingUpdate",
     "Stats",
     "TranscriptEntry",
     "TranscriptRepository",
+    "UsageRepository",
 ]

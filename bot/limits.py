@@ -1,0 +1,79 @@
+"""Per-user limits before any OpenAI call: messages per minute and tokens per day.
+
+Rate limiting is aiolimiter's leaky bucket (already installed with python-telegram-bot's
+rate-limiter extra), one bucket per user; the daily token budget is counted from the API's usage
+figures stored in `usage_daily`. Admins are exempt from both.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+from bot.config import Settings
+from storage import UsageRepository
+
+#: Buckets of users idle this long are dropped (memory stays flat with many users).
+_IDLE_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    #: i18n key of the message to show when not allowed (None: stay silent, already told).
+    notice: str | None = None
+    values: dict[str, object] | None = None
+
+
+class UserRateLimiter:
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
+        self._buckets: dict[int, tuple[AsyncLimiter, float]] = {}
+        self._told_until: dict[int, float] = {}
+
+    async def check(self, user_id: int) -> Verdict:
+        if self._per_minute <= 0:
+            return Verdict(True)
+        now = time.monotonic()
+        if len(self._buckets) > 1000:
+            self._forget_idle(now)
+        bucket = self._buckets.get(user_id)
+        limiter = bucket[0] if bucket else AsyncLimiter(self._per_minute, 60)
+        self._buckets[user_id] = (limiter, now)
+        if limiter.has_capacity():
+            await limiter.acquire()  # has capacity: returns at once
+            return Verdict(True)
+        if self._told_until.get(user_id, 0.0) > now:
+            return Verdict(False)  # one notice per window, then silence
+        self._told_until[user_id] = now + 60
+        return Verdict(False, "rate_limited", {"limit": self._per_minute})
+
+    def _forget_idle(self, now: float) -> None:
+        idle = [uid for uid, (_, seen) in self._buckets.items() if now - seen > _IDLE_SECONDS]
+        for uid in idle:
+            del self._buckets[uid]
+            self._told_until.pop(uid, None)
+
+
+class Limits:
+    """The checks a message passes before it may cost anything."""
+
+    def __init__(self, settings: Settings, usage: UsageRepository) -> None:
+        self._settings = settings
+        self._usage = usage
+        self._rate = UserRateLimiter(settings.rate_limit_per_minute)
+
+    async def check(self, user_id: int) -> Verdict:
+        if user_id in self._settings.admin_user_ids:
+            return Verdict(True)
+        verdict = await self._rate.check(user_id)
+        if not verdict.allowed:
+            return verdict
+        budget = self._settings.daily_token_budget
+        if budget > 0:
+            used = await self._usage.today(user_id)
+            if used.tokens >= budget:
+                return Verdict(False, "over_budget", {"budget": f"{budget:,}"})
+        return Verdict(True)

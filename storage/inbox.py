@@ -1,0 +1,72 @@
+"""The inbox: accepted messages survive crashes and duplicates (see migration 0004)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpdate:
+    update_id: int
+    payload: str
+    received_at: float
+
+
+class InboxRepository:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def accept(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
+        """Record a new update; False when it was seen before (a duplicate delivery)."""
+        cursor = await self._conn.execute(
+            "INSERT OR IGNORE INTO inbox (update_id, chat_id, thread_id, payload, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (update_id, chat_id, thread_id, payload, time.time()),
+        )
+        await cursor.close()
+        return cursor.rowcount > 0
+
+    async def finish(self, *update_ids: int) -> None:
+        """Mark updates answered (their answer or error message was delivered)."""
+        now = time.time()
+        await self._conn.executemany(
+            "UPDATE inbox SET state = 'done', done_at = ? WHERE update_id = ?",
+            [(now, update_id) for update_id in update_ids],
+        )
+
+    async def take_pending(self, max_age: float) -> tuple[list[PendingUpdate], int]:
+        """Unfinished updates younger than `max_age` s, oldest first; older ones are expired.
+
+        Returns (to replay, number expired).
+        """
+        cutoff = time.time() - max_age
+        cursor = await self._conn.execute(
+            "UPDATE inbox SET state = 'expired' WHERE state = 'pending' AND received_at < ?",
+            (cutoff,),
+        )
+        await cursor.close()
+        async with self._conn.execute(
+            "SELECT update_id, payload, received_at FROM inbox WHERE state = 'pending'"
+            " ORDER BY update_id"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [PendingUpdate(r[0], r[1], r[2]) for r in rows], cursor.rowcount
+
+    async def state_of(self, update_id: int) -> str | None:
+        async with self._conn.execute(
+            "SELECT state FROM inbox WHERE update_id = ?", (update_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def prune(self, older_than: float) -> int:
+        """Forget finished rows older than `older_than` seconds."""
+        cursor = await self._conn.execute(
+            "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?",
+            (time.time() - older_than,),
+        )
+        await cursor.close()
+        return cursor.rowcount

@@ -1,0 +1,46 @@
+"""Tokens per user per UTC day: the daily budget and /usage."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+def today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class UsageRepository:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
+        await self._conn.execute(
+            "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens)"
+            " VALUES (?, ?, 1, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
+            " requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,"
+            " output_tokens = output_tokens + excluded.output_tokens",
+            (user_id, today(), input_tokens, output_tokens),
+        )
+
+    async def today(self, user_id: int) -> DailyUsage:
+        async with self._conn.execute(
+            "SELECT requests, input_tokens, output_tokens FROM usage_daily"
+            " WHERE user_id = ? AND day = ?",
+            (user_id, today()),
+        ) as cur:
+            row = await cur.fetchone()
+        return DailyUsage(row[0], row[1], row[2]) if row else DailyUsage()
