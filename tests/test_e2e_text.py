@@ -100,6 +100,7 @@ async def test_command_menu_is_registered_in_both_languages(
         "camera",
         "assistants",
         "use",
+        "usage",
         "cancel",
     ]
     assert "newassistant" not in public["es"]
