@@ -15,9 +15,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from telegram import Bot, Message, MessageEntity, ReplyParameters
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.formatting import Rendered, preview_text, render_markdown, split_rendered
 
@@ -46,6 +54,23 @@ def _is_entity_error(exc: BadRequest) -> bool:
     return "entit" in text or "parse" in text
 
 
+def _is_transient(exc: BaseException) -> bool:
+    """Telegram 5xx and network trouble; not a request Telegram refused (400, 403)."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+#: Final messages are retried through Telegram 5xx and network errors (flood control, 429, is
+#: retried by the rate limiter). A retry after a timeout may rarely duplicate a message; that
+#: is better than losing the answer.
+_retry_transient = retry(
+    retry=retry_if_exception(_is_transient),
+    stop=stop_after_attempt(4),
+    wait=wait_exponential(multiplier=0.5, max=4),
+    reraise=True,
+)
+
+
+@_retry_transient
 async def send_rendered(bot: Bot, dest: Destination, rendered: Rendered) -> Message:
     """Send one message; if Telegram rejects the entities, send the same text plain."""
     reply = (
@@ -228,3 +253,51 @@ class StreamingReply:
                 log.info("could not edit preview (%s); sending a new message", exc.message)
                 return None
         return None
+
+
+async def show_in_place(
+    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace the text (and buttons) of the message a pressed button belongs to.
+
+    When Telegram will not edit it (too old, deleted, not the bot's), the text is sent as a new
+    message instead, so a button press always gets its answer.
+    """
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+        return
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return
+        log.info("could not edit a button's message (%s); sending a new one", exc.message)
+    await _send_beside(bot, query, text, markup)
+
+
+async def set_buttons(bot: Bot, query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Change only the buttons of a pressed button's message (same fallback as show_in_place)."""
+    try:
+        await query.edit_message_reply_markup(markup)
+        return
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return
+        log.info("could not edit a button's keyboard (%s); sending a new one", exc.message)
+    message = query.message
+    text = message.text if isinstance(message, Message) and message.text else "…"
+    if markup is not None:
+        await _send_beside(bot, query, text, markup)
+
+
+async def _send_beside(
+    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    message = query.message
+    if message is None:
+        await query.answer(text[:200], show_alert=True)
+        return
+    thread_id = (
+        message.message_thread_id
+        if isinstance(message, Message) and message.is_topic_message
+        else None
+    )
+    await bot.send_message(message.chat.id, text, reply_markup=markup, message_thread_id=thread_id)

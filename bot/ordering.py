@@ -66,6 +66,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """From now on user messages are recorded before they run (set once storage is open)."""
         self._inbox = inbox
 
+    @property
+    def busy(self) -> int:
+        """Updates running or waiting for their chat's turn right now."""
+        return len(self._active)
+
     def cancel_all(self) -> int:
         """Stop every update still running or waiting (shutdown grace period is over)."""
         for task in self._active:

@@ -30,7 +30,7 @@ from bot.assistant_admin import (
     valid_name,
 )
 from bot.context import BotApplication, BotContext
-from bot.delivery import send_plain
+from bot.delivery import send_plain, set_buttons, show_in_place
 from bot.i18n import t
 from handlers.common import destination_of, ensure_admin, lang_of
 from storage import Assistant
@@ -150,7 +150,7 @@ async def new_model(update: Update, context: BotContext) -> int:
         instructions=flow["instructions"][:500],
     )
     keyboard = _buttons([[(t(lang, "btn_create"), "na:ok"), (t(lang, "btn_cancel"), "na:cancel")]])
-    await query.edit_message_text(text, reply_markup=keyboard)
+    await show_in_place(context.bot, query, text, keyboard)
     return CONFIRM
 
 
@@ -162,9 +162,9 @@ async def new_confirm(update: Update, context: BotContext) -> int:
     await query.answer()
     flow = _flow(context)
     if query.data != "na:ok":
-        await query.edit_message_text(t(lang_of(update), "cancelled"))
+        await show_in_place(context.bot, query, t(lang_of(update), "cancelled"))
     else:
-        await query.edit_message_reply_markup(None)
+        await set_buttons(context.bot, query, None)
         await _create(update, context, flow["name"], flow["instructions"], flow["model"])
     flow.clear()
     return END
@@ -255,31 +255,33 @@ async def edit_menu(update: Update, context: BotContext) -> int:
     if assistant is None:
         return END
     if query.data == "ea:done":
-        await query.edit_message_text(t(lang, "edit_done", name=assistant.name))
+        await show_in_place(context.bot, query, t(lang, "edit_done", name=assistant.name))
         _flow(context).clear()
         return END
     field = (query.data or "").removeprefix("ea:f:")
     _flow(context)["field"] = field
     if field == "model":
-        await query.edit_message_text(
-            t(lang, "ask_model"), reply_markup=_model_buttons(context, "ea:model")
+        await show_in_place(
+            context.bot, query, t(lang, "ask_model"), _model_buttons(context, "ea:model")
         )
         return EDIT_MODEL
     if field == "tools":
-        await query.edit_message_text(
+        await show_in_place(
+            context.bot,
+            query,
             t(lang, "ask_tools", name=assistant.name),
-            reply_markup=_tool_buttons(context, assistant),
+            _tool_buttons(context, assistant),
         )
         return TOOLS
     if field == "reasoning":
         rows = [[(level, f"ea:reason:{level}")] for level in REASONING_LEVELS]
         rows.append([(t(lang, "btn_default"), "ea:reason:-")])
-        await query.edit_message_text(
-            t(lang, "ask_reasoning", name=assistant.name), reply_markup=_buttons(rows)
+        await show_in_place(
+            context.bot, query, t(lang, "ask_reasoning", name=assistant.name), _buttons(rows)
         )
         return REASONING
     prompt = "ask_temperature" if field == "temperature" else "ask_field_text"
-    await query.edit_message_reply_markup(None)
+    await set_buttons(context.bot, query, None)
     await _ask(
         update, context, t(lang, prompt, name=assistant.name, field=t(lang, f"field_{field}"))
     )
@@ -351,7 +353,7 @@ async def edit_model(update: Update, context: BotContext) -> int:
         context.services, update.effective_user.id, assistant, model=model
     )
     text, keyboard = _menu(lang_of(update), updated)
-    await query.edit_message_text(text, reply_markup=keyboard)
+    await show_in_place(context.bot, query, text, keyboard)
     return MENU
 
 
@@ -366,7 +368,7 @@ async def edit_tools(update: Update, context: BotContext) -> int:
         return END
     if query.data == "ea:tools:done":
         text, keyboard = _menu(lang_of(update), assistant)
-        await query.edit_message_text(text, reply_markup=keyboard)
+        await show_in_place(context.bot, query, text, keyboard)
         return MENU
     name = (query.data or "").removeprefix("ea:tool:")
     if name not in context.services.tools.names():
@@ -379,7 +381,7 @@ async def edit_tools(update: Update, context: BotContext) -> int:
     updated = await update_assistant(
         context.services, update.effective_user.id, assistant, tools=tools
     )
-    await query.edit_message_reply_markup(_tool_buttons(context, updated))
+    await set_buttons(context.bot, query, _tool_buttons(context, updated))
     return TOOLS
 
 
@@ -398,7 +400,7 @@ async def edit_reasoning(update: Update, context: BotContext) -> int:
         context.services, update.effective_user.id, assistant, reasoning_effort=value
     )
     text, keyboard = _menu(lang_of(update), updated)
-    await query.edit_message_text(text, reply_markup=keyboard)
+    await show_in_place(context.bot, query, text, keyboard)
     return MENU
 
 

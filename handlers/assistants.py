@@ -10,7 +10,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.access import is_admin
 from bot.assistant_admin import delete_assistant, use_assistant
 from bot.context import BotApplication, BotContext
-from bot.delivery import send_plain
+from bot.delivery import send_plain, show_in_place
 from bot.i18n import t
 from handlers.common import destination_of, ensure_admin, ensure_allowed, key_of, lang_of
 
@@ -121,12 +121,14 @@ async def on_delete_button(update: Update, context: BotContext) -> None:
     assistant = await context.services.assistants.get(int(raw_id)) if raw_id.isdigit() else None
     if answer != "yes" or assistant is None or update.effective_user is None:
         await query.answer()
-        await query.edit_message_text(t(lang, "cancelled" if answer != "yes" else "expired_button"))
+        await show_in_place(
+            context.bot, query, t(lang, "cancelled" if answer != "yes" else "expired_button")
+        )
         return
     deleted = await delete_assistant(context.services, update.effective_user.id, assistant)
     await query.answer()
     text = t(lang, "deleted", name=assistant.name) if deleted else t(lang, "cannot_delete_default")
-    await query.edit_message_text(text)
+    await show_in_place(context.bot, query, text)
 
 
 async def on_stray_button(update: Update, context: BotContext) -> None:
