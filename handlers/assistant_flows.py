@@ -9,7 +9,14 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.ext import (
     BaseHandler,
@@ -245,15 +252,26 @@ async def _editing(update: Update, context: BotContext) -> Assistant | None:
     return assistant
 
 
-async def edit_menu(update: Update, context: BotContext) -> int:
+async def _pressed(
+    update: Update, context: BotContext
+) -> tuple[CallbackQuery, Assistant, int] | None:
+    """An edit-flow button: checked like the command (admins only), acknowledged, and the
+    assistant being edited; None (flow over) when any of that fails."""
     if not await ensure_admin(update, context):
-        return END
-    query = update.callback_query
-    assert query is not None
+        return None
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
     await query.answer()
-    assistant, lang = await _editing(update, context), lang_of(update)
-    if assistant is None:
+    assistant = await _editing(update, context)
+    return None if assistant is None else (query, assistant, user.id)
+
+
+async def edit_menu(update: Update, context: BotContext) -> int:
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return END
+    query, assistant, _ = pressed
+    lang = lang_of(update)
     if query.data == "ea:done":
         await show_in_place(context.bot, query, t(lang, "edit_done", name=assistant.name))
         _flow(context).clear()
@@ -340,32 +358,22 @@ async def _back_to_menu(
 
 
 async def edit_model(update: Update, context: BotContext) -> int:
-    if not await ensure_admin(update, context):
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return END
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    assistant = await _editing(update, context)
-    if assistant is None or update.effective_user is None:
-        return END
+    query, assistant, admin_id = pressed
     model = _chosen_model(context, query.data)
-    updated = await update_assistant(
-        context.services, update.effective_user.id, assistant, model=model
-    )
+    updated = await update_assistant(context.services, admin_id, assistant, model=model)
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
     return MENU
 
 
 async def edit_tools(update: Update, context: BotContext) -> int:
-    if not await ensure_admin(update, context):
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return END
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    assistant = await _editing(update, context)
-    if assistant is None or update.effective_user is None:
-        return END
+    query, assistant, admin_id = pressed
     if query.data == "ea:tools:done":
         text, keyboard = _menu(lang_of(update), assistant)
         await show_in_place(context.bot, query, text, keyboard)
@@ -378,27 +386,19 @@ async def edit_tools(update: Update, context: BotContext) -> int:
         if name in assistant.tools
         else (*assistant.tools, name)
     )
-    updated = await update_assistant(
-        context.services, update.effective_user.id, assistant, tools=tools
-    )
+    updated = await update_assistant(context.services, admin_id, assistant, tools=tools)
     await set_buttons(context.bot, query, _tool_buttons(context, updated))
     return TOOLS
 
 
 async def edit_reasoning(update: Update, context: BotContext) -> int:
-    if not await ensure_admin(update, context):
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return END
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    assistant = await _editing(update, context)
-    if assistant is None or update.effective_user is None:
-        return END
+    query, assistant, admin_id = pressed
     level = (query.data or "").removeprefix("ea:reason:")
     value = level if level in REASONING_LEVELS else None
-    updated = await update_assistant(
-        context.services, update.effective_user.id, assistant, reasoning_effort=value
-    )
+    updated = await update_assistant(context.services, admin_id, assistant, reasoning_effort=value)
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
     return MENU
