@@ -1,0 +1,207 @@
+"""Storage micro-benchmark: the bot's per-message SQL on a database with many chats.
+
+The database is made by the project's own `Database.open` (so the real migrations and
+pragmas apply), then filled in one transaction with `rows` chats (each with a conversation)
+and one stored exchange (two transcript rows) for every other chat. The filled file is cached
+under bench/results/cache/ keyed by size and migrations, and reused; rows a run adds are deleted
+afterwards so the cache stays as built.
+
+One "message" is what storage does for a text answered in an existing private chat, in the
+order of bot/answering.py: `chats.ensure` (a lookup), `transcript.append` (the user's text),
+`chats.get`, `assistants.default`, `transcript.append` (the answer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from storage import AssistantRepository, ChatKey, ChatRepository, Database, TranscriptRepository
+
+FIRST_CHAT_ID = 10_000_000
+_QUESTION = "question: how do I reset my password without losing my saved settings?"
+_ANSWER = (
+    "Sure, that works. Open **Settings**, choose *Account*, then tap `Reset password`; "
+    "your saved settings stay as they are."
+)
+
+
+def _chat_id(n: int) -> int:
+    return FIRST_CHAT_ID + n * 7
+
+
+def _schema_tag() -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(resources.files("storage.migrations").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            digest.update(entry.name.encode() + entry.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+@dataclass
+class DbResult:
+    rows: int
+    messages: int
+    ms_per_message: float
+    ms_per_message_p99: float
+    ms_new_chat: float
+    build_s: float  # 0 when the cached database was reused
+    file_mb: float
+
+
+async def _build(path: Path, rows: int) -> None:
+    db = await Database.open(path)
+    await AssistantRepository(db.conn).ensure_default("Assistant", "Be helpful.", "gpt-5.4-mini")
+    await db.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous = OFF")
+        now = time.time()
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO chats (chat_id, thread_id, chat_type, conversation_id, created_at,"
+            " updated_at) VALUES (?, 0, 'private', ?, ?, ?)",
+            ((_chat_id(n), f"conv_{n:048x}", now, now) for n in range(rows)),
+        )
+        conn.executemany(
+            "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
+            " conversation_id, input_tokens, output_tokens, created_at)"
+            " VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (_chat_id(n), None, "assistant", _ANSWER, None, f"conv_{n:048x}", 120, 30, now)
+                if i % 2
+                else (
+                    _chat_id(n),
+                    _chat_id(n),
+                    "user",
+                    _QUESTION,
+                    "general",
+                    f"conv_{n:048x}",
+                    None,
+                    None,
+                    now,
+                )
+                for n in range(0, rows, 2)
+                for i in range(2)
+            ),
+        )
+        conn.execute("CREATE TABLE bench_meta (rows INTEGER NOT NULL, max_transcript INTEGER)")
+        conn.execute("INSERT INTO bench_meta SELECT ?, MAX(id) FROM transcript", (rows,))
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def _cached_rows(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            row = conn.execute("SELECT rows FROM bench_meta").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else None
+
+
+def _restore(path: Path) -> None:
+    """Delete what earlier runs added, so every run starts from the same database."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        (max_id,) = conn.execute("SELECT max_transcript FROM bench_meta").fetchone()
+        (rows,) = conn.execute("SELECT rows FROM bench_meta").fetchone()
+        conn.execute("DELETE FROM transcript WHERE id > ?", (max_id,))
+        conn.execute("DELETE FROM chats WHERE chat_id >= ?", (_chat_id(rows),))
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def _cache_path(cache_dir: Path, rows: int) -> tuple[Path, bool]:
+    """The cached database for `rows` and whether it is usable (stale versions removed)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"storage-{rows}-{_schema_tag()}.sqlite3"
+    if _cached_rows(path) == rows:
+        return path, True
+    for old in cache_dir.glob(f"storage-{rows}-*.sqlite3*"):
+        old.unlink()
+    return path, False
+
+
+def _file_mb(path: Path) -> float:
+    return path.stat().st_size / 1e6
+
+
+async def run_db_bench(cache_dir: Path, rows: int, messages: int, seed: int = 7) -> DbResult:
+    path, cached = _cache_path(cache_dir, rows)
+    build_s = 0.0
+    if not cached:
+        started = time.perf_counter()
+        await _build(path, rows)
+        build_s = time.perf_counter() - started
+    _restore(path)
+
+    rng = random.Random(seed)
+    db = await Database.open(path)
+    try:
+        chats = ChatRepository(db.conn)
+        transcript = TranscriptRepository(db.conn)
+        assistants = AssistantRepository(db.conn)
+
+        async def one(key: ChatKey) -> float:
+            started = time.perf_counter()
+            record = await chats.ensure(key, "private")
+            await transcript.append(
+                key,
+                "user",
+                _QUESTION,
+                user_id=key.chat_id,
+                label="general",
+                conversation_id=record.conversation_id,
+            )
+            again = await chats.get(key)
+            assert again is not None
+            await assistants.default()
+            await transcript.append(
+                key,
+                "assistant",
+                _ANSWER,
+                conversation_id=again.conversation_id,
+                input_tokens=120,
+                output_tokens=30,
+            )
+            return time.perf_counter() - started
+
+        for _ in range(min(200, messages)):  # warm the connection and statement cache
+            await one(ChatKey(_chat_id(rng.randrange(rows))))
+        times = [await one(ChatKey(_chat_id(rng.randrange(rows)))) for _ in range(messages)]
+
+        # A first message from a new chat: ensure inserts, then the conversation is stored.
+        new_times: list[float] = []
+        for n in range(min(500, messages)):
+            key = ChatKey(_chat_id(rows + n))
+            started = time.perf_counter()
+            await chats.ensure(key, "private")
+            await chats.set_conversation(key, f"conv_new_{n:040x}")
+            new_times.append(time.perf_counter() - started + await one(key))
+    finally:
+        await db.close()
+    _restore(path)
+    times.sort()
+    return DbResult(
+        rows=rows,
+        messages=messages,
+        ms_per_message=1000 * sum(times) / len(times),
+        ms_per_message_p99=1000 * times[int(0.99 * (len(times) - 1))],
+        ms_new_chat=1000 * sum(new_times) / max(1, len(new_times)),
+        build_s=build_s,
+        file_mb=_file_mb(path),
+    )
