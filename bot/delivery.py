@@ -133,6 +133,7 @@ class StreamingReply:
         self._preview: Message | None = None  # groups: the message being edited
         self._shown = ""
         self._pusher: asyncio.Task[None] | None = None
+        self._sending = False
         self._typing: asyncio.Task[None] | None = None
         self.first_partial_at: float | None = None
 
@@ -168,11 +169,15 @@ class StreamingReply:
             self._dirty.clear()
             text = self.text
             if text.strip() and text != self._shown:
-                await self._show(preview_text(text))
+                self._sending = True
+                try:
+                    await self._show(preview_text(text))
+                finally:
+                    self._sending = False
                 self._shown = text
             if self._closed:
                 return
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self._interval)  # close() cancels this wait, never a send
 
     async def _show(self, text: str) -> None:
         """Best effort: a preview that fails is simply skipped; the final message still goes."""
@@ -210,8 +215,12 @@ class StreamingReply:
         if self._pusher is not None:
             self._dirty.set()
             pusher, self._pusher = self._pusher, None
-            with contextlib.suppress(TelegramError):
-                await pusher
+            if not self._sending:
+                pusher.cancel()  # it is only waiting: the final text need not wait for it
+            # wait() neither raises the pusher's error nor mistakes its cancellation for ours
+            await asyncio.wait([pusher])
+            if not pusher.cancelled() and pusher.exception() is not None:
+                log.debug("preview task ended with %r", pusher.exception())
 
     async def finish(self, markdown: str) -> list[Message]:
         """Deliver the final answer (rendered, split) in place of the preview."""

@@ -76,7 +76,9 @@ class Classifier:
         reasoning: Any = (
             {"effort": self._reasoning_effort} if self._reasoning_effort else openai.omit
         )
-        response = await self._client.responses.create(
+        # The raw body, read with json.loads: building the SDK's typed Response costs more CPU
+        # than the rest of the call.
+        raw = await self._client.responses.with_raw_response.create(
             model=self._model,
             instructions=self._instructions,
             input=text,
@@ -84,7 +86,18 @@ class Classifier:
             store=False,
             reasoning=reasoning,
         )
-        label = json.loads(response.output_text)["label"]
+        label = json.loads(_output_text(json.loads(raw.content)))["label"]
         if label not in self._labels:
             raise ValueError(f"unknown label {label!r}")
         return str(label)
+
+
+def _output_text(body: dict[str, Any]) -> str:
+    """The text of a Responses API body: its output messages' output_text parts, joined."""
+    return "".join(
+        part.get("text", "")
+        for item in body.get("output") or []
+        if item.get("type") == "message"
+        for part in item.get("content") or []
+        if part.get("type") == "output_text"
+    )
