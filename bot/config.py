@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     max_concurrent_chats: int = Field(default=256, ge=1)
     #: Seconds between edits of a streamed answer in groups (Telegram allows ~1/s).
     stream_edit_interval_seconds: float = Field(default=1.0, ge=0.05)
+    #: The typing indicator shows when no text has appeared after this many seconds.
+    typing_delay_seconds: float = Field(default=0.8, ge=0)
     #: Seconds between draft updates of a streamed answer in private chats.
     stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
     #: Messages left unanswered by a crash are answered at start-up if younger than this (s).

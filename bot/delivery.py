@@ -122,10 +122,12 @@ class StreamingReply:
         *,
         draft_interval: float,
         edit_interval: float,
+        typing_delay: float = 0.0,
     ) -> None:
         self._bot = bot
         self._dest = dest
         self._interval = draft_interval if dest.is_private else edit_interval
+        self._typing_delay = typing_delay
         self._parts: list[str] = []
         self._dirty = asyncio.Event()
         self._closed = False
@@ -154,6 +156,8 @@ class StreamingReply:
         self._dirty.set()
 
     async def _keep_typing(self) -> None:
+        # An answer whose text shows within the delay needs no typing indicator (one call less).
+        await asyncio.sleep(self._typing_delay)
         with contextlib.suppress(TelegramError):
             while True:
                 await self._bot.send_chat_action(

@@ -6,6 +6,8 @@ import time
 
 import aiosqlite
 
+from storage.sql import write
+
 
 class AccessRepository:
     """Write-through: SQLite is the truth, the sets answer the per-message checks."""
@@ -25,7 +27,8 @@ class AccessRepository:
         """`allow` or `block` a user (one rule per user: the newest wins)."""
         if rule not in ("allow", "block"):
             raise ValueError(rule)
-        await self._conn.execute(
+        await write(
+            self._conn,
             "INSERT INTO access_rules (user_id, rule, set_by, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET rule = excluded.rule, set_by = excluded.set_by,"
             " created_at = excluded.created_at",

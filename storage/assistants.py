@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
+from storage.sql import write
+
 
 @dataclass(frozen=True, slots=True)
 class Assistant:
@@ -60,7 +62,8 @@ class AssistantRepository:
     async def ensure_default(self, name: str, instructions: str, model: str) -> Assistant:
         """Create the default assistant on first start, or refresh it from the settings."""
         now = time.time()
-        await self._conn.execute(
+        await write(
+            self._conn,
             "INSERT INTO assistants (name, instructions, model, is_default, created_at)"
             " VALUES (?, ?, ?, 1, ?)"
             " ON CONFLICT (is_default) WHERE is_default = 1"
@@ -104,14 +107,14 @@ class AssistantRepository:
         self, name: str, instructions: str, model: str, tools: tuple[str, ...] = ()
     ) -> Assistant:
         """A new (non-default) assistant; raises sqlite3.IntegrityError when the name is taken."""
-        cursor = await self._conn.execute(
+        written = await write(
+            self._conn,
             "INSERT INTO assistants (name, instructions, model, is_default, tools, created_at)"
             " VALUES (?, ?, ?, 0, ?, ?)",
             (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
         )
-        await cursor.close()
-        assert cursor.lastrowid is not None
-        created = await self.get(cursor.lastrowid)
+        assert written.lastrowid is not None
+        created = await self.get(written.lastrowid)
         assert created is not None
         return created
 
@@ -128,22 +131,23 @@ class AssistantRepository:
         }
         # Column names come from EDITABLE (checked above), never from user input.
         assignments = ", ".join(f"{column} = ?" for column in values)
-        await self._conn.execute(
+        await write(
+            self._conn,
             f"UPDATE assistants SET {assignments} WHERE id = ?",
             (*values.values(), assistant_id),
         )
         return await self.get(assistant_id)
 
     async def set_vector_store(self, assistant_id: int, vector_store_id: str) -> None:
-        await self._conn.execute(
+        await write(
+            self._conn,
             "UPDATE assistants SET vector_store_id = ? WHERE id = ?",
             (vector_store_id, assistant_id),
         )
 
     async def delete(self, assistant_id: int) -> bool:
         """Delete a non-default assistant; chats bound to it fall back to the default."""
-        cursor = await self._conn.execute(
-            "DELETE FROM assistants WHERE id = ? AND is_default = 0", (assistant_id,)
+        written = await write(
+            self._conn, "DELETE FROM assistants WHERE id = ? AND is_default = 0", (assistant_id,)
         )
-        await cursor.close()
-        return cursor.rowcount > 0
+        return written.rowcount > 0

@@ -9,6 +9,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage.sql import write
+
 DAY = 86_400
 
 
@@ -38,7 +40,8 @@ class AuditRepository:
         self._conn = conn
 
     async def record(self, admin_id: int, action: str, target: str, **details: Any) -> None:
-        await self._conn.execute(
+        await write(
+            self._conn,
             "INSERT INTO audit_log (admin_id, action, target, details, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (admin_id, action, target, json.dumps(details, ensure_ascii=False), time.time()),

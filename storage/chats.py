@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.sql import write
+
 
 @dataclass(frozen=True, slots=True)
 class ChatKey:
@@ -46,7 +48,8 @@ class ChatRepository:
         if record is not None:
             return record
         now = time.time()
-        await self._conn.execute(
+        await write(
+            self._conn,
             "INSERT OR IGNORE INTO chats (chat_id, thread_id, chat_type, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (key.chat_id, key.thread_id, chat_type, now, now),
@@ -55,7 +58,8 @@ class ChatRepository:
 
     async def set_conversation(self, key: ChatKey, conversation_id: str | None) -> None:
         """Bind the chat to a conversation id (None forgets it, so the next turn starts anew)."""
-        await self._conn.execute(
+        await write(
+            self._conn,
             "UPDATE chats SET conversation_id = ?, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (conversation_id, time.time(), key.chat_id, key.thread_id),
@@ -63,7 +67,8 @@ class ChatRepository:
 
     async def set_camera_context(self, key: ChatKey, context: str | None) -> None:
         """The standing context of the chat's photos (None clears it)."""
-        await self._conn.execute(
+        await write(
+            self._conn,
             "UPDATE chats SET camera_context = ?, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (context, time.time(), key.chat_id, key.thread_id),
@@ -71,7 +76,8 @@ class ChatRepository:
 
     async def set_assistant(self, key: ChatKey, assistant_id: int | None) -> None:
         """Bind the chat to an assistant and forget its conversation (a fresh start)."""
-        await self._conn.execute(
+        await write(
+            self._conn,
             "UPDATE chats SET assistant_id = ?, conversation_id = NULL, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (assistant_id, time.time(), key.chat_id, key.thread_id),

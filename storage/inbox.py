@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.sql import write
+
 
 @dataclass(frozen=True, slots=True)
 class PendingUpdate:
@@ -21,21 +23,23 @@ class InboxRepository:
 
     async def accept(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
         """Record a new update; False when it was seen before (a duplicate delivery)."""
-        cursor = await self._conn.execute(
+        written = await write(
+            self._conn,
             "INSERT OR IGNORE INTO inbox (update_id, chat_id, thread_id, payload, received_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (update_id, chat_id, thread_id, payload, time.time()),
         )
-        await cursor.close()
-        return cursor.rowcount > 0
+        return written.rowcount > 0
 
     async def finish(self, *update_ids: int) -> None:
         """Mark updates answered (their answer or error message was delivered)."""
         now = time.time()
-        await self._conn.executemany(
-            "UPDATE inbox SET state = 'done', done_at = ? WHERE update_id = ?",
-            [(now, update_id) for update_id in update_ids],
-        )
+        for update_id in update_ids:
+            await write(
+                self._conn,
+                "UPDATE inbox SET state = 'done', done_at = ? WHERE update_id = ?",
+                (now, update_id),
+            )
 
     async def take_pending(self, max_age: float) -> tuple[list[PendingUpdate], int]:
         """Unfinished updates younger than `max_age` s, oldest first; older ones are expired.
@@ -43,17 +47,17 @@ class InboxRepository:
         Returns (to replay, number expired).
         """
         cutoff = time.time() - max_age
-        cursor = await self._conn.execute(
+        written = await write(
+            self._conn,
             "UPDATE inbox SET state = 'expired' WHERE state = 'pending' AND received_at < ?",
             (cutoff,),
         )
-        await cursor.close()
         async with self._conn.execute(
             "SELECT update_id, payload, received_at FROM inbox WHERE state = 'pending'"
             " ORDER BY update_id"
         ) as cur:
             rows = await cur.fetchall()
-        return [PendingUpdate(r[0], r[1], r[2]) for r in rows], cursor.rowcount
+        return [PendingUpdate(r[0], r[1], r[2]) for r in rows], written.rowcount
 
     async def state_of(self, update_id: int) -> str | None:
         async with self._conn.execute(
@@ -64,9 +68,9 @@ class InboxRepository:
 
     async def prune(self, older_than: float) -> int:
         """Forget finished rows older than `older_than` seconds."""
-        cursor = await self._conn.execute(
+        written = await write(
+            self._conn,
             "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?",
             (time.time() - older_than,),
         )
-        await cursor.close()
-        return cursor.rowcount
+        return written.rowcount

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.sql import write
+
 
 @dataclass(frozen=True, slots=True)
 class KnowledgeFile:
@@ -31,7 +33,8 @@ class KnowledgeRepository:
         status: str,
         added_by: int,
     ) -> None:
-        await self._conn.execute(
+        await write(
+            self._conn,
             "INSERT INTO knowledge_files (assistant_id, openai_file_id, file_name, size_bytes,"
             " status, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (assistant_id, openai_file_id, file_name, size_bytes, status, added_by, time.time()),

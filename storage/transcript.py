@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from storage.chats import ChatKey
+from storage.sql import write
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,8 @@ class TranscriptRepository:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
     ) -> int:
-        cursor = await self._conn.execute(
+        written = await write(
+            self._conn,
             "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
             " conversation_id, input_tokens, output_tokens, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -52,9 +54,8 @@ class TranscriptRepository:
                 time.time(),
             ),
         )
-        await cursor.close()
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        assert written.lastrowid is not None
+        return written.lastrowid
 
     async def recent(self, key: ChatKey, limit: int) -> list[TranscriptEntry]:
         """The chat's last `limit` messages, oldest first."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.sql import write
+
 
 def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
@@ -28,7 +30,8 @@ class UsageRepository:
         self._conn = conn
 
     async def add(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
-        await self._conn.execute(
+        await write(
+            self._conn,
             "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens)"
             " VALUES (?, ?, 1, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
             " requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,"

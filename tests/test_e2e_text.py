@@ -32,8 +32,8 @@ def _classifier_requests(ai: FakeOpenAI) -> list[dict[str, Any]]:
 async def test_private_text_is_classified_streamed_and_answered(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
-    bot = await start_bot()
-    ai.script(Reply(text="Hello **there**, friend", token_delay=0.05))
+    bot = await start_bot(typing_delay_seconds=0.3)
+    ai.script(Reply(text="Hello **there**, friend", latency=0.6, token_delay=0.05))
     tg.private_text("hi bot", chat_id=1001)
 
     [final] = await tg.wait_for("sendMessage")
