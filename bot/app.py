@@ -29,6 +29,7 @@ from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
 from bot.ordering import ChatOrderedProcessor
+from bot.telegram_http import AiohttpRequest
 from bot.tools import default_registry
 from storage import (
     AccessRepository,
@@ -86,6 +87,7 @@ def build_application(settings: Settings) -> BotApplication:
     )
     # Connection pool sized for the concurrency: previews, finals and typing of many chats.
     pool = max(64, settings.max_concurrent_chats)
+    poll_read_timeout = settings.telegram_poll_timeout + 10.0
     rate_limiter = AIORateLimiter(
         overall_max_rate=settings.telegram_rate_limit_per_second,
         overall_time_period=1,
@@ -105,9 +107,8 @@ def build_application(settings: Settings) -> BotApplication:
         .context_types(context_types)
         .concurrent_updates(processor)
         .rate_limiter(rate_limiter)
-        .connection_pool_size(pool)
-        .pool_timeout(30.0)
-        .get_updates_read_timeout(settings.telegram_poll_timeout + 10.0)
+        .request(AiohttpRequest(connection_pool_size=pool))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=poll_read_timeout))
         .post_init(_opener(settings, albums, processor))
         .post_shutdown(_post_shutdown)
         .build()

@@ -8,10 +8,15 @@ from bot.config import Settings
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
-    """The SDK retries 408/409/429/5xx and connection errors with backoff, honouring Retry-After."""
+    """The SDK retries 408/409/429/5xx and connection errors with backoff, honouring Retry-After.
+
+    It speaks HTTP through the SDK's aiohttp transport: the same API and error classes as the
+    default httpx2 transport, at a fraction of the CPU per request (measured in bench/).
+    """
     return openai.AsyncOpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url or None,
         max_retries=settings.openai_max_retries,
         timeout=settings.openai_timeout_seconds,
+        http_client=openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds),
     )
