@@ -23,7 +23,7 @@ from bot.i18n import t
 from bot.images import PreparedImage
 from bot.routing import notify_admins, route_for
 from bot.tools import ToolContext
-from storage import Assistant, ChatKey
+from storage import Assistant, ChatKey, ChatRecord
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,16 @@ class ModelTurn:
     with_images: bool = False
 
 
-async def conversation_for(services: Services, key: ChatKey, chat_type: str) -> str:
-    """The chat's conversation id, created (and stored) on first use."""
+async def conversation_for(
+    services: Services, key: ChatKey, chat_type: str
+) -> tuple[ChatRecord, str]:
+    """The chat's record and conversation id, the conversation created (and stored) on first use."""
     record = await services.chats.ensure(key, chat_type)
     if record.conversation_id:
-        return record.conversation_id
+        return record, record.conversation_id
     conversation_id = await services.conversations.create(key.chat_id, key.thread_id)
     await services.chats.set_conversation(key, conversation_id)
-    return conversation_id
+    return record, conversation_id
 
 
 async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
@@ -124,7 +126,9 @@ async def _handle_turn(
         await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
     classify = asyncio.create_task(_classify(services, to_classify))
     try:
-        conversation_id = await conversation_for(services, incoming.key, incoming.dest.chat_type)
+        record, conversation_id = await conversation_for(
+            services, incoming.key, incoming.dest.chat_type
+        )
     except AIError as exc:
         label = await classify
         await services.transcript.append(
@@ -144,7 +148,7 @@ async def _handle_turn(
     )
 
     if route.action == "answer":
-        await _stream_answer(services, bot, incoming, turn, conversation_id)
+        await _stream_answer(services, bot, incoming, turn, record, conversation_id)
     elif route.action == "reply":
         await send_plain(bot, incoming.dest, route.text or "")
     elif route.action == "refuse":
@@ -193,12 +197,16 @@ def _tool_runner(services: Services, incoming: Incoming, assistant: Assistant) -
 
 
 async def _stream_answer(
-    services: Services, bot: Bot, incoming: Incoming, turn: ModelTurn, conversation_id: str
+    services: Services,
+    bot: Bot,
+    incoming: Incoming,
+    turn: ModelTurn,
+    record: ChatRecord,
+    conversation_id: str,
 ) -> None:
     settings = services.settings
-    record = await services.chats.get(incoming.key)
     assistant = None
-    if record is not None and record.assistant_id is not None:
+    if record.assistant_id is not None:
         assistant = await services.assistants.get(record.assistant_id)
     if assistant is None:
         assistant = await services.assistants.default()

@@ -56,8 +56,12 @@ def _assistant(row: sqlite3.Row) -> Assistant:
 
 
 class AssistantRepository:
+    """Every answer needs its assistant: rows are cached by id, and every write here clears it."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._by_id: dict[int, Assistant] = {}
+        self._default_id: int | None = None
 
     async def ensure_default(self, name: str, instructions: str, model: str) -> Assistant:
         """Create the default assistant on first start, or refresh it from the settings."""
@@ -71,21 +75,38 @@ class AssistantRepository:
             " model = excluded.model",
             (name, instructions, model, now),
         )
+        self._forget()
         default = await self.default()
         assert default is not None
         return default
 
     async def default(self) -> Assistant | None:
+        if self._default_id is not None and self._default_id in self._by_id:
+            return self._by_id[self._default_id]
         async with self._conn.execute("SELECT * FROM assistants WHERE is_default = 1") as cur:
             row = await cur.fetchone()
-        return _assistant(row) if row else None
+        if row is None:
+            return None
+        assistant = self._by_id[row["id"]] = _assistant(row)
+        self._default_id = assistant.id
+        return assistant
 
     async def get(self, assistant_id: int) -> Assistant | None:
+        cached = self._by_id.get(assistant_id)
+        if cached is not None:
+            return cached
         async with self._conn.execute(
             "SELECT * FROM assistants WHERE id = ?", (assistant_id,)
         ) as cur:
             row = await cur.fetchone()
-        return _assistant(row) if row else None
+        if row is None:
+            return None
+        assistant = self._by_id[assistant_id] = _assistant(row)
+        return assistant
+
+    def _forget(self) -> None:
+        self._by_id.clear()
+        self._default_id = None
 
     async def by_name(self, name: str) -> Assistant | None:
         """Case-insensitive lookup by name."""
@@ -113,6 +134,7 @@ class AssistantRepository:
             " VALUES (?, ?, ?, 0, ?, ?)",
             (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
         )
+        self._forget()
         assert written.lastrowid is not None
         created = await self.get(written.lastrowid)
         assert created is not None
@@ -136,6 +158,7 @@ class AssistantRepository:
             f"UPDATE assistants SET {assignments} WHERE id = ?",
             (*values.values(), assistant_id),
         )
+        self._forget()
         return await self.get(assistant_id)
 
     async def set_vector_store(self, assistant_id: int, vector_store_id: str) -> None:
@@ -144,10 +167,12 @@ class AssistantRepository:
             "UPDATE assistants SET vector_store_id = ? WHERE id = ?",
             (vector_store_id, assistant_id),
         )
+        self._forget()
 
     async def delete(self, assistant_id: int) -> bool:
         """Delete a non-default assistant; chats bound to it fall back to the default."""
         written = await write(
             self._conn, "DELETE FROM assistants WHERE id = ? AND is_default = 0", (assistant_id,)
         )
+        self._forget()
         return written.rowcount > 0

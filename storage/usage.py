@@ -26,8 +26,19 @@ class DailyUsage:
 
 
 class UsageRepository:
+    """Today's figures are also kept in memory (write-through): the budget check reads them on
+    every message without a database round trip."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._day = ""
+        self._today: dict[int, DailyUsage] = {}
+
+    def _cache(self) -> dict[int, DailyUsage]:
+        day = today()
+        if day != self._day:
+            self._day, self._today = day, {}
+        return self._today
 
     async def add(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
         await write(
@@ -38,12 +49,25 @@ class UsageRepository:
             " output_tokens = output_tokens + excluded.output_tokens",
             (user_id, today(), input_tokens, output_tokens),
         )
+        cache = self._cache()
+        known = cache.get(user_id)
+        if known is not None:  # this process is the only writer
+            cache[user_id] = DailyUsage(
+                known.requests + 1,
+                known.input_tokens + input_tokens,
+                known.output_tokens + output_tokens,
+            )
 
     async def today(self, user_id: int) -> DailyUsage:
+        cache = self._cache()
+        cached = cache.get(user_id)
+        if cached is not None:
+            return cached
         async with self._conn.execute(
             "SELECT requests, input_tokens, output_tokens FROM usage_daily"
             " WHERE user_id = ? AND day = ?",
-            (user_id, today()),
+            (user_id, self._day),
         ) as cur:
             row = await cur.fetchone()
-        return DailyUsage(row[0], row[1], row[2]) if row else DailyUsage()
+        usage = cache[user_id] = DailyUsage(row[0], row[1], row[2]) if row else DailyUsage()
+        return usage
