@@ -85,8 +85,9 @@ def build_application(settings: Settings) -> BotApplication:
     albums = AlbumCollector(
         quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
     )
-    # Connection pool sized for the concurrency: previews, finals and typing of many chats.
-    pool = max(64, settings.max_concurrent_chats)
+    # Connection pool sized for the concurrency (previews, finals and typing of many chats), but
+    # not more sockets to Telegram than a busy bot needs: calls are short.
+    pool = min(256, max(64, settings.max_concurrent_chats))
     poll_read_timeout = settings.telegram_poll_timeout + 10.0
     rate_limiter = AIORateLimiter(
         overall_max_rate=settings.telegram_rate_limit_per_second,

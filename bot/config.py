@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/bot.sqlite3"
     log_level: str = "INFO"
     #: Chats answered at the same time (each chat still runs one update at a time).
-    max_concurrent_chats: int = Field(default=256, ge=1)
+    max_concurrent_chats: int = Field(default=1024, ge=1)
     #: Seconds between edits of a streamed answer in groups (Telegram allows ~1/s).
     stream_edit_interval_seconds: float = Field(default=1.0, ge=0.05)
     #: The typing indicator shows when no text has appeared after this many seconds.
