@@ -218,6 +218,7 @@ async def _stream_answer(
         draft_interval=settings.stream_draft_interval_seconds,
         edit_interval=settings.stream_edit_interval_seconds,
         typing_delay=settings.typing_delay_seconds,
+        first_preview_delay=settings.stream_first_preview_delay_seconds,
     )
     reply.start()
     notice: str | None = None

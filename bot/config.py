@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     stream_edit_interval_seconds: float = Field(default=1.0, ge=0.05)
     #: The typing indicator shows when no text has appeared after this many seconds.
     typing_delay_seconds: float = Field(default=0.8, ge=0)
+    #: The first preview of a streamed answer waits this long: shorter answers need none.
+    stream_first_preview_delay_seconds: float = Field(default=0.05, ge=0, le=1)
     #: Seconds between draft updates of a streamed answer in private chats.
     stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
     #: Messages left unanswered by a crash are answered at start-up if younger than this (s).

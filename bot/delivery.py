@@ -123,11 +123,13 @@ class StreamingReply:
         draft_interval: float,
         edit_interval: float,
         typing_delay: float = 0.0,
+        first_preview_delay: float = 0.0,
     ) -> None:
         self._bot = bot
         self._dest = dest
         self._interval = draft_interval if dest.is_private else edit_interval
         self._typing_delay = typing_delay
+        self._first_delay = first_preview_delay
         self._parts: list[str] = []
         self._dirty = asyncio.Event()
         self._closed = False
@@ -166,6 +168,9 @@ class StreamingReply:
                 await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
     async def _push_loop(self) -> None:
+        # A short answer that completes within this delay goes out as the final message only,
+        # without a preview first (one Bot API call less, and no flicker).
+        await asyncio.sleep(self._first_delay)
         while True:
             await self._dirty.wait()
             if self._closed:
