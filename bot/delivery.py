@@ -310,8 +310,9 @@ async def _send_beside(
     bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None
 ) -> None:
     message = query.message
-    if message is None:
-        await query.answer(text[:200], show_alert=True)
+    if message is None:  # the chat is not known any more: the pop-up is all that is left
+        with contextlib.suppress(TelegramError):  # the press may have been answered already
+            await query.answer(text[:200], show_alert=True)
         return
     thread_id = (
         message.message_thread_id
