@@ -99,17 +99,23 @@ class AnswerStream:
     ) -> AsyncIterator[str]:
         """One streamed response, read as raw server-sent events.
 
-        The SDK still builds and sends the request (auth, base URL, retries with backoff, error
-        classes); only the event stream is read lean: one json.loads per event instead of a
-        typed model per event, the largest CPU cost of a streamed answer. The stream is read to
-        its end, so the connection goes back to the pool.
+        The SDK still sends the request (auth, base URL, retries with backoff, error classes);
+        the event stream is read lean: one json.loads per event instead of a typed model per
+        event, the largest CPU cost of a streamed answer. The stream is read to its end, so the
+        connection goes back to the pool.
         """
         completed = False
         try:
-            async with self._client.responses.with_streaming_response.create(
-                **request, stream=True
-            ) as response:
-                async for line in response.iter_lines():
+            # The SDK's generic post: its auth, retries (before the stream starts) and error
+            # classes, without the typed-params transform.
+            response = await self._client.post(
+                "/responses",
+                body={**request, "stream": True},
+                cast_to=httpx2.Response,
+                stream=True,
+            )
+            try:
+                async for line in response.aiter_lines():
                     if not line.startswith("data:"):
                         continue
                     event = json.loads(line[5:])
@@ -129,6 +135,8 @@ class AnswerStream:
                         completed = True
                     elif kind in ("response.failed", "response.incomplete", "error"):
                         raise self._broken(f"stream ended with {kind}")
+            finally:
+                await response.aclose()
         except AIError:
             raise
         except openai.APIStatusError as exc:  # raised before any event: retried by the SDK
