@@ -20,11 +20,15 @@ from bench.fakes import API_KEY, TOKEN, LeanOpenAI, LeanTelegram
 ROOT = Path(__file__).resolve().parents[1]
 _TICKS = os.sysconf("SC_CLK_TCK")
 
-#: Settings the harness always sets (the rate limiter is raised so the bot, not the limiter,
-#: is measured); everything else keeps the bot's defaults unless overridden.
+#: Settings the harness always sets: Telegram's rate limiter is raised and the per-user limits
+#: (messages per minute, daily tokens) are off, so the bot, not a limiter, is measured (the
+#: simulated users write far faster than people do). Everything else keeps the bot's defaults
+#: unless overridden.
 RAISED_LIMITS: Mapping[str, str] = {
     "TELEGRAM_RATE_LIMIT_PER_SECOND": "1000000",
     "TELEGRAM_GROUP_RATE_LIMIT_PER_MINUTE": "60000000",
+    "RATE_LIMIT_PER_MINUTE": "0",
+    "DAILY_TOKEN_BUDGET": "0",
 }
 
 
