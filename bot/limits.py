@@ -32,12 +32,14 @@ class UserRateLimiter:
         self._per_minute = per_minute
         self._buckets: dict[int, tuple[AsyncLimiter, float]] = {}
         self._told_until: dict[int, float] = {}
+        self._next_prune = 0.0
 
     async def check(self, user_id: int) -> Verdict:
         if self._per_minute <= 0:
             return Verdict(True)
         now = time.monotonic()
-        if len(self._buckets) > 1000:
+        if now >= self._next_prune:  # a scan of every bucket, so at most once a minute
+            self._next_prune = now + 60
             self._forget_idle(now)
         bucket = self._buckets.get(user_id)
         limiter = bucket[0] if bucket else AsyncLimiter(self._per_minute, 60)
