@@ -51,10 +51,11 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from aiohttp import web
+
+from tests.fakes.server import LoopbackServer
 
 from . import openapi_check
 
@@ -411,10 +412,11 @@ def _paginate(items: list[JSONDict], query: Mapping[str, str], *, default_order:
 # ---------------------------------------------------------------------------------------------
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """A real HTTP server on 127.0.0.1 speaking (a subset of) the OpenAI API."""
 
     def __init__(self, *, validate: bool = True, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
         self.conversations: dict[str, list[JSONDict]] = {}
@@ -426,13 +428,10 @@ class FakeOpenAI:
         self.default_reply: Callable[[JSONDict], Reply] = default_reply
         self.classifier: Callable[[JSONDict], str | Reply] = default_classifier
         self.validate = validate
-        self._host = host
         self._queue: list[Reply] = []
         self._conversation_meta: dict[str, JSONDict] = {}
         self._input_items: dict[str, list[JSONDict]] = {}  # response id -> its input items
         self._arrived = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/responses"), self._create_response),
             ("GET", re.compile(r"/responses/(?P<rid>[^/]+)"), self._get_response),
@@ -469,44 +468,18 @@ class FakeOpenAI:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+
     async def start(self) -> None:
-        if self._runner is not None:
-            return
         if self.validate:  # parse the spec off the event loop, once per process
             await asyncio.to_thread(openapi_check.preload)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        # Short shutdown timeout: streams still running when a test ends are cut off.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await super().start()
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/v1``: pass it as ``AsyncOpenAI(base_url=...)``."""
-        if self._port is None:
-            raise RuntimeError("FakeOpenAI is not started")
-        return f"http://{self._host}:{self._port}{_PREFIX}"
+        return f"{self.origin}{_PREFIX}"
 
     # -- scripting and assertions -----------------------------------------------------------
 

@@ -50,6 +50,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from tests.fakes.server import LoopbackServer
+
 JSON = dict[str, Any]
 
 TOKEN: Final = "123456789:TEST_fake_token_for_loopback_only_xx"
@@ -913,12 +915,14 @@ def _update_type(update: JSON) -> str | None:
     return next((k for k in update if k != "update_id"), None)
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """An in-process Telegram Bot API server; see the module docstring."""
 
     def __init__(
         self, token: str = TOKEN, bot_username: str = "test_ai_bot", bot_id: int = 987654321
     ) -> None:
+        # Long polls still open at shutdown get 2 s to answer.
+        super().__init__(shutdown_timeout=2.0, client_max_size=60 * 1024 * 1024)
         self.spec = load_spec()
         self.token = token
         self.bot_user: JSON = {
@@ -952,8 +956,6 @@ class FakeTelegram:
         self._poll_generation = 0
         self._event: asyncio.Event | None = None
         self._stopping = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": lambda call: copy.deepcopy(self.bot_user),
             "logOut": lambda call: True,
@@ -980,52 +982,30 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application(client_max_size=60 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown_path)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+
+    async def start(self) -> None:
         self._stopping = False
         self._event = asyncio.Event()
+        await super().start()
 
     async def stop(self) -> None:
         self._stopping = True
         self._notify()  # pending long polls answer [] right away
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return self._port
+        await super().stop()
 
     @property
     def base_url(self) -> str:
         """For Bot(base_url=...): PTB appends '{token}/{method}'."""
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{self.origin}/bot"
 
     @property
     def base_file_url(self) -> str:
         """For Bot(base_file_url=...): PTB appends '{token}/{file_path}'."""
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return f"{self.origin}/file/bot"
 
     # ------------------------------------------------------------------ inspecting calls
 

@@ -15,10 +15,11 @@ requested ``current`` variables. Errors are ``{"error": true, "reason": "..."}``
 from __future__ import annotations
 
 import copy
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server import LoopbackServer
 
 __all__ = ["FakeWeather"]
 
@@ -159,55 +160,23 @@ def default_places() -> dict[str, JSONDict]:
 _FORECAST_ONLY = ("utc_offset_seconds", "timezone_abbreviation", "current")
 
 
-class FakeWeather:
+class FakeWeather(LoopbackServer):
     """A real HTTP server on 127.0.0.1 speaking (a subset of) Open-Meteo."""
 
     def __init__(self, *, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
         #: Name -> geocoding result + ``utc_offset_seconds``/``timezone_abbreviation``/``current``.
         self.places: dict[str, JSONDict] = default_places()
         #: (path, query) of every request, in arrival order.
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._failures: list[int] = []
-        self._host = host
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeWeather is not started")
-        return f"http://{self._host}:{self._port}"
+        return self.origin
 
     @property
     def geocoding_url(self) -> str:
