@@ -95,12 +95,20 @@ async def new_start(update: Update, context: BotContext) -> int:
     return NAME
 
 
-async def new_name(update: Update, context: BotContext) -> int:
+async def _typed_reply(update: Update, context: BotContext) -> str | None:
+    """The text an admin typed at a flow's prompt; None (flow over) for anyone else."""
     if not await ensure_admin(update, context):
-        return END
+        return None
     message = update.effective_message
-    assert message is not None and message.text is not None
-    return await _take_name(update, context, message.text.strip())
+    assert message is not None and message.text is not None  # the state's filter is TEXT
+    return message.text
+
+
+async def new_name(update: Update, context: BotContext) -> int:
+    text = await _typed_reply(update, context)
+    if text is None:
+        return END
+    return await _take_name(update, context, text.strip())
 
 
 async def _take_name(update: Update, context: BotContext, name: str) -> int:
@@ -117,15 +125,14 @@ async def _take_name(update: Update, context: BotContext, name: str) -> int:
 
 
 async def new_instructions(update: Update, context: BotContext) -> int:
-    if not await ensure_admin(update, context):
+    text = await _typed_reply(update, context)
+    if text is None:
         return END
-    message = update.effective_message
-    assert message is not None and message.text is not None
     lang = lang_of(update)
-    if not valid_instructions(message.text):
+    if not valid_instructions(text):
         await _ask(update, context, t(lang, "bad_instructions", limit=INSTRUCTIONS_MAX))
         return INSTRUCTIONS
-    _flow(context)["instructions"] = message.text.strip()
+    _flow(context)["instructions"] = text.strip()
     await _ask(update, context, t(lang, "ask_model"), _model_buttons(context, "na:model"))
     return MODEL
 
@@ -317,21 +324,20 @@ def _tool_buttons(context: BotContext, assistant: Assistant) -> InlineKeyboardMa
 
 async def edit_value(update: Update, context: BotContext) -> int:
     """A typed value: instructions, photo instructions or temperature."""
-    if not await ensure_admin(update, context):
+    typed = await _typed_reply(update, context)
+    if typed is None:
         return END
-    message = update.effective_message
-    assert message is not None and message.text is not None
     assistant, lang = await _editing(update, context), lang_of(update)
     if assistant is None or update.effective_user is None:
         return END
-    field, text = _flow(context).get("field"), message.text.strip()
+    field, text = _flow(context).get("field"), typed.strip()
     value: object
     if field == "temperature":
         try:
             value = None if text == "-" else float(text.replace(",", "."))
         except ValueError:
-            value = -1.0
-        if value is not None and not 0 <= float(str(value)) <= 2:
+            value = "not a number"
+        if value is not None and not (isinstance(value, float) and 0 <= value <= 2):
             await _ask(update, context, t(lang, "bad_temperature"))
             return VALUE
     elif field == "instructions":
@@ -344,7 +350,7 @@ async def edit_value(update: Update, context: BotContext) -> int:
     updated = await update_assistant(
         context.services, update.effective_user.id, assistant, **{str(field): value}
     )
-    return await _back_to_menu(update, context, updated, message)
+    return await _back_to_menu(update, context, updated, update.effective_message)
 
 
 async def _back_to_menu(

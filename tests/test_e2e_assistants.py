@@ -369,3 +369,16 @@ async def test_stats(tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any) -> None:
     assert "Users: 2" in stats and "Chats: 2" in stats
     assert "general: 2" in stats and "abusive: 1" in stats
     assert "Tokens:" in stats and " in / " in stats
+
+
+async def test_temperature_is_checked_and_saved(tg: FakeTelegram, start_bot: Any) -> None:
+    bot: RunningBot = await start_bot()
+    await _admin_says(tg, "/newassistant Warm | Be warm.", 1)
+    await _admin_says(tg, "/editassistant Warm", 2)
+    _press(tg, ADMIN_ID, "ea:f:temperature", user_id=ADMIN_ID)
+    await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] == ADMIN_ID)
+    assert "between 0 and 2" in await _admin_says(tg, "hot", 4)
+    assert "between 0 and 2" in await _admin_says(tg, "3", 5)
+    await _admin_says(tg, "0,7", 7)  # "Saved." then the menu again
+    warm = await bot.services.assistants.by_name("Warm")
+    assert warm is not None and warm.temperature == 0.7
