@@ -6,6 +6,7 @@ from bot.ai.client import build_openai_client
 from bot.ai.conversations import ConversationService
 from bot.ai.errors import AIError, AIRateLimited, AIUnavailable, ConversationGone, StreamInterrupted
 from bot.ai.knowledge import KnowledgeService, UploadedKnowledge
+from bot.ai.transport import OpenAITransport
 
 __all__ = [
     "AIError",
@@ -17,6 +18,7 @@ __all__ = [
     "ConversationGone",
     "ConversationService",
     "KnowledgeService",
+    "OpenAITransport",
     "StreamInterrupted",
     "ToolLoopExceeded",
     "ToolRunner",

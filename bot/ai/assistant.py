@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
+import aiohttp
 import openai
 
 from bot.ai.errors import AIError, AIUnavailable, StreamInterrupted, translate
+from bot.ai.transport import OpenAITransport
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,13 @@ class AnswerStream:
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        transport: OpenAITransport,
         request: dict[str, Any],
         *,
         run_tool: ToolRunner | None = None,
         max_turns: int = 0,
     ) -> None:
-        self._client = client
+        self._transport = transport
         self._request = request
         self._run_tool = run_tool
         self._max_turns = max_turns
@@ -97,26 +98,16 @@ class AnswerStream:
     async def _one_response(
         self, request: dict[str, Any], calls: list[FunctionCall]
     ) -> AsyncIterator[str]:
-        """One streamed response, read as raw server-sent events.
-
-        The SDK still sends the request (auth, base URL, retries with backoff, error classes);
-        the event stream is read lean: one json.loads per event instead of a typed model per
-        event, the largest CPU cost of a streamed answer. The stream is read to its end, so the
+        """One streamed response, read as raw server-sent events: one json.loads per event
+        instead of a typed model per event, the largest CPU cost of a streamed answer. The
+        transport retries before the stream starts; the stream is read to its end, so the
         connection goes back to the pool.
         """
         completed = False
         try:
-            # The SDK's generic post: its auth, retries (before the stream starts) and error
-            # classes, without the typed-params transform.
-            response = await self._client.post(
-                "/responses",
-                body={**request, "stream": True},
-                cast_to=httpx2.Response,
-                stream=True,
-            )
-            try:
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
+            async with self._transport.stream("/responses", {**request, "stream": True}) as lines:
+                async for line in lines:
+                    if not line.startswith(b"data:"):
                         continue
                     event = json.loads(line[5:])
                     kind = event.get("type")
@@ -135,15 +126,14 @@ class AnswerStream:
                         completed = True
                     elif kind in ("response.failed", "response.incomplete", "error"):
                         raise self._broken(f"stream ended with {kind}")
-            finally:
-                await response.aclose()
         except AIError:
             raise
-        except openai.APIStatusError as exc:  # raised before any event: retried by the SDK
+        except openai.APIStatusError as exc:  # answered before any event, after the retries
             raise translate(exc) from exc
         except (
             openai.OpenAIError,
-            httpx2.HTTPError,  # the raw stream is read below the SDK's error wrapping
+            aiohttp.ClientError,
+            TimeoutError,
             OSError,
             ValueError,
             KeyError,
@@ -160,8 +150,8 @@ class AnswerStream:
 
 
 class AssistantService:
-    def __init__(self, client: openai.AsyncOpenAI) -> None:
-        self._client = client
+    def __init__(self, transport: OpenAITransport) -> None:
+        self._transport = transport
 
     def answer(
         self,
@@ -189,4 +179,4 @@ class AssistantService:
             request["temperature"] = temperature
         if reasoning_effort:
             request["reasoning"] = {"effort": reasoning_effort}
-        return AnswerStream(self._client, request, run_tool=run_tool, max_turns=max_tool_turns)
+        return AnswerStream(self._transport, request, run_tool=run_tool, max_turns=max_tool_turns)

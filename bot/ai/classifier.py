@@ -8,8 +8,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import httpx2
 import openai
+
+from bot.ai.transport import OpenAITransport
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class Classifier:
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        transport: OpenAITransport,
         *,
         model: str,
         routes: Mapping[str, Mapping[str, str]],
@@ -32,8 +33,7 @@ class Classifier:
         timeout: float,
         reasoning_effort: str | None = None,
     ) -> None:
-        # No SDK retries: a retry would not fit in the time budget; the default route is fine.
-        self._client = client.with_options(max_retries=0, timeout=timeout)
+        self._transport = transport
         self._model = model
         self._labels = list(routes)
         self._default = default_label
@@ -83,11 +83,11 @@ class Classifier:
         }
         if self._reasoning_effort:
             body["reasoning"] = {"effort": self._reasoning_effort}
-        # The SDK's generic post (its documented way to call any endpoint) keeps its auth,
-        # retries and error classes but skips the typed-params transform and the typed Response
-        # model: together they cost more CPU than the rest of the call.
-        raw = await self._client.post("/responses", body=body, cast_to=httpx2.Response)
-        label = json.loads(_output_text(json.loads(raw.content)))["label"]
+        # No retries: a retry would not fit in the time budget; the default route is fine.
+        answer = await self._transport.post_json(
+            "/responses", body, max_retries=0, read_timeout=self._timeout
+        )
+        label = json.loads(_output_text(answer))["label"]
         if label not in self._labels:
             raise ValueError(f"unknown label {label!r}")
         return str(label)
