@@ -52,7 +52,7 @@ def py_spy_available() -> bool:
     return shutil.which("py-spy") is not None
 
 
-PROFILE_RATE = 250  # samples per second
+PROFILE_RATE = 1000  # samples per second
 
 
 def py_spy_profiler(out_dir: Path, rate: int = PROFILE_RATE) -> Profiler:

@@ -276,14 +276,11 @@ async def _stream_answer(
         return
     finally:
         await reply.close()
-    await services.transcript.append(
+    await services.transcript.append_answer(
         incoming.key,
-        "assistant",
         answer,
+        user_id=incoming.user_id,
         conversation_id=conversation_id,
         input_tokens=stream.usage.input_tokens,
         output_tokens=stream.usage.output_tokens,
-    )
-    await services.usage.add(
-        incoming.user_id, stream.usage.input_tokens, stream.usage.output_tokens
     )

@@ -183,7 +183,7 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         db=db,
         chats=ChatRepository(db.conn),
         assistants=assistants,
-        transcript=TranscriptRepository(db.conn),
+        transcript=TranscriptRepository(db.conn, usage),
         access=access,
         knowledge_files=KnowledgeRepository(db.conn),
         audit=AuditRepository(db.conn),

@@ -54,7 +54,9 @@ async def update_assistant(
 
 async def delete_assistant(services: Services, admin_id: int, assistant: Assistant) -> bool:
     """Delete it (never the default); chats using it fall back to the default assistant."""
-    if not await services.assistants.delete(assistant.id):
+    deleted = await services.assistants.delete(assistant.id)
+    services.chats.forget_cached()  # chats bound to it were moved to the default in SQLite
+    if not deleted:
         return False
     await services.audit.record(admin_id, "assistant.delete", assistant.name)
     if assistant.vector_store_id:

@@ -6,7 +6,7 @@ import time
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import run
 
 
 class AccessRepository:
@@ -18,8 +18,7 @@ class AccessRepository:
         self.blocked: set[int] = set()
 
     async def load(self) -> None:
-        async with self._conn.execute("SELECT user_id, rule FROM access_rules") as cur:
-            rows = await cur.fetchall()
+        rows = await run(self._conn, "SELECT user_id, rule FROM access_rules")
         self.allowed = {r[0] for r in rows if r[1] == "allow"}
         self.blocked = {r[0] for r in rows if r[1] == "block"}
 
@@ -27,7 +26,7 @@ class AccessRepository:
         """`allow` or `block` a user (one rule per user: the newest wins)."""
         if rule not in ("allow", "block"):
             raise ValueError(rule)
-        await write(
+        await run(
             self._conn,
             "INSERT INTO access_rules (user_id, rule, set_by, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET rule = excluded.rule, set_by = excluded.set_by,"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import first, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class AssistantRepository:
     async def ensure_default(self, name: str, instructions: str, model: str) -> Assistant:
         """Create the default assistant on first start, or refresh it from the settings."""
         now = time.time()
-        await write(
+        await run(
             self._conn,
             "INSERT INTO assistants (name, instructions, model, is_default, created_at)"
             " VALUES (?, ?, ?, 1, ?)"
@@ -83,8 +83,7 @@ class AssistantRepository:
     async def default(self) -> Assistant | None:
         if self._default_id is not None and self._default_id in self._by_id:
             return self._by_id[self._default_id]
-        async with self._conn.execute("SELECT * FROM assistants WHERE is_default = 1") as cur:
-            row = await cur.fetchone()
+        row = await first(self._conn, "SELECT * FROM assistants WHERE is_default = 1")
         if row is None:
             return None
         assistant = self._by_id[row["id"]] = _assistant(row)
@@ -95,10 +94,7 @@ class AssistantRepository:
         cached = self._by_id.get(assistant_id)
         if cached is not None:
             return cached
-        async with self._conn.execute(
-            "SELECT * FROM assistants WHERE id = ?", (assistant_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await first(self._conn, "SELECT * FROM assistants WHERE id = ?", (assistant_id,))
         if row is None:
             return None
         assistant = self._by_id[assistant_id] = _assistant(row)
@@ -110,33 +106,30 @@ class AssistantRepository:
 
     async def by_name(self, name: str) -> Assistant | None:
         """Case-insensitive lookup by name."""
-        async with self._conn.execute(
-            "SELECT * FROM assistants WHERE name = ? COLLATE NOCASE", (name.strip(),)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await first(
+            self._conn, "SELECT * FROM assistants WHERE name = ? COLLATE NOCASE", (name.strip(),)
+        )
         return _assistant(row) if row else None
 
     async def all(self) -> list[Assistant]:
         """Every assistant, the default first, then by name."""
-        async with self._conn.execute(
-            "SELECT * FROM assistants ORDER BY is_default DESC, name COLLATE NOCASE"
-        ) as cur:
-            rows = await cur.fetchall()
+        rows = await run(
+            self._conn, "SELECT * FROM assistants ORDER BY is_default DESC, name COLLATE NOCASE"
+        )
         return [_assistant(r) for r in rows]
 
     async def create(
         self, name: str, instructions: str, model: str, tools: tuple[str, ...] = ()
     ) -> Assistant:
         """A new (non-default) assistant; raises sqlite3.IntegrityError when the name is taken."""
-        written = await write(
+        created_id = await run(
             self._conn,
             "INSERT INTO assistants (name, instructions, model, is_default, tools, created_at)"
-            " VALUES (?, ?, ?, 0, ?, ?)",
+            " VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
             (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
         )
         self._forget()
-        assert written.lastrowid is not None
-        created = await self.get(written.lastrowid)
+        created = await self.get(created_id[0][0])
         assert created is not None
         return created
 
@@ -153,7 +146,7 @@ class AssistantRepository:
         }
         # Column names come from EDITABLE (checked above), never from user input.
         assignments = ", ".join(f"{column} = ?" for column in values)
-        await write(
+        await run(
             self._conn,
             f"UPDATE assistants SET {assignments} WHERE id = ?",
             (*values.values(), assistant_id),
@@ -162,7 +155,7 @@ class AssistantRepository:
         return await self.get(assistant_id)
 
     async def set_vector_store(self, assistant_id: int, vector_store_id: str) -> None:
-        await write(
+        await run(
             self._conn,
             "UPDATE assistants SET vector_store_id = ? WHERE id = ?",
             (vector_store_id, assistant_id),
@@ -171,8 +164,10 @@ class AssistantRepository:
 
     async def delete(self, assistant_id: int) -> bool:
         """Delete a non-default assistant; chats bound to it fall back to the default."""
-        written = await write(
-            self._conn, "DELETE FROM assistants WHERE id = ? AND is_default = 0", (assistant_id,)
+        deleted = await run(
+            self._conn,
+            "DELETE FROM assistants WHERE id = ? AND is_default = 0 RETURNING id",
+            (assistant_id,),
         )
         self._forget()
-        return written.rowcount > 0
+        return bool(deleted)

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import first, run
 
 DAY = 86_400
 
@@ -40,7 +40,7 @@ class AuditRepository:
         self._conn = conn
 
     async def record(self, admin_id: int, action: str, target: str, **details: Any) -> None:
-        await write(
+        await run(
             self._conn,
             "INSERT INTO audit_log (admin_id, action, target, details, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -48,36 +48,41 @@ class AuditRepository:
         )
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
-        async with self._conn.execute(
+        rows = await run(
+            self._conn,
             "SELECT admin_id, action, target, details, created_at FROM audit_log"
             " ORDER BY id DESC LIMIT ?",
             (limit,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [AuditEntry(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
     async def stats(self, days: int = 7) -> Stats:
         """Usage figures from the transcript and the chats table."""
         since = time.time() - days * DAY
-        async with self._conn.execute(
-            "SELECT COUNT(DISTINCT user_id) FROM transcript WHERE role = 'user'"
-        ) as cur:
-            users = (await cur.fetchone() or (0,))[0]
-        async with self._conn.execute("SELECT COUNT(*) FROM chats") as cur:
-            chats = (await cur.fetchone() or (0,))[0]
-        async with self._conn.execute(
+        conn = self._conn
+        totals = await first(
+            conn,
+            "SELECT COUNT(DISTINCT user_id) FILTER (WHERE role = 'user'),"
+            " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+            " (SELECT COUNT(*) FROM chats) FROM transcript",
+        )
+        users, input_tokens, output_tokens, chats = totals if totals else (0, 0, 0, 0)
+        per_day = await run(
+            conn,
             "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM transcript"
             " WHERE role = 'user' AND created_at >= ? GROUP BY day ORDER BY day",
             (since,),
-        ) as cur:
-            per_day = [(r[0], r[1]) for r in await cur.fetchall()]
-        async with self._conn.execute(
+        )
+        labels = await run(
+            conn,
             "SELECT COALESCE(label, '-'), COUNT(*) AS n FROM transcript WHERE role = 'user'"
-            " GROUP BY label ORDER BY n DESC"
-        ) as cur:
-            labels = [(r[0], r[1]) for r in await cur.fetchall()]
-        async with self._conn.execute(
-            "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0) FROM transcript"
-        ) as cur:
-            tokens = await cur.fetchone() or (0, 0)
-        return Stats(users, chats, per_day, labels, tokens[0], tokens[1])
+            " GROUP BY label ORDER BY n DESC",
+        )
+        return Stats(
+            users,
+            chats,
+            [(r[0], r[1]) for r in per_day],
+            [(r[0], r[1]) for r in labels],
+            input_tokens,
+            output_tokens,
+        )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import first, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +27,45 @@ class ChatRecord:
     camera_context: str | None = None
 
 
+#: Chat records kept in memory, most recently used; the rest are one lookup away.
+CACHE_SIZE = 4096
+
+
 class ChatRepository:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    """Read on every message, so the recently active chats are cached (write-through: every
+    change below goes to SQLite first and drops the cached record). This process is the only
+    writer; deleting an assistant changes chats through a foreign key, so its caller calls
+    `forget_cached()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, cache_size: int = CACHE_SIZE) -> None:
         self._conn = conn
+        self._cache: dict[ChatKey, ChatRecord] = {}  # insertion order = least recent first
+        self._cache_size = cache_size
+
+    def _remember(self, record: ChatRecord) -> ChatRecord:
+        cache = self._cache
+        cache[record.key] = record
+        if len(cache) > self._cache_size:
+            del cache[next(iter(cache))]
+        return record
+
+    def forget_cached(self) -> None:
+        self._cache.clear()
 
     async def get(self, key: ChatKey) -> ChatRecord | None:
-        async with self._conn.execute(
+        cached = self._cache.pop(key, None)
+        if cached is not None:
+            self._cache[key] = cached  # now the most recent
+            return cached
+        row = await first(
+            self._conn,
             "SELECT chat_type, conversation_id, assistant_id, camera_context FROM chats"
             " WHERE chat_id = ? AND thread_id = ?",
             (key.chat_id, key.thread_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         if row is None:
             return None
-        return ChatRecord(key, row[0], row[1], row[2], row[3])
+        return self._remember(ChatRecord(key, row[0], row[1], row[2], row[3]))
 
     async def ensure(self, key: ChatKey, chat_type: str) -> ChatRecord:
         """The chat's record, created on first contact."""
@@ -48,37 +73,40 @@ class ChatRepository:
         if record is not None:
             return record
         now = time.time()
-        await write(
+        await run(
             self._conn,
             "INSERT OR IGNORE INTO chats (chat_id, thread_id, chat_type, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (key.chat_id, key.thread_id, chat_type, now, now),
         )
-        return ChatRecord(key, chat_type, None, None)
+        return self._remember(ChatRecord(key, chat_type, None, None))
 
     async def set_conversation(self, key: ChatKey, conversation_id: str | None) -> None:
         """Bind the chat to a conversation id (None forgets it, so the next turn starts anew)."""
-        await write(
+        await run(
             self._conn,
             "UPDATE chats SET conversation_id = ?, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (conversation_id, time.time(), key.chat_id, key.thread_id),
         )
+        self._cache.pop(key, None)
 
     async def set_camera_context(self, key: ChatKey, context: str | None) -> None:
         """The standing context of the chat's photos (None clears it)."""
-        await write(
+        await run(
             self._conn,
             "UPDATE chats SET camera_context = ?, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (context, time.time(), key.chat_id, key.thread_id),
         )
+        self._cache.pop(key, None)
 
     async def set_assistant(self, key: ChatKey, assistant_id: int | None) -> None:
         """Bind the chat to an assistant and forget its conversation (a fresh start)."""
-        await write(
+        await run(
             self._conn,
             "UPDATE chats SET assistant_id = ?, conversation_id = NULL, updated_at = ?"
             " WHERE chat_id = ? AND thread_id = ?",
             (assistant_id, time.time(), key.chat_id, key.thread_id),
         )
+        self._cache.pop(key, None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import first, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,23 +23,24 @@ class InboxRepository:
 
     async def accept(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
         """Record a new update; False when it was seen before (a duplicate delivery)."""
-        written = await write(
+        inserted = await run(
             self._conn,
             "INSERT OR IGNORE INTO inbox (update_id, chat_id, thread_id, payload, received_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?) RETURNING update_id",
             (update_id, chat_id, thread_id, payload, time.time()),
         )
-        return written.rowcount > 0
+        return bool(inserted)
 
     async def finish(self, *update_ids: int) -> None:
         """Mark updates answered (their answer or error message was delivered)."""
-        now = time.time()
-        for update_id in update_ids:
-            await write(
-                self._conn,
-                "UPDATE inbox SET state = 'done', done_at = ? WHERE update_id = ?",
-                (now, update_id),
-            )
+        if not update_ids:
+            return
+        marks = ", ".join("?" * len(update_ids))  # placeholders only, one per id
+        await run(
+            self._conn,
+            f"UPDATE inbox SET state = 'done', done_at = ? WHERE update_id IN ({marks})",
+            (time.time(), *update_ids),
+        )
 
     async def take_pending(self, max_age: float) -> tuple[list[PendingUpdate], int]:
         """Unfinished updates younger than `max_age` s, oldest first; older ones are expired.
@@ -47,30 +48,28 @@ class InboxRepository:
         Returns (to replay, number expired).
         """
         cutoff = time.time() - max_age
-        written = await write(
+        expired = await run(
             self._conn,
-            "UPDATE inbox SET state = 'expired' WHERE state = 'pending' AND received_at < ?",
+            "UPDATE inbox SET state = 'expired' WHERE state = 'pending' AND received_at < ?"
+            " RETURNING update_id",
             (cutoff,),
         )
-        async with self._conn.execute(
+        rows = await run(
+            self._conn,
             "SELECT update_id, payload, received_at FROM inbox WHERE state = 'pending'"
-            " ORDER BY update_id"
-        ) as cur:
-            rows = await cur.fetchall()
-        return [PendingUpdate(r[0], r[1], r[2]) for r in rows], written.rowcount
+            " ORDER BY update_id",
+        )
+        return [PendingUpdate(r[0], r[1], r[2]) for r in rows], len(expired)
 
     async def state_of(self, update_id: int) -> str | None:
-        async with self._conn.execute(
-            "SELECT state FROM inbox WHERE update_id = ?", (update_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await first(self._conn, "SELECT state FROM inbox WHERE update_id = ?", (update_id,))
         return row[0] if row else None
 
     async def prune(self, older_than: float) -> int:
         """Forget finished rows older than `older_than` seconds."""
-        written = await write(
+        pruned = await run(
             self._conn,
-            "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?",
+            "DELETE FROM inbox WHERE state != 'pending' AND received_at < ? RETURNING update_id",
             (time.time() - older_than,),
         )
-        return written.rowcount
+        return len(pruned)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import run
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class KnowledgeRepository:
         status: str,
         added_by: int,
     ) -> None:
-        await write(
+        await run(
             self._conn,
             "INSERT INTO knowledge_files (assistant_id, openai_file_id, file_name, size_bytes,"
             " status, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -41,18 +41,17 @@ class KnowledgeRepository:
         )
 
     async def files_of(self, assistant_id: int) -> list[KnowledgeFile]:
-        async with self._conn.execute(
+        rows = await run(
+            self._conn,
             "SELECT openai_file_id, file_name, size_bytes, status, created_at"
             " FROM knowledge_files WHERE assistant_id = ? ORDER BY id",
             (assistant_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [KnowledgeFile(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def counts(self) -> dict[int, int]:
         """Number of knowledge files per assistant id."""
-        async with self._conn.execute(
-            "SELECT assistant_id, COUNT(*) FROM knowledge_files GROUP BY assistant_id"
-        ) as cur:
-            rows = await cur.fetchall()
+        rows = await run(
+            self._conn, "SELECT assistant_id, COUNT(*) FROM knowledge_files GROUP BY assistant_id"
+        )
         return {r[0]: r[1] for r in rows}

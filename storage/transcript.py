@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import aiosqlite
 
 from storage.chats import ChatKey
-from storage.sql import write
+from storage.sql import run
+from storage.usage import UsageRepository, today
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +22,9 @@ class TranscriptEntry:
 
 
 class TranscriptRepository:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, usage: UsageRepository | None = None) -> None:
         self._conn = conn
+        self._usage = usage or UsageRepository(conn)
 
     async def append(
         self,
@@ -36,11 +38,11 @@ class TranscriptRepository:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
     ) -> int:
-        written = await write(
+        inserted = await run(
             self._conn,
             "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
             " conversation_id, input_tokens, output_tokens, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 key.chat_id,
                 key.thread_id,
@@ -54,17 +56,50 @@ class TranscriptRepository:
                 time.time(),
             ),
         )
-        assert written.lastrowid is not None
-        return written.lastrowid
+        return int(inserted[0][0])
+
+    async def append_answer(
+        self,
+        key: ChatKey,
+        text: str,
+        *,
+        user_id: int,
+        conversation_id: str | None,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> None:
+        """The assistant's answer to `user_id`, and the tokens it cost them today.
+
+        One statement through the `answers` view (migration 0005): both rows in one round trip
+        and one transaction; then the usage repository's in-memory figures follow.
+        """
+        now = time.time()
+        await run(
+            self._conn,
+            "INSERT INTO answers (chat_id, thread_id, user_id, text, conversation_id,"
+            " input_tokens, output_tokens, day, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key.chat_id,
+                key.thread_id,
+                user_id,
+                text,
+                conversation_id,
+                input_tokens,
+                output_tokens,
+                today(),
+                now,
+            ),
+        )
+        self._usage.counted(user_id, input_tokens, output_tokens)
 
     async def recent(self, key: ChatKey, limit: int) -> list[TranscriptEntry]:
         """The chat's last `limit` messages, oldest first."""
-        async with self._conn.execute(
+        rows = await run(
+            self._conn,
             "SELECT role, text, user_id, label, created_at FROM ("
             "  SELECT id, role, text, user_id, label, created_at FROM transcript"
             "  WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?"
             ") ORDER BY id",
             (key.chat_id, key.thread_id, limit),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [TranscriptEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.sql import write
+from storage.sql import first
 
 
 def today() -> str:
@@ -40,15 +40,9 @@ class UsageRepository:
             self._day, self._today = day, {}
         return self._today
 
-    async def add(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
-        await write(
-            self._conn,
-            "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens)"
-            " VALUES (?, ?, 1, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
-            " requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,"
-            " output_tokens = output_tokens + excluded.output_tokens",
-            (user_id, today(), input_tokens, output_tokens),
-        )
+    def counted(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
+        """Keep today's in-memory figures in step with a request written to SQLite (the
+        `answers` view of migration 0005 does the writing, with the answer's transcript row)."""
         cache = self._cache()
         known = cache.get(user_id)
         if known is not None:  # this process is the only writer
@@ -63,11 +57,11 @@ class UsageRepository:
         cached = cache.get(user_id)
         if cached is not None:
             return cached
-        async with self._conn.execute(
+        row = await first(
+            self._conn,
             "SELECT requests, input_tokens, output_tokens FROM usage_daily"
             " WHERE user_id = ? AND day = ?",
             (user_id, self._day),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         usage = cache[user_id] = DailyUsage(row[0], row[1], row[2]) if row else DailyUsage()
         return usage

@@ -159,6 +159,10 @@ async def test_delete_needs_confirmation_and_chats_fall_back(
     await _admin_says(tg, "/newassistant Temp | Be temporary.", 1)
     tg.private_text("/use Temp", chat_id=USER)
     await tg.wait_for("sendMessage", 2)
+    for n, text in enumerate(("hi", "hello again"), start=3):  # the chat's record is cached
+        tg.private_text(text, chat_id=USER)
+        await tg.wait_for("sendMessage", n)
+        assert "Be temporary." in _answers(ai)[-1]["instructions"]
     assert "Delete Temp?" in await _admin_says(tg, "/deleteassistant temp", 2)
     temp = await bot.services.assistants.by_name("Temp")
     assert temp is not None
@@ -167,10 +171,14 @@ async def test_delete_needs_confirmation_and_chats_fall_back(
     await asyncio.sleep(0.2)
     assert tg.messages_in(ADMIN_ID)[1]["text"] == "Deleted Temp."
     assert await bot.services.assistants.by_name("Temp") is None
+    # SQLite hands the freed id to the next assistant: the chat must not end up bound to it.
+    await _admin_says(tg, "/newassistant Other | Be other.", 3)
+    other = await bot.services.assistants.by_name("Other")
+    assert other is not None and other.id == temp.id
     tg.private_text("who are you?", chat_id=USER)
-    await tg.wait_for("sendMessage", 4)
+    await tg.wait_for("sendMessage", 7)
     assert "helpful" in _answers(ai)[-1]["instructions"]  # back to the default assistant
-    assert "can't be deleted" in await _admin_says(tg, "/deleteassistant Assistant", 3)
+    assert "can't be deleted" in await _admin_says(tg, "/deleteassistant Assistant", 4)
 
 
 async def test_a_forged_callback_from_a_non_admin_changes_nothing(
