@@ -23,7 +23,7 @@ from bot.i18n import t
 from bot.images import PreparedImage
 from bot.routing import notify_admins, route_for
 from bot.tools import ToolContext
-from storage import Assistant, ChatKey, ChatRecord
+from storage import Assistant, ChatKey, ChatRecord, Question
 
 log = logging.getLogger(__name__)
 
@@ -130,30 +130,23 @@ async def _handle_turn(
             services, incoming.key, incoming.dest.chat_type
         )
     except AIError as exc:
-        label = await classify
-        await services.transcript.append(
-            incoming.key, "user", turn.transcript_text, user_id=incoming.user_id, label=label
-        )
+        question = Question(turn.transcript_text, await classify, time.time())
+        await _record_question(services, incoming, question, None)
         log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
         await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
         return
     route = route_for(services.settings, await classify)
-    await services.transcript.append(
-        incoming.key,
-        "user",
-        turn.transcript_text,
-        user_id=incoming.user_id,
-        label=route.label,
-        conversation_id=conversation_id,
-    )
-
+    question = Question(turn.transcript_text, route.label, time.time())
     if route.action == "answer":
-        await _stream_answer(services, bot, incoming, turn, record, conversation_id)
-    elif route.action == "reply":
+        # The question is written with its answer: one statement for the whole turn.
+        await _stream_answer(services, bot, incoming, turn, record, conversation_id, question)
+    else:
+        await _record_question(services, incoming, question, conversation_id)
+    if route.action == "reply":
         await send_plain(bot, incoming.dest, route.text or "")
     elif route.action == "refuse":
         await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
-    else:  # handoff
+    elif route.action == "handoff":
         where = incoming.chat_title or t("en", "private_chat")
         who = f"{incoming.user_name} (id {incoming.user_id})"
         await notify_admins(bot, services.settings, user=who, chat=where, text=turn.transcript_text)
@@ -166,6 +159,20 @@ async def _handle_turn(
         route.label,
         route.action,
         (time.monotonic() - started) * 1000,
+    )
+
+
+async def _record_question(
+    services: Services, incoming: Incoming, question: Question, conversation_id: str | None
+) -> None:
+    """The user's message alone in the transcript (a turn without an assistant's answer)."""
+    await services.transcript.append(
+        incoming.key,
+        "user",
+        question.text,
+        user_id=incoming.user_id,
+        label=question.label,
+        conversation_id=conversation_id,
     )
 
 
@@ -203,6 +210,7 @@ async def _stream_answer(
     turn: ModelTurn,
     record: ChatRecord,
     conversation_id: str,
+    question: Question,
 ) -> None:
     settings = services.settings
     assistant = None
@@ -272,12 +280,14 @@ async def _stream_answer(
     except AIError as exc:
         log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
         await reply.close()
+        await _record_question(services, incoming, question, conversation_id)
         await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
         return
     finally:
         await reply.close()
     await services.transcript.append_answer(
         incoming.key,
+        question,
         answer,
         user_id=incoming.user_id,
         conversation_id=conversation_id,

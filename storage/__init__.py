@@ -7,7 +7,7 @@ from storage.chats import ChatKey, ChatRecord, ChatRepository
 from storage.database import Database
 from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
-from storage.transcript import TranscriptEntry, TranscriptRepository
+from storage.transcript import Question, TranscriptEntry, TranscriptRepository
 from storage.usage import DailyUsage, UsageRepository
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "KnowledgeFile",
     "KnowledgeRepository",
     "PendingUpdate",
+    "Question",
     "Stats",
     "TranscriptEntry",
     "TranscriptRepository",

@@ -21,6 +21,15 @@ class TranscriptEntry:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A user's message waiting to be written with its answer."""
+
+    text: str
+    label: str | None
+    asked_at: float
+
+
 class TranscriptRepository:
     def __init__(self, conn: aiosqlite.Connection, usage: UsageRepository | None = None) -> None:
         self._conn = conn
@@ -61,33 +70,38 @@ class TranscriptRepository:
     async def append_answer(
         self,
         key: ChatKey,
-        text: str,
+        question: Question | None,
+        answer: str,
         *,
         user_id: int,
         conversation_id: str | None,
         input_tokens: int,
         output_tokens: int,
     ) -> None:
-        """The assistant's answer to `user_id`, and the tokens it cost them today.
+        """The user's question (when given) and the assistant's answer, and the tokens it cost
+        the user today.
 
-        One statement through the `answers` view (migration 0005): both rows in one round trip
+        One statement through the `answers` view (migration 0005): every row in one round trip
         and one transaction; then the usage repository's in-memory figures follow.
         """
-        now = time.time()
         await run(
             self._conn,
-            "INSERT INTO answers (chat_id, thread_id, user_id, text, conversation_id,"
-            " input_tokens, output_tokens, day, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO answers (chat_id, thread_id, user_id, question, label, asked_at, text,"
+            " conversation_id, input_tokens, output_tokens, day, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.chat_id,
                 key.thread_id,
                 user_id,
-                text,
+                question.text if question else None,
+                question.label if question else None,
+                question.asked_at if question else None,
+                answer,
                 conversation_id,
                 input_tokens,
                 output_tokens,
                 today(),
-                now,
+                time.time(),
             ),
         )
         self._usage.counted(user_id, input_tokens, output_tokens)

@@ -150,7 +150,10 @@ async def test_a_failed_write_reaches_the_user_as_an_error_message(
         " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )
     tg.private_text("write this down", chat_id=67, language_code="es")
-    [sorry] = await tg.wait_for("sendMessage")
+    # The question is written with its answer, after the answer went out: the user has the
+    # answer, and is told that something failed on our side.
+    answer, sorry = await tg.wait_for("sendMessage", 2)
+    assert answer.params["text"] == "Echo: write this down"
     assert sorry.params["text"] == "Lo siento, algo falló por mi parte. Inténtalo de nuevo."
     assert any("disk is full" in (r.exc_text or "") for r in _errors(caplog))
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from storage import AssistantRepository, ChatKey, ChatRepository, Database, TranscriptRepository
+from storage import (
+    AssistantRepository,
+    ChatKey,
+    ChatRepository,
+    Database,
+    Question,
+    TranscriptRepository,
+    UsageRepository,
+)
 
 
 async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -> None:
@@ -66,5 +74,64 @@ async def test_repositories(tmp_path: Path) -> None:
         assert [e.text for e in recent] == ["q3", "a3", "q4", "a4"]
         assert recent[0].label == "general" and recent[1].label is None
         assert await transcript.recent(ChatKey(-100, 0), 4) == []
+    finally:
+        await db.close()
+
+
+async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        usage = UsageRepository(db.conn)
+        assert (await usage.today(5)).tokens == 0  # now cached in memory
+        transcript = TranscriptRepository(db.conn, usage)
+        key = ChatKey(5, 0)
+        await transcript.append_answer(
+            key,
+            Question("why?", "general", 100.0),
+            "because",
+            user_id=5,
+            conversation_id="conv_5",
+            input_tokens=7,
+            output_tokens=3,
+        )
+        await transcript.append_answer(
+            key, None, "again", user_id=5, conversation_id="conv_5", input_tokens=1, output_tokens=1
+        )
+        rows = [
+            tuple(r)
+            for r in await db.conn.execute_fetchall(
+                "SELECT role, text, user_id, label, conversation_id, input_tokens, output_tokens"
+                " FROM transcript ORDER BY id"
+            )
+        ]
+        assert rows == [
+            ("user", "why?", 5, "general", "conv_5", None, None),
+            ("assistant", "because", None, None, "conv_5", 7, 3),
+            ("assistant", "again", None, None, "conv_5", 1, 1),
+        ]
+        cached = await usage.today(5)
+        assert (cached.requests, cached.input_tokens, cached.output_tokens) == (2, 8, 4)
+        stored = await UsageRepository(db.conn).today(5)  # a fresh cache reads SQLite
+        assert stored == cached
+    finally:
+        await db.close()
+
+
+async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        chats = ChatRepository(db.conn, cache_size=2)
+        keys = [ChatKey(i) for i in range(3)]
+        for key in keys:
+            await chats.ensure(key, "private")
+        await chats.set_conversation(keys[0], "conv_0")
+        await chats.set_camera_context(keys[1], "a shop shelf")
+        assert (await chats.get(keys[0])).conversation_id == "conv_0"  # type: ignore[union-attr]
+        assert (await chats.get(keys[1])).camera_context == "a shop shelf"  # type: ignore[union-attr]
+        await db.conn.execute("UPDATE chats SET chat_type = 'changed behind its back'")
+        assert (await chats.get(keys[1])).chat_type == "private"  # type: ignore[union-attr]
+        assert (await chats.get(keys[2])).chat_type == "changed behind its back"  # type: ignore[union-attr]
+        chats.forget_cached()
+        assert (await chats.get(keys[1])).chat_type == "changed behind its back"  # type: ignore[union-attr]
     finally:
         await db.close()

@@ -1,14 +1,21 @@
--- An answered turn in one statement: inserting a row into this view writes the assistant's
--- transcript row and adds the tokens to the user's usage for the day, atomically (one
--- statement is one transaction) and in one round trip to the SQL thread. The view itself
--- holds nothing; the trigger does the writing. See TranscriptRepository.append_answer.
+-- An answered turn in one statement: inserting a row into this view writes the question's
+-- and the answer's transcript rows and adds the tokens to the user's usage for the day,
+-- atomically (one statement is one transaction) and in one round trip to the SQL thread.
+-- The view itself holds nothing; the trigger does the writing (TranscriptRepository.append_answer).
+-- question/label/asked_at: the user's message (no row when question is NULL);
+-- text/created_at: the assistant's answer.
 CREATE VIEW answers (
-    chat_id, thread_id, user_id, text, conversation_id, input_tokens, output_tokens, day,
-    created_at
-) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+    chat_id, thread_id, user_id, question, label, asked_at, text, conversation_id,
+    input_tokens, output_tokens, day, created_at
+) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
 
 CREATE TRIGGER answers_insert INSTEAD OF INSERT ON answers
 BEGIN
+    INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label, conversation_id,
+                            created_at)
+    SELECT NEW.chat_id, NEW.thread_id, NEW.user_id, 'user', NEW.question, NEW.label,
+           NEW.conversation_id, NEW.asked_at
+    WHERE NEW.question IS NOT NULL;
     INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label, conversation_id,
                             input_tokens, output_tokens, created_at)
     VALUES (NEW.chat_id, NEW.thread_id, NULL, 'assistant', NEW.text, NULL,
