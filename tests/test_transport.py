@@ -7,17 +7,20 @@ waits; the headers sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest import mock
 
+import aiohttp
 import httpx2
 import openai
 import pytest
 
-from bot.ai.transport import OpenAITransport, _backoff, _should_retry
+from bot.ai.transport import OpenAITransport, _backoff, _should_retry, sse_data
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI, Reply
 
 BODY: dict[str, Any] = {"model": "gpt-4o-mini", "input": "hi", "store": False}
@@ -149,3 +152,22 @@ def test_retry_policy_reads_the_servers_headers() -> None:
     assert 0.375 <= _backoff(0, 2, None) <= 0.5
     assert 0.75 <= _backoff(1, 2, {"retry-after": "nonsense"}) <= 1.0
     assert _backoff(10, 20, None) <= 8.0
+
+
+async def test_sse_events_split_anywhere_in_the_bytes() -> None:
+    reader = aiohttp.StreamReader(
+        mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop()
+    )
+    wire = (
+        b'event: a\ndata: {"n":1}\n\n'
+        b": a comment\r\n\r\n"
+        b'event: b\r\ndata: {"n":2}\r\n\r\n'
+        b"data: first line\ndata: second line\n\n"
+        b'data: {"n":3}\n\n'
+        b'data: {"n":4}'  # cut before its blank line: not an event
+    )
+    for start in range(0, len(wire), 7):  # chunks that split lines and events anywhere
+        reader.feed_data(wire[start : start + 7])
+    reader.feed_eof()
+    events = [data async for data in sse_data(reader)]
+    assert events == [b' {"n":1}', b' {"n":2}', b" first line\n second line", b' {"n":3}']

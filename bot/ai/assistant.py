@@ -12,7 +12,7 @@ import aiohttp
 import openai
 
 from bot.ai.errors import AIError, AIUnavailable, StreamInterrupted, translate
-from bot.ai.transport import OpenAITransport
+from bot.ai.transport import OpenAITransport, sse_data
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,9 @@ class AnswerStream:
         """
         completed = False
         try:
-            async with self._transport.stream("/responses", {**request, "stream": True}) as lines:
-                async for line in lines:
-                    if not line.startswith(b"data:"):
-                        continue
-                    event = json.loads(line[5:])
+            async with self._transport.stream("/responses", {**request, "stream": True}) as body:
+                async for data in sse_data(body):
+                    event = json.loads(data)
                     kind = event.get("type")
                     if kind == "response.output_text.delta":
                         self.received_text = True

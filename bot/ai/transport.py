@@ -182,6 +182,21 @@ class OpenAITransport:
             await asyncio.sleep(delay)
 
 
+async def sse_data(reader: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The `data` of each server-sent event, as the bytes arrive (one read per network chunk,
+    not one per line): events end with a blank line; several data lines are joined by "\n"."""
+    pending = b""
+    async for chunk in reader.iter_any():
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        pending += chunk
+        *events, pending = pending.split(b"\n\n")
+        for event in events:
+            data = [line[5:] for line in event.split(b"\n") if line.startswith(b"data:")]
+            if data:
+                yield data[0] if len(data) == 1 else b"\n".join(data)
+
+
 def _request(url: str) -> httpx2.Request:
     return httpx2.Request("POST", url)
 
