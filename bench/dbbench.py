@@ -7,8 +7,10 @@ under bench/results/cache/ keyed by size and migrations, and reused; rows a run 
 afterwards so the cache stays as built.
 
 One "message" is what storage does for a text answered in an existing private chat, in the
-order of bot/answering.py: `chats.ensure` (a lookup), `transcript.append` (the user's text),
-`chats.get`, `assistants.default`, `transcript.append` (the answer).
+order of bot/answering.py: `chats.ensure` (a lookup: the chats are picked at random among all,
+so the bot's cache of recently active chats rarely has them), `assistants.default`,
+`transcript.append_answer` (the question, the answer and the day's usage in one statement).
+The inbox record made before the turn is not part of it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from storage import AssistantRepository, ChatKey, ChatRepository, Database, TranscriptRepository
+from storage import (
+    AssistantRepository,
+    ChatKey,
+    ChatRepository,
+    Database,
+    Question,
+    TranscriptRepository,
+)
 
 FIRST_CHAT_ID = 10_000_000
 _QUESTION = "question: how do I reset my password without losing my saved settings?"
@@ -120,6 +129,7 @@ def _restore(path: Path) -> None:
         (rows,) = conn.execute("SELECT rows FROM bench_meta").fetchone()
         conn.execute("DELETE FROM transcript WHERE id > ?", (max_id,))
         conn.execute("DELETE FROM chats WHERE chat_id >= ?", (_chat_id(rows),))
+        conn.execute("DELETE FROM usage_daily")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
@@ -159,22 +169,13 @@ async def run_db_bench(cache_dir: Path, rows: int, messages: int, seed: int = 7)
         async def one(key: ChatKey) -> float:
             started = time.perf_counter()
             record = await chats.ensure(key, "private")
-            await transcript.append(
-                key,
-                "user",
-                _QUESTION,
-                user_id=key.chat_id,
-                label="general",
-                conversation_id=record.conversation_id,
-            )
-            again = await chats.get(key)
-            assert again is not None
             await assistants.default()
-            await transcript.append(
+            await transcript.append_answer(
                 key,
-                "assistant",
+                Question(_QUESTION, "general", time.time()),
                 _ANSWER,
-                conversation_id=again.conversation_id,
+                user_id=key.chat_id,
+                conversation_id=record.conversation_id,
                 input_tokens=120,
                 output_tokens=30,
             )

@@ -530,8 +530,8 @@ async def run_db(mode: Mode, cache_dir: Path, results: Results) -> None:
     size = "" if result.rows == 1_000_000 else " (not 1,000,000: smaller in this mode)"
     results.notes["db_ms_per_message_1m_chats"] = (
         f"storage package alone, in the harness process: {result.rows:,} chats stored{size}, "
-        f"{result.file_mb:.0f} MB file; per message chats.ensure + transcript.append + "
-        "chats.get + assistants.default + transcript.append on a random existing chat, "
+        f"{result.file_mb:.0f} MB file; per message chats.ensure + assistants.default + "
+        "transcript.append_answer (question, answer, usage) on a random existing chat, "
         f"sequential, mean of {result.messages:,} messages (wall time, aiosqlite thread hops "
         "included)"
     )

@@ -64,7 +64,8 @@ class Classifier:
     async def classify(self, text: str) -> str:
         """The label for `text`; the default label when the model fails or is slow."""
         try:
-            return await asyncio.wait_for(self._ask(text), self._timeout)
+            async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
+                return await self._ask(text)
         except TimeoutError:
             log.warning("classifier timed out after %.1fs; using %r", self._timeout, self._default)
         except openai.OpenAIError as exc:
