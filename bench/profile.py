@@ -32,8 +32,8 @@ _SITE = re.compile(r"(?:site-packages|lib/python3\.\d+)/(?P<mod>[^/]+)")
 #: Inclusive: a sample counts for every step whose fragment is somewhere in its stack.
 STEPS: tuple[tuple[str, str], ...] = (
     ("PTB getUpdates + Update parsing", "polling_action_cb"),
-    ("classifier call (openai SDK)", "Classifier._ask"),
-    ("answer stream: request + SSE events (openai SDK)", "AnswerStream."),
+    ("classifier call (bot/ai/transport.py)", "Classifier._ask"),
+    ("answer stream: request + SSE events", "AnswerStream."),
     ("openai SDK model construction (pydantic)", "openai/_models.py"),
     ("drafts (sendMessageDraft)", "StreamingReply._show"),
     ("typing indicator (sendChatAction)", "StreamingReply._keep_typing"),
@@ -41,7 +41,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("final: send (sendMessage)", "send_rendered"),
     ("storage calls (event-loop side)", "storage/"),
     ("SQLite worker thread", "_connection_worker_thread"),
-    ("PTB Bot API HTTP calls (httpx)", "HTTPXRequest.do_request"),
+    ("Bot API HTTP calls (PTB on aiohttp)", "AiohttpRequest.do_request"),
     ("TCP connect (new connections)", "connect_tcp"),
     ("socket close", "socket._real_close"),
     ("logging", "Logger._log"),
