@@ -30,6 +30,7 @@ from storage import (
     Database,
     Question,
     TranscriptRepository,
+    UsageRepository,
 )
 
 FIRST_CHAT_ID = 10_000_000
@@ -163,7 +164,7 @@ async def run_db_bench(cache_dir: Path, rows: int, messages: int, seed: int = 7)
     db = await Database.open(path)
     try:
         chats = ChatRepository(db.conn)
-        transcript = TranscriptRepository(db.conn)
+        transcript = TranscriptRepository(db.conn, UsageRepository(db.conn))
         assistants = AssistantRepository(db.conn)
 
         async def one(key: ChatKey) -> float:

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot
+from telegram.error import TelegramError
 
 from bot.ai import AIError, ConversationGone, StreamInterrupted, ToolRunner
 from bot.context import Services
 from bot.delivery import Destination, StreamingReply, send_plain
 from bot.i18n import t
 from bot.images import PreparedImage
-from bot.routing import notify_admins, route_for
+from bot.routing import Route, notify_admins, route_for
 from bot.tools import ToolContext
 from storage import Assistant, ChatKey, ChatRecord, Question
 
@@ -142,15 +143,7 @@ async def _handle_turn(
         await _stream_answer(services, bot, incoming, turn, record, conversation_id, question)
     else:
         await _record_question(services, incoming, question, conversation_id)
-    if route.action == "reply":
-        await send_plain(bot, incoming.dest, route.text or "")
-    elif route.action == "refuse":
-        await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
-    elif route.action == "handoff":
-        where = incoming.chat_title or t("en", "private_chat")
-        who = f"{incoming.user_name} (id {incoming.user_id})"
-        await notify_admins(bot, services.settings, user=who, chat=where, text=turn.transcript_text)
-        await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
+        await _reply_without_model(services, bot, incoming, route, turn.transcript_text)
     log.info(
         "answered chat=%s thread=%s update=%s label=%s route=%s latency_ms=%.0f",
         incoming.key.chat_id,
@@ -160,6 +153,21 @@ async def _handle_turn(
         route.action,
         (time.monotonic() - started) * 1000,
     )
+
+
+async def _reply_without_model(
+    services: Services, bot: Bot, incoming: Incoming, route: Route, text: str
+) -> None:
+    """The routes that do not ask the assistant: a fixed reply, a refusal, a hand-off."""
+    if route.action == "reply":
+        await send_plain(bot, incoming.dest, route.text or "")
+    elif route.action == "refuse":
+        await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
+    else:  # handoff
+        where = incoming.chat_title or t("en", "private_chat")
+        who = f"{incoming.user_name} (id {incoming.user_id})"
+        await notify_admins(bot, services.settings, user=who, chat=where, text=text)
+        await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
 
 
 async def _record_question(
@@ -173,6 +181,7 @@ async def _record_question(
         user_id=incoming.user_id,
         label=question.label,
         conversation_id=conversation_id,
+        created_at=question.asked_at,
     )
 
 
@@ -283,6 +292,9 @@ async def _stream_answer(
         await _record_question(services, incoming, question, conversation_id)
         await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
         return
+    except TelegramError:  # the answer could not be delivered: the question stays on record
+        await _record_question(services, incoming, question, conversation_id)
+        raise
     finally:
         await reply.close()
     await services.transcript.append_answer(

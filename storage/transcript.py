@@ -31,9 +31,11 @@ class Question:
 
 
 class TranscriptRepository:
-    def __init__(self, conn: aiosqlite.Connection, usage: UsageRepository | None = None) -> None:
+    """An answer's tokens are counted in `usage` as the answer is written."""
+
+    def __init__(self, conn: aiosqlite.Connection, usage: UsageRepository) -> None:
         self._conn = conn
-        self._usage = usage or UsageRepository(conn)
+        self._usage = usage
 
     async def append(
         self,
@@ -46,6 +48,7 @@ class TranscriptRepository:
         conversation_id: str | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
+        created_at: float | None = None,
     ) -> int:
         inserted = await run(
             self._conn,
@@ -62,7 +65,7 @@ class TranscriptRepository:
                 conversation_id,
                 input_tokens,
                 output_tokens,
-                time.time(),
+                time.time() if created_at is None else created_at,
             ),
         )
         return int(inserted[0][0])

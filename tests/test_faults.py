@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from storage import ChatKey
 from tests.botprocess import kill_process, start_process, stop_process
 from tests.conftest import ADMIN_ID, RunningBot, eventually
 from tests.fakes.fake_openai import FakeOpenAI, Reply
@@ -257,7 +258,7 @@ async def _done(tg: FakeTelegram, chat_id: int, last_word: str) -> bool:
 async def test_a_chat_that_blocked_the_bot_does_not_break_others(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await start_bot()
+    bot: RunningBot = await start_bot()
     tg.fail_next(
         "sendMessage",
         status=403,
@@ -270,6 +271,9 @@ async def test_a_chat_that_blocked_the_bot_does_not_break_others(
     tg.private_text("I did not", chat_id=76)
     await tg.wait_for("sendMessage", 3)
     assert tg.sent_texts(76) == ["Echo: I did not"]
+    # the undelivered answer is not in the transcript, the question is
+    entries = await bot.services.transcript.recent(ChatKey(75), 10)
+    assert [(e.role, e.text) for e in entries] == [("user", "I blocked you")]
 
 
 # --- 7. bad input -------------------------------------------------------------------------------

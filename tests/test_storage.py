@@ -66,7 +66,7 @@ async def test_repositories(tmp_path: Path) -> None:
         assert (await chats.get(topic)).conversation_id == "conv_t"  # type: ignore[union-attr]
         assert (await chats.get(ChatKey(-100, 0))).conversation_id is None  # type: ignore[union-attr]
 
-        transcript = TranscriptRepository(db.conn)
+        transcript = TranscriptRepository(db.conn, UsageRepository(db.conn))
         for i in range(5):
             await transcript.append(topic, "user", f"q{i}", user_id=1, label="general")
             await transcript.append(topic, "assistant", f"a{i}", output_tokens=3)

@@ -125,7 +125,7 @@ class OpenAITransport:
     async def stream(
         self, path: str, body: Mapping[str, Any]
     ) -> AsyncIterator[aiohttp.StreamReader]:
-        """POST `body`; yields the open response's byte stream (server-sent events, line by line).
+        """POST `body`; yields the open response's byte stream (server-sent events: `sse_data`).
 
         Retries happen before the first byte of a successful answer, never mid-stream. A read
         that stalls longer than the timeout raises TimeoutError; a broken connection raises
