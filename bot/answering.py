@@ -305,4 +305,7 @@ async def _stream_answer(
         conversation_id=conversation_id,
         input_tokens=stream.usage.input_tokens,
         output_tokens=stream.usage.output_tokens,
+        update_id=incoming.update_id,
     )
+    if services.inbox is not None:
+        services.inbox.marked_by_answer(incoming.update_id)

@@ -28,6 +28,9 @@ class Inbox:
         self._replaying: set[int] = set()
         #: Update ids being answered late, after a restart (their answer says so).
         self.replayed: set[int] = set()
+        #: Admitted updates not done yet; those of them whose row the answer's write marked.
+        self._open: set[int] = set()
+        self._marked: set[int] = set()
 
     def wants(self, update: object) -> bool:
         """User messages that may need work: private ones, and group ones meant for us."""
@@ -41,13 +44,29 @@ class Inbox:
         if update.update_id in self._replaying:
             self._replaying.discard(update.update_id)
             self.replayed.add(update.update_id)
+            self._open.add(update.update_id)
             return True
         payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        return await self._repo.accept(update.update_id, key.chat_id, key.thread_id, payload)
+        accepted = await self._repo.accept(update.update_id, key.chat_id, key.thread_id, payload)
+        if accepted:
+            self._open.add(update.update_id)
+        return accepted
+
+    def marked_by_answer(self, update_id: int) -> None:
+        """The answer's write already marked this update done (TranscriptRepository.
+        append_answer): `done()` need not write it again."""
+        if update_id in self._open:
+            self._marked.add(update_id)
 
     async def done(self, *update_ids: int) -> None:
-        await self._repo.finish(*update_ids)
-        self.replayed.difference_update(update_ids)
+        unmarked = [u for u in update_ids if u not in self._marked]
+        try:
+            if unmarked:
+                await self._repo.finish(*unmarked)
+        finally:
+            self._marked.difference_update(update_ids)
+            self._open.difference_update(update_ids)
+            self.replayed.difference_update(update_ids)
 
     async def replay(self, queue: asyncio.Queue[object], max_age: float) -> int:
         """Queue the pending updates again, oldest first; returns how many."""

@@ -80,9 +80,10 @@ class TranscriptRepository:
         conversation_id: str | None,
         input_tokens: int,
         output_tokens: int,
+        update_id: int | None = None,
     ) -> None:
-        """The user's question (when given) and the assistant's answer, and the tokens it cost
-        the user today.
+        """The user's question (when given) and the assistant's answer, the tokens it cost the
+        user today, and the message's inbox row (`update_id`) marked done.
 
         One statement through the `answers` view (migration 0005): every row in one round trip
         and one transaction; then the usage repository's in-memory figures follow.
@@ -90,8 +91,8 @@ class TranscriptRepository:
         await run(
             self._conn,
             "INSERT INTO answers (chat_id, thread_id, user_id, question, label, asked_at, text,"
-            " conversation_id, input_tokens, output_tokens, day, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " conversation_id, input_tokens, output_tokens, day, created_at, update_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.chat_id,
                 key.thread_id,
@@ -105,6 +106,7 @@ class TranscriptRepository:
                 output_tokens,
                 today(),
                 time.time(),
+                update_id,
             ),
         )
         self._usage.counted(user_id, input_tokens, output_tokens)

@@ -76,6 +76,28 @@ async def test_messages_older_than_the_replay_age_are_not_answered_late(
     assert "too old to answer" in log
 
 
+async def test_the_answer_and_its_inbox_mark_are_one_write(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot: RunningBot = await start_bot()
+    tg.private_text("one write please", chat_id=63)
+    await tg.wait_for("sendMessage")
+    conn = bot.services.db.conn
+
+    async def done() -> bool:
+        rows = await conn.execute_fetchall("SELECT state FROM inbox")
+        return [tuple(r) for r in rows] == [("done",)]
+
+    await eventually(done)
+    await asyncio.sleep(0.2)  # the processor's own "done" step has run by now
+    [(done_at,)] = await conn.execute_fetchall("SELECT done_at FROM inbox")
+    [(answered_at,)] = await conn.execute_fetchall(
+        "SELECT created_at FROM transcript WHERE role = 'assistant'"
+    )
+    # done_at is the answer row's own time: the answers view marked it, no later second write
+    assert done_at == answered_at
+
+
 # --- 2. duplicates ------------------------------------------------------------------------------
 
 
