@@ -83,30 +83,22 @@ class ChatRepository:
 
     async def set_conversation(self, key: ChatKey, conversation_id: str | None) -> None:
         """Bind the chat to a conversation id (None forgets it, so the next turn starts anew)."""
-        await run(
-            self._conn,
-            "UPDATE chats SET conversation_id = ?, updated_at = ?"
-            " WHERE chat_id = ? AND thread_id = ?",
-            (conversation_id, time.time(), key.chat_id, key.thread_id),
-        )
-        self._cache.pop(key, None)
+        await self._update(key, "conversation_id = ?", conversation_id)
 
     async def set_camera_context(self, key: ChatKey, context: str | None) -> None:
         """The standing context of the chat's photos (None clears it)."""
-        await run(
-            self._conn,
-            "UPDATE chats SET camera_context = ?, updated_at = ?"
-            " WHERE chat_id = ? AND thread_id = ?",
-            (context, time.time(), key.chat_id, key.thread_id),
-        )
-        self._cache.pop(key, None)
+        await self._update(key, "camera_context = ?", context)
 
     async def set_assistant(self, key: ChatKey, assistant_id: int | None) -> None:
         """Bind the chat to an assistant and forget its conversation (a fresh start)."""
+        await self._update(key, "assistant_id = ?, conversation_id = NULL", assistant_id)
+
+    async def _update(self, key: ChatKey, assignments: str, value: object) -> None:
+        """One change to the chat's row (`assignments` is one of the fixed strings above, never
+        user input), then its cached record is dropped: the next read takes the new one."""
         await run(
             self._conn,
-            "UPDATE chats SET assistant_id = ?, conversation_id = NULL, updated_at = ?"
-            " WHERE chat_id = ? AND thread_id = ?",
-            (assistant_id, time.time(), key.chat_id, key.thread_id),
+            f"UPDATE chats SET {assignments}, updated_at = ? WHERE chat_id = ? AND thread_id = ?",
+            (value, time.time(), key.chat_id, key.thread_id),
         )
         self._cache.pop(key, None)
