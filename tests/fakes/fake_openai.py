@@ -101,6 +101,9 @@ class Reply:
     retry_after: float | None = None  # error answers: Retry-After (s) + retry-after-ms headers
     latency: float = 0.0  # seconds before the response headers / first byte
     token_delay: float = 0.0  # streaming: seconds between two deltas
+    # Streaming: before each delta after the first, wait until the test releases this once (a
+    # lock-step stream: proves each delta is flushed on its own, with no clock involved).
+    step: asyncio.Semaphore | None = field(default=None, compare=False, repr=False)
     cut_after: int | None = None  # streaming: drop the connection after N deltas
     usage: JSONDict | None = None  # overrides (merged into) the computed usage
     # Function calls the model makes, (name, arguments): one function_call output item each.
@@ -899,6 +902,8 @@ class FakeOpenAI(LoopbackServer):
                 return False
             if sent and reply.token_delay > 0:
                 await asyncio.sleep(reply.token_delay)
+            if sent and reply.step is not None:
+                await reply.step.acquire()
             sent += 1
             return True
 

@@ -7,7 +7,7 @@ python-telegram-bot ``Bot`` / ``Application`` talk to it when built with
 What it does:
 
 * validates every call against the machine-readable Bot API spec
-  (``shared/specs/telegram-bot-api.json`` beside or above the clone; ``$TELEGRAM_BOT_API_SPEC``):
+  (the repository's copy, ``tests/specs/telegram-bot-api.json``; ``$TELEGRAM_BOT_API_SPEC``):
   unknown method -> 404 "Not Found", missing required parameter -> 400, unknown parameter or a
   value of the wrong type -> an entry in ``fake.violations`` (Telegram itself silently ignores
   those, which is exactly why a test should notice them);
@@ -60,11 +60,8 @@ MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 
 _SPEC_ENV: Final = "TELEGRAM_BOT_API_SPEC"
-# `shared/specs/` beside the clone (CI) or above it (/work/shared locally): search upwards.
-_SPEC_CANDIDATES: Final = tuple(
-    parent / "shared" / "specs" / "telegram-bot-api.json"
-    for parent in Path(__file__).resolve().parents
-)
+#: The repository's own copy of the machine-readable Bot API (tests/specs/README.md).
+SPEC_PATH: Final = Path(__file__).resolve().parents[1] / "specs" / "telegram-bot-api.json"
 
 # Updates Telegram does not deliver unless explicitly listed in `allowed_updates`.
 _NOT_DEFAULT_UPDATES: Final = frozenset(
@@ -300,12 +297,8 @@ class ApiSpec:
 @functools.cache
 def load_spec() -> ApiSpec:
     env = os.environ.get(_SPEC_ENV)
-    for path in ([Path(env)] if env else []) + list(_SPEC_CANDIDATES):
-        if path.is_file():
-            return ApiSpec(json.loads(path.read_text(encoding="utf-8")))
-    raise FileNotFoundError(
-        f"telegram-bot-api.json not found; set ${_SPEC_ENV} (tried {list(_SPEC_CANDIDATES)})"
-    )
+    path = Path(env) if env else SPEC_PATH
+    return ApiSpec(json.loads(path.read_text(encoding="utf-8")))
 
 
 # --------------------------------------------------------------------------- text & entities

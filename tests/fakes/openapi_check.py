@@ -1,6 +1,6 @@
 """Validate JSON documents against the official OpenAI OpenAPI 3.1 spec.
 
-The spec (``shared/specs/openai-openapi.yaml``, ~3 MB) is parsed once per process and
+The spec (``tests/specs/openai-openapi.yaml``, ~3 MB) is parsed once per process and
 cached; every validator shares that one parsed document through a ``referencing``
 registry, so ``$ref``s are resolved lazily and validation itself takes about a millisecond.
 
@@ -13,8 +13,8 @@ Two deliberate deviations from a literal reading of the spec:
   ``additionalProperties`` open, so :func:`request_violations` reports unknown top-level
   keys itself (nested objects are not checked for unknown keys).
 
-The spec is found via ``$OPENAI_OPENAPI_SPEC`` or, failing that, ``shared/specs/`` in this
-file's ancestors (``/work/shared`` locally, ``<clone>/../shared`` in CI).
+The spec is the repository's own copy in ``tests/specs/`` (see its README for where it comes
+from and how to refresh it); ``$OPENAI_OPENAPI_SPEC`` points at another file instead.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from referencing.jsonschema import DRAFT202012
 
 SPEC_ENV_VAR = "OPENAI_OPENAPI_SPEC"
 SPEC_FILENAME = "openai-openapi.yaml"
+#: The copies of the official specs the tests use, kept in the repository.
+SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
 _SPEC_URI = "urn:openai-openapi"
 
 # Draft 2020-12 with `oneOf` evaluated exactly like `anyOf` (see module docstring).
@@ -49,17 +51,11 @@ load_seconds: float | None = None
 
 
 def find_spec() -> Path:
-    """Locate ``openai-openapi.yaml`` (env override first, then ``shared/specs`` upwards)."""
+    """Locate ``openai-openapi.yaml``: ``$OPENAI_OPENAPI_SPEC``, else the repository's copy."""
     override = os.environ.get(SPEC_ENV_VAR)
     if override:
         return Path(override)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "specs" / SPEC_FILENAME
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"{SPEC_FILENAME} not found in any ancestor's shared/specs/; set ${SPEC_ENV_VAR}"
-    )
+    return SPEC_DIR / SPEC_FILENAME
 
 
 @functools.cache
