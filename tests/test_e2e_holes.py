@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ADMIN_ID, RunningBot
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_telegram import FakeTelegram
+from tests.test_e2e_vision import make_image
 
 EXPIRED = "This button has expired. Start again with the command."
 
@@ -135,3 +136,35 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
 
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert sum("button refused" in r.getMessage() for r in caplog.records) == 9
+
+
+async def test_captions_are_held_to_the_text_limit(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """Photos, image files and albums: a caption over MAX_TEXT_CHARS gets the short message a
+    text would, once, before anything is downloaded or asked (a 100,000-character caption was
+    answered in 25 messages)."""
+    await start_bot()
+    jpeg, png = make_image("JPEG"), make_image("PNG")
+    tg.media_message({"photo": tg.photo_sizes(jpeg, 64, 48)}, chat_id=3100, caption="x" * 100_000)
+    document = {**tg.add_file(png), "file_name": "scan.png", "mime_type": "image/png"}
+    tg.media_message({"document": document}, chat_id=3101, caption="y" * 4097)
+    for _ in range(2):  # each caption alone is within the limit, the album's together is not
+        tg.media_message(
+            {"photo": tg.photo_sizes(jpeg, 64, 48)},
+            chat_id=3102,
+            media_group_id="long-album",
+            caption="z" * 2100,
+        )
+    await tg.wait_for("sendMessage", 3)
+    assert tg.sent_texts(3100) == [
+        "That message is too long for me (100000 characters; the limit is 4096)."
+        " Please shorten it or split it."
+    ]
+    assert [t[:43] for t in tg.sent_texts(3101)] == ["That message is too long for me (4097 chara"]
+    assert [t[:43] for t in tg.sent_texts(3102)] == ["That message is too long for me (4201 chara"]
+    assert ai.requests == [] and tg.calls_to("getFile") == []
+    # a caption within the limit is still answered
+    tg.media_message({"photo": tg.photo_sizes(jpeg, 64, 48)}, chat_id=3100, caption="w" * 4096)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 3100)
+    assert tg.sent_texts(3100)[1].startswith("Echo: www")
