@@ -21,14 +21,12 @@ from bot.access import is_admin
 from bot.context import BotContext
 from bot.i18n import t
 from handlers.common import lang_of
+from storage.sql import INT64
 
 log = logging.getLogger(__name__)
 
 V = TypeVar("V")
 Step = Callable[[Update, BotContext], Coroutine[Any, Any, object]]
-
-#: SQLite's INTEGER range: ids taken from button data must fit it.
-_INT64 = range(-(2**63), 2**63)
 
 
 class BadButton(Exception):
@@ -61,7 +59,7 @@ def number_after(data: str | None, prefix: str) -> int:
         or not digits.isascii()
         or not digits.isdecimal()
         or len(digits) > 19
-        or int(digits) not in _INT64
+        or int(digits) not in INT64
     ):
         raise BadButton(data)
     return int(digits)

@@ -4,11 +4,24 @@ can, and a database that was lost: refused, sanitised or warned about, never a c
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from storage import (
+    AssistantRepository,
+    AuditRepository,
+    ChatKey,
+    ChatRepository,
+    Database,
+    InboxRepository,
+    Question,
+    TranscriptRepository,
+    UsageRepository,
+)
 from tests.conftest import ADMIN_ID, RunningBot
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_telegram import FakeTelegram
@@ -168,3 +181,130 @@ async def test_captions_are_held_to_the_text_limit(
     tg.media_message({"photo": tg.photo_sizes(jpeg, 64, 48)}, chat_id=3100, caption="w" * 4096)
     await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 3100)
     assert tg.sent_texts(3100)[1].startswith("Echo: www")
+
+
+async def test_lone_surrogates_in_texts_and_names_are_answered_and_recorded(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON can escape a lone surrogate ("\\ud800") that no UTF-8 text holds: the person is
+    still answered, and the message recorded (inbox, transcript) with U+FFFD in its place."""
+    bot: RunningBot = await start_bot()
+    services = bot.services
+    sent = tg.private_text("hi \ud800 there", chat_id=3200, first_name="Ana\udfff")
+    tg.private_text("/start", chat_id=3201, first_name="Bo\ud800b")
+    group = tg.group_text(
+        "@test_ai_bot and \udc00 here", chat_id=-1003202, first_name="Cy\ud83d", user_id=3203
+    )
+    await tg.wait_for("sendMessage", 3)
+    assert tg.sent_texts(3200) == ["Echo: hi \ufffd there"]
+    assert tg.sent_texts(3201)[0].startswith("Hi Bo\ufffdb!")
+    assert tg.sent_texts(-1003202) == ["Echo: [Cy\ufffd] and \ufffd here"]
+    for update in (sent, group):
+        assert await services.inbox_repo.state_of(update["update_id"]) == "done"
+    private = await services.transcript.recent(ChatKey(3200), 2)
+    assert [(e.role, e.text) for e in private] == [
+        ("user", "hi \ufffd there"),
+        ("assistant", "Echo: hi \ufffd there"),
+    ]
+    [question, _] = await services.transcript.recent(ChatKey(-1003202), 2)
+    assert question.text == "and \ufffd here"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_every_write_path_stores_lone_surrogates_as_replacement_characters(
+    tmp_path: Path,
+) -> None:
+    """The storage boundary (storage/sql.py), whatever the text came from: inbox, transcript,
+    the answer with its usage, chats, assistants, audit."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        conn, bad = db.conn, "x\ud800y"
+        usage = UsageRepository(conn)
+        transcript = TranscriptRepository(conn, usage)
+        chats, assistants = ChatRepository(conn), AssistantRepository(conn)
+        inbox, audit = InboxRepository(conn), AuditRepository(conn)
+        key = ChatKey(7)
+        assert await inbox.accept(1, 7, 0, "{}")
+        assert await inbox.accept(2, 7, 0, '{"text": "' + bad + '"}')
+        await transcript.append(key, "user", bad, user_id=7)
+        await transcript.append_answer(
+            key,
+            Question(bad, bad, 1.0),
+            bad,
+            user_id=7,
+            conversation_id=bad,
+            input_tokens=1,
+            output_tokens=2,
+            update_id=1,
+        )
+        await chats.ensure(key, "private")
+        await chats.set_camera_context(key, bad)
+        created = await assistants.create(bad, bad, "m")
+        await assistants.update(created.id, vision_instructions=bad)
+        await audit.record(1, "assistant.edit", bad, instructions=bad)
+
+        fixed = "x\ufffdy"
+        [pending], _ = await inbox.take_pending(3600)
+        assert (pending.update_id, pending.payload) == (2, '{"text": "' + fixed + '"}')
+        assert await inbox.state_of(1) == "done"  # the answer's write marked it
+        assert [e.text for e in await transcript.recent(key, 5)] == [fixed] * 3
+        assert (await usage.today(7)).tokens == 3
+        chats.forget_cached()
+        record = await chats.get(key)
+        assert record is not None and record.camera_context == fixed
+        stored = await assistants.by_name(fixed)
+        assert stored is not None
+        assert (stored.instructions, stored.vision_instructions) == (fixed, fixed)
+        [entry] = await audit.recent()
+        assert (entry.target, entry.details) == (fixed, {"instructions": fixed})
+    finally:
+        await db.close()
+
+
+def _text_update(chat_id: int, user_id: int, text: str, **message: Any) -> dict[str, Any]:
+    """A message update as a forged client could write it (any ids)."""
+    private = chat_id > 0
+    chat = {"id": chat_id, "type": "private" if private else "supergroup"}
+    chat.update({"first_name": "Eve"} if private else {"title": "Forged", "is_forum": True})
+    body = {
+        "message_id": 1,
+        "from": {"id": user_id, "is_bot": False, "first_name": "Eve", "language_code": "en"},
+        "chat": chat,
+        "date": 1_700_000_000,
+        "text": text,
+        **message,
+    }
+    return {"message": body}
+
+
+async def test_ids_beyond_64_bits_are_dropped_with_one_log_line(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No Telegram id is that large and SQLite could not record one: such an update is dropped
+    before any work (never answered unrecorded), and the bot goes on."""
+    caplog.set_level(logging.INFO)
+    bot: RunningBot = await start_bot()
+    huge = 2**64
+    tg.push_update(_text_update(huge, huge, "chat and user"))
+    tg.push_update(_text_update(3301, 3301, "message id", message_id=huge))
+    tg.push_update(
+        _text_update(
+            -1003302, 3302, "@test_ai_bot topic", message_thread_id=huge, is_topic_message=True
+        )
+    )
+    tg.private_text("/allow 99999999999999999999", chat_id=ADMIN_ID)  # an admin's typo
+    tg.private_text("/allow ²", chat_id=ADMIN_ID)
+    tg.private_text("still here?", chat_id=3303)
+    await tg.wait_for("sendMessage", 3)
+    assert tg.sent_texts(3303) == ["Echo: still here?"]
+    assert tg.sent_texts(ADMIN_ID) == ["Usage: /allow <numeric user id>"] * 2
+    assert bot.services.access.allowed == set()
+    tg.push_update({"update_id": huge, **_text_update(3304, 3304, "update id")})
+    dropped = "dropped: an id beyond 64 bits"
+    deadline = asyncio.get_running_loop().time() + 10
+    while sum(dropped in r.getMessage() for r in caplog.records) < 4:
+        assert asyncio.get_running_loop().time() < deadline, "the updates were not dropped"
+        await asyncio.sleep(0.02)
+    assert len(tg.calls_to("sendMessage")) == 3 and len(ai.requests_to("/v1/responses")) == 2
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert sum(dropped in r.getMessage() for r in caplog.records) == 4
