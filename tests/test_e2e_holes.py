@@ -308,3 +308,60 @@ async def test_ids_beyond_64_bits_are_dropped_with_one_log_line(
     assert len(tg.calls_to("sendMessage")) == 3 and len(ai.requests_to("/v1/responses")) == 2
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert sum(dropped in r.getMessage() for r in caplog.records) == 4
+
+
+NEW_DATABASE = "⚠️ I started with a new, empty database"
+
+
+async def test_a_new_database_warns_every_admin_once(
+    tg: FakeTelegram, start_bot: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lost database takes the /allow rules with it, and a bot that was limited would answer
+    everyone: the start that creates the database tells each admin (English, then Spanish) and
+    logs a warning; the next start on that database does not."""
+    tg.private_text("/help", chat_id=ADMIN_ID)  # the admin has a chat with the bot
+    url = f"sqlite:///{tmp_path / 'lost.sqlite3'}"
+    first: RunningBot = await start_bot(database_url=url, admin_user_ids=f"{ADMIN_ID},4343")
+    assert first.services.db.created
+    await tg.wait_for("sendMessage", 3)  # the two warnings (one fails), the /help answer
+    warning = tg.sent_texts(ADMIN_ID)[0]
+    assert warning.startswith(NEW_DATABASE) and "I now answer everyone" in warning
+    assert "\n\n⚠️ He arrancado con una base de datos nueva" in warning
+    assert tg.sent_texts(ADMIN_ID)[1].startswith("In private chats")  # then the /help answer
+    [unreachable] = [c for c in tg.calls_to("sendMessage") if c.failed]
+    assert unreachable.params["chat_id"] == 4343  # never started the bot: logged, skipped
+    warned = [r for r in caplog.records if "is new: runtime /allow" in r.getMessage()]
+    assert [r.levelname for r in warned] == ["WARNING"]
+    await first.stop()
+
+    caplog.clear()
+    again: RunningBot = await start_bot(database_url=url, admin_user_ids=f"{ADMIN_ID},4343")
+    assert not again.services.db.created
+    tg.private_text("/help", chat_id=ADMIN_ID)
+    await tg.wait_for("sendMessage", 4)
+    assert [t for t in tg.sent_texts(ADMIN_ID) if t.startswith(NEW_DATABASE)] == [warning]
+    assert not [r for r in caplog.records if "is new: runtime /allow" in r.getMessage()]
+
+
+async def test_a_new_database_of_a_limited_bot_says_who_may_talk(
+    tg: FakeTelegram, start_bot: Any, tmp_path: Path
+) -> None:
+    tg.private_text("/help", chat_id=ADMIN_ID)
+    await start_bot(
+        database_url=f"sqlite:///{tmp_path / 'new.sqlite3'}", allowed_user_ids="11,12,13"
+    )
+    await tg.wait_for("sendMessage", 2)
+    warning = tg.sent_texts(ADMIN_ID)[0]
+    assert warning.startswith(NEW_DATABASE)
+    assert "I answer only ALLOWED_USER_IDS (3 user(s)) and the admins" in warning
+    assert "Solo respondo a ALLOWED_USER_IDS (3 usuario(s)) y a los admins" in warning
+
+
+async def test_a_new_database_without_admins_sends_nothing(
+    tg: FakeTelegram, start_bot: Any, tmp_path: Path
+) -> None:
+    await start_bot(database_url=f"sqlite:///{tmp_path / 'new.sqlite3'}", admin_user_ids="")
+    tg.private_text("/help", chat_id=ADMIN_ID)
+    await tg.wait_for("sendMessage")
+    assert [c.params["chat_id"] for c in tg.calls_to("sendMessage")] == [ADMIN_ID]
+    assert not tg.sent_texts(ADMIN_ID)[0].startswith(NEW_DATABASE)
