@@ -24,6 +24,7 @@ from bot.ai import (
 )
 from bot.albums import AlbumCollector
 from bot.app_commands import menu
+from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
 from bot.delivery import Destination, send_plain
@@ -140,6 +141,7 @@ def _opener(
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
+        await warn_if_new_database(app.bot, settings, services.db.created)
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
 

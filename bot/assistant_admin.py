@@ -7,9 +7,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from telegram import Bot, Document
+from telegram.error import TelegramError
 
 from bot.ai import AIError
+from bot.config import Settings
 from bot.context import Services
+from bot.i18n import LANGUAGES, t
 from storage import Assistant, ChatKey
 
 log = logging.getLogger(__name__)
@@ -114,3 +117,34 @@ async def add_knowledge(
 async def set_access(services: Services, admin_id: int, user_id: int, rule: str) -> None:
     await services.access.set_rule(user_id, rule, admin_id)
     await services.audit.record(admin_id, f"access.{rule}", str(user_id))
+
+
+async def warn_if_new_database(bot: Bot, settings: Settings, created: bool) -> int:
+    """At start, when this start created the database: any /allow and /block rules of an earlier
+    one are gone with it (a lost volume, a replaced file), so a bot that was limited to its
+    allow-list may now answer everyone. Every admin gets a private message, and the log a
+    warning. We do not know an admin's language before they write, so the message carries both
+    languages (English first). Returns how many admins were reached."""
+    if not created or not settings.admin_user_ids:
+        return 0
+    path = settings.database_path
+    is_open = not settings.allowed_user_ids
+    log.warning(
+        "database %s is new: runtime /allow and /block rules of any earlier database are gone;"
+        " %s; telling %d admin(s)",
+        path,
+        "the bot answers everyone" if is_open else "ALLOWED_USER_IDS still applies",
+        len(settings.admin_user_ids),
+    )
+    key = "new_database_open" if is_open else "new_database_limited"
+    text = "\n\n".join(
+        t(lang, key, path=path, count=len(settings.allowed_user_ids)) for lang in LANGUAGES
+    )
+    reached = 0
+    for admin_id in sorted(settings.admin_user_ids):
+        try:
+            await bot.send_message(admin_id, text)
+            reached += 1
+        except TelegramError as exc:  # e.g. an admin who never started the bot
+            log.warning("could not warn admin %s about the new database: %s", admin_id, exc)
+    return reached

@@ -380,6 +380,14 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     },
     "none": {"en": "none", "es": "ninguno"},
     "private_chat": {"en": "a private chat", "es": "un chat privado"},
+    "new_database_open": {
+        "en": "⚠️ I started with a new, empty database ({path}). If I ran before, what the old one held is gone: the users added with /allow, the blocks, the assistants, the chats' settings and history. ALLOWED_USER_IDS is empty, so I now answer everyone: use /allow <user id> to limit me again.",
+        "es": "⚠️ He arrancado con una base de datos nueva y vacía ({path}). Si ya funcionaba antes, lo que guardaba la anterior se ha perdido: los usuarios añadidos con /allow, los bloqueos, los asistentes, los ajustes y el historial de los chats. ALLOWED_USER_IDS está vacío, así que ahora respondo a todo el mundo: usa /allow <id del usuario> para limitarme de nuevo.",
+    },
+    "new_database_limited": {
+        "en": "⚠️ I started with a new, empty database ({path}). If I ran before, what the old one held is gone: the users added with /allow, the blocks, the assistants, the chats' settings and history. I answer only ALLOWED_USER_IDS ({count} user(s)) and the admins: allow the others again with /allow <user id>, and block again whoever was blocked.",
+        "es": "⚠️ He arrancado con una base de datos nueva y vacía ({path}). Si ya funcionaba antes, lo que guardaba la anterior se ha perdido: los usuarios añadidos con /allow, los bloqueos, los asistentes, los ajustes y el historial de los chats. Solo respondo a ALLOWED_USER_IDS ({count} usuario(s)) y a los admins: vuelve a permitir a los demás con /allow <id del usuario> y a bloquear a quien estuviera bloqueado.",
+    },
 }
 
 

@@ -19,6 +19,7 @@ from telegram.ext import BaseUpdateProcessor
 
 from bot.albums import AlbumCollector, album_of
 from bot.inbox import Inbox
+from bot.sanitize import ids_fit
 from storage.chats import ChatKey
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,13 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 self._active.discard(task)
 
     async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if not ids_fit(update):  # not from Telegram, and SQLite could not record it
+            log.warning(
+                "update %s dropped: an id beyond 64 bits", getattr(update, "update_id", "?")
+            )
+            if isinstance(coroutine, Coroutine):
+                coroutine.close()
+            return
         key = chat_key_of(update)
         if key is None:
             async with self._working:

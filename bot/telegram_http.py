@@ -16,6 +16,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.sanitize import without_lone_surrogates
+
 if TYPE_CHECKING:
     from telegram._utils.types import ODVInput  # PTB's own annotation of do_request
 
@@ -105,3 +107,8 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """PTB's parsing, with lone surrogates made U+FFFD (bot/sanitize.py)."""
+        return without_lone_surrogates(payload, BaseRequest.parse_json_payload(payload))

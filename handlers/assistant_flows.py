@@ -1,13 +1,16 @@
 """Guided /newassistant and /editassistant for admins (python-telegram-bot ConversationHandler).
 
 Every step re-checks that the sender is an admin: buttons and replies are trusted no more than
-the command that started the flow. /cancel leaves at any step.
+the command that started the flow. A button's data is checked against the buttons the step
+offers (handlers/buttons.py): forged or stale presses get a short pop-up and change nothing.
+/cancel leaves at any step.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -39,20 +42,42 @@ from bot.assistant_admin import (
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain, set_buttons, show_in_place
 from bot.i18n import t
+from handlers.buttons import BadButton, button, choice
 from handlers.common import destination_of, ensure_admin, lang_of
 from storage import Assistant
+
+V = TypeVar("V")
 
 NAME, INSTRUCTIONS, MODEL, CONFIRM = range(4)
 MENU, VALUE, EDIT_MODEL, TOOLS, REASONING = range(10, 15)
 END = ConversationHandler.END
 REASONING_LEVELS = ("none", "minimal", "low", "medium", "high")
+FIELDS = ("instructions", "vision_instructions", "model", "tools", "temperature", "reasoning")
 TEXT = filters.TEXT & ~filters.COMMAND
+FLOWS = ("new", "edit")
 
 
-def _flow(context: BotContext) -> dict[str, Any]:
+def _flow(context: BotContext, which: str) -> dict[str, Any]:
+    """What the admin's `new` (creation) or `edit` flow has gathered so far; the two are kept
+    apart, so starting one does not pull the ground from under the other's buttons."""
     assert context.user_data is not None
-    flow: dict[str, Any] = context.user_data.setdefault("flow", {})
+    flow: dict[str, Any] = context.user_data.setdefault(f"flow_{which}", {})
     return flow
+
+
+async def _flow_press(
+    update: Update, context: BotContext, options: Mapping[str, V]
+) -> tuple[CallbackQuery, V] | None:
+    """A flow's button: checked like the command (admins only; None, and the flow is over, for
+    anyone else), its data one of `options` (BadButton otherwise), then acknowledged."""
+    if not await ensure_admin(update, context):
+        return None
+    query = update.callback_query
+    assert query is not None
+    value = choice(query.data, options)
+    if update.effective_message is None:  # too old to be shown: nowhere to continue the flow
+        raise BadButton(query.data, END)
+    return query, value
 
 
 async def _ask(update: Update, context: BotContext, text: str, markup: Any = None) -> None:
@@ -83,7 +108,7 @@ async def new_start(update: Update, context: BotContext) -> int:
     if not await ensure_admin(update, context):
         return END
     lang = lang_of(update)
-    _flow(context).clear()
+    _flow(context, "new").clear()
     line = " ".join(context.args or [])
     if "|" in line:
         name, _, instructions = line.partition("|")
@@ -119,7 +144,7 @@ async def _take_name(update: Update, context: BotContext, name: str) -> int:
     if await context.services.assistants.by_name(name) is not None:
         await _ask(update, context, t(lang, "name_taken", name=name))
         return NAME
-    _flow(context)["name"] = name
+    _flow(context, "new")["name"] = name
     await _ask(update, context, t(lang, "ask_instructions", name=name))
     return INSTRUCTIONS
 
@@ -132,30 +157,32 @@ async def new_instructions(update: Update, context: BotContext) -> int:
     if not valid_instructions(text):
         await _ask(update, context, t(lang, "bad_instructions", limit=INSTRUCTIONS_MAX))
         return INSTRUCTIONS
-    _flow(context)["instructions"] = text.strip()
+    _flow(context, "new")["instructions"] = text.strip()
     await _ask(update, context, t(lang, "ask_model"), _model_buttons(context, "na:model"))
     return MODEL
 
 
+def _model_options(context: BotContext, prefix: str) -> dict[str, str]:
+    """Button data -> model, one button per configured choice."""
+    choices = context.services.settings.assistant_model_choices
+    return {f"{prefix}:{i}": model for i, model in enumerate(choices)}
+
+
 def _model_buttons(context: BotContext, prefix: str) -> InlineKeyboardMarkup:
-    choices = context.services.settings.assistant_model_choices
-    return _buttons([[(model, f"{prefix}:{i}")] for i, model in enumerate(choices)])
+    return _buttons([[(model, data)] for data, model in _model_options(context, prefix).items()])
 
 
-def _chosen_model(context: BotContext, data: str | None) -> str:
-    choices = context.services.settings.assistant_model_choices
-    index = (data or "").rsplit(":", 1)[-1]
-    return choices[int(index)] if index.isdigit() and int(index) < len(choices) else choices[0]
-
-
+@button
 async def new_model(update: Update, context: BotContext) -> int:
-    if not await ensure_admin(update, context):
+    pressed = await _flow_press(update, context, _model_options(context, "na:model"))
+    if pressed is None:
         return END
-    query = update.callback_query
-    assert query is not None
+    query, model = pressed
+    flow, lang = _flow(context, "new"), lang_of(update)
+    if "name" not in flow or "instructions" not in flow:
+        raise BadButton(query.data, END)
     await query.answer()
-    flow, lang = _flow(context), lang_of(update)
-    flow["model"] = _chosen_model(context, query.data)
+    flow["model"] = model
     text = t(
         lang,
         "confirm_create",
@@ -168,14 +195,17 @@ async def new_model(update: Update, context: BotContext) -> int:
     return CONFIRM
 
 
+@button
 async def new_confirm(update: Update, context: BotContext) -> int:
-    if not await ensure_admin(update, context):
+    pressed = await _flow_press(update, context, {"na:ok": True, "na:cancel": False})
+    if pressed is None:
         return END
-    query = update.callback_query
-    assert query is not None
+    query, confirmed = pressed
+    flow = _flow(context, "new")
+    if not {"name", "instructions", "model"} <= flow.keys():
+        raise BadButton(query.data, END)
     await query.answer()
-    flow = _flow(context)
-    if query.data != "na:ok":
+    if not confirmed:
         await show_in_place(context.bot, query, t(lang_of(update), "cancelled"))
     else:
         await set_buttons(context.bot, query, None)
@@ -224,15 +254,14 @@ async def edit_start(update: Update, context: BotContext) -> int:
             context.bot, destination_of(message), t(lang, "no_such_assistant", name=name)
         )
         return END
-    _flow(context).clear()
-    _flow(context)["edit_id"] = assistant.id
+    _flow(context, "edit").clear()
+    _flow(context, "edit")["edit_id"] = assistant.id
     await _ask(update, context, *_menu(lang, assistant))
     return MENU
 
 
 def _menu(lang: str, assistant: Assistant) -> tuple[str, InlineKeyboardMarkup]:
-    fields = ("instructions", "vision_instructions", "model", "tools", "temperature", "reasoning")
-    rows = [[(t(lang, f"field_{f}"), f"ea:f:{f}")] for f in fields]
+    rows = [[(t(lang, f"field_{f}"), f"ea:f:{f}")] for f in FIELDS]
     rows.append([(t(lang, "btn_done"), "ea:done")])
     none = t(lang, "none")
     text = t(
@@ -248,7 +277,7 @@ def _menu(lang: str, assistant: Assistant) -> tuple[str, InlineKeyboardMarkup]:
 
 
 async def _editing(update: Update, context: BotContext) -> Assistant | None:
-    assistant_id = _flow(context).get("edit_id")
+    assistant_id = _flow(context, "edit").get("edit_id")
     assistant = await context.services.assistants.get(assistant_id) if assistant_id else None
     if assistant is None and update.effective_message is not None:
         await send_plain(
@@ -260,31 +289,36 @@ async def _editing(update: Update, context: BotContext) -> Assistant | None:
 
 
 async def _pressed(
-    update: Update, context: BotContext
-) -> tuple[CallbackQuery, Assistant, int] | None:
-    """An edit-flow button: checked like the command (admins only), acknowledged, and the
-    assistant being edited; None (flow over) when any of that fails."""
-    if not await ensure_admin(update, context):
+    update: Update, context: BotContext, options: Mapping[str, V]
+) -> tuple[CallbackQuery, Assistant, int, V] | None:
+    """An edit-flow button (see _flow_press), and the assistant being edited (a press for one
+    that is gone is refused and ends the flow); None (flow over) for anyone but an admin."""
+    pressed = await _flow_press(update, context, options)
+    if pressed is None:
         return None
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
+    query, value = pressed
+    user = update.effective_user
+    assistant_id = _flow(context, "edit").get("edit_id")
+    assistant = await context.services.assistants.get(assistant_id) if assistant_id else None
+    if assistant is None or user is None:
+        raise BadButton(query.data, END)
     await query.answer()
-    assistant = await _editing(update, context)
-    return None if assistant is None else (query, assistant, user.id)
+    return query, assistant, user.id, value
 
 
+@button
 async def edit_menu(update: Update, context: BotContext) -> int:
-    pressed = await _pressed(update, context)
+    options = {"ea:done": "", **{f"ea:f:{field}": field for field in FIELDS}}
+    pressed = await _pressed(update, context, options)
     if pressed is None:
         return END
-    query, assistant, _ = pressed
+    query, assistant, _, field = pressed
     lang = lang_of(update)
-    if query.data == "ea:done":
+    if not field:
         await show_in_place(context.bot, query, t(lang, "edit_done", name=assistant.name))
-        _flow(context).clear()
+        _flow(context, "edit").clear()
         return END
-    field = (query.data or "").removeprefix("ea:f:")
-    _flow(context)["field"] = field
+    _flow(context, "edit")["field"] = field
     if field == "model":
         await show_in_place(
             context.bot, query, t(lang, "ask_model"), _model_buttons(context, "ea:model")
@@ -299,8 +333,8 @@ async def edit_menu(update: Update, context: BotContext) -> int:
         )
         return TOOLS
     if field == "reasoning":
-        rows = [[(level, f"ea:reason:{level}")] for level in REASONING_LEVELS]
-        rows.append([(t(lang, "btn_default"), "ea:reason:-")])
+        levels = _reasoning_options().items()
+        rows = [[(level or t(lang, "btn_default"), data)] for data, level in levels]
         await show_in_place(
             context.bot, query, t(lang, "ask_reasoning", name=assistant.name), _buttons(rows)
         )
@@ -330,7 +364,7 @@ async def edit_value(update: Update, context: BotContext) -> int:
     assistant, lang = await _editing(update, context), lang_of(update)
     if assistant is None or update.effective_user is None:
         return END
-    field, text = _flow(context).get("field"), typed.strip()
+    field, text = _flow(context, "edit").get("field"), typed.strip()
     value: object
     if field == "temperature":
         try:
@@ -363,30 +397,29 @@ async def _back_to_menu(
     return MENU
 
 
+@button
 async def edit_model(update: Update, context: BotContext) -> int:
-    pressed = await _pressed(update, context)
+    pressed = await _pressed(update, context, _model_options(context, "ea:model"))
     if pressed is None:
         return END
-    query, assistant, admin_id = pressed
-    model = _chosen_model(context, query.data)
+    query, assistant, admin_id, model = pressed
     updated = await update_assistant(context.services, admin_id, assistant, model=model)
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
     return MENU
 
 
+@button
 async def edit_tools(update: Update, context: BotContext) -> int:
-    pressed = await _pressed(update, context)
+    options = {"ea:tools:done": "", **{f"ea:tool:{n}": n for n in context.services.tools.names()}}
+    pressed = await _pressed(update, context, options)
     if pressed is None:
         return END
-    query, assistant, admin_id = pressed
-    if query.data == "ea:tools:done":
+    query, assistant, admin_id, name = pressed
+    if not name:
         text, keyboard = _menu(lang_of(update), assistant)
         await show_in_place(context.bot, query, text, keyboard)
         return MENU
-    name = (query.data or "").removeprefix("ea:tool:")
-    if name not in context.services.tools.names():
-        return TOOLS
     tools = (
         tuple(x for x in assistant.tools if x != name)
         if name in assistant.tools
@@ -397,13 +430,17 @@ async def edit_tools(update: Update, context: BotContext) -> int:
     return TOOLS
 
 
+def _reasoning_options() -> dict[str, str | None]:
+    """Button data -> reasoning effort; `-` is the model's default (none sent)."""
+    return {**{f"ea:reason:{level}": level for level in REASONING_LEVELS}, "ea:reason:-": None}
+
+
+@button
 async def edit_reasoning(update: Update, context: BotContext) -> int:
-    pressed = await _pressed(update, context)
+    pressed = await _pressed(update, context, _reasoning_options())
     if pressed is None:
         return END
-    query, assistant, admin_id = pressed
-    level = (query.data or "").removeprefix("ea:reason:")
-    value = level if level in REASONING_LEVELS else None
+    query, assistant, admin_id, value = pressed
     updated = await update_assistant(context.services, admin_id, assistant, reasoning_effort=value)
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
@@ -412,7 +449,8 @@ async def edit_reasoning(update: Update, context: BotContext) -> int:
 
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel: leave the flow; nothing more changes."""
-    _flow(context).clear()
+    for which in FLOWS:
+        _flow(context, which).clear()
     if update.effective_message is not None:
         await send_plain(
             context.bot, destination_of(update.effective_message), t(lang_of(update), "cancelled")

@@ -12,6 +12,7 @@ from bot.assistant_admin import delete_assistant, use_assistant
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain, show_in_place
 from bot.i18n import t
+from handlers.buttons import BadButton, button, number_after, refuse_button
 from handlers.common import destination_of, ensure_admin, ensure_allowed, key_of, lang_of
 
 
@@ -111,20 +112,22 @@ async def on_delete(update: Update, context: BotContext) -> None:
     await send_plain(context.bot, dest, text)
 
 
+@button
 async def on_delete_button(update: Update, context: BotContext) -> None:
-    """The confirmation buttons: checked on the server like the command itself."""
+    """The confirmation buttons: checked on the server like the command itself; a press for an
+    assistant that is gone (or an id this bot never sent) is refused (handlers/buttons.py)."""
     query = update.callback_query
     if query is None or not await ensure_admin(update, context):
         return
     lang = lang_of(update)
-    _, answer, raw_id = (query.data or "del:no:0").split(":", 2)
-    assistant = await context.services.assistants.get(int(raw_id)) if raw_id.isdigit() else None
-    if answer != "yes" or assistant is None or update.effective_user is None:
+    if query.data is not None and query.data.startswith("del:no:"):
         await query.answer()
-        await show_in_place(
-            context.bot, query, t(lang, "cancelled" if answer != "yes" else "expired_button")
-        )
+        await show_in_place(context.bot, query, t(lang, "cancelled"))
         return
+    assistant_id = number_after(query.data, "del:yes:")
+    assistant = await context.services.assistants.get(assistant_id)
+    if assistant is None or update.effective_user is None:
+        raise BadButton(query.data)
     deleted = await delete_assistant(context.services, update.effective_user.id, assistant)
     await query.answer()
     text = t(lang, "deleted", name=assistant.name) if deleted else t(lang, "cannot_delete_default")
@@ -132,15 +135,9 @@ async def on_delete_button(update: Update, context: BotContext) -> None:
 
 
 async def on_stray_button(update: Update, context: BotContext) -> None:
-    """A button no flow is waiting for: a finished flow, or someone else's admin buttons."""
-    query = update.callback_query
-    if query is None:
-        return
-    user = update.effective_user
-    admin = user is not None and is_admin(context.services.settings, user.id)
-    await query.answer(
-        t(lang_of(update), "expired_button" if admin else "admins_only"), show_alert=True
-    )
+    """A button no flow is waiting for: a finished flow, someone else's admin buttons, or data
+    this bot never sent."""
+    await refuse_button(update, context)
 
 
 def register(app: BotApplication) -> None:

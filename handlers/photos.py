@@ -13,13 +13,22 @@ from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
 from bot.vision import collect_images
-from handlers.common import ensure_allowed, ensure_within_limits, incoming_from, key_of
+from handlers.common import (
+    destination_of,
+    ensure_allowed,
+    ensure_within_limits,
+    incoming_from,
+    key_of,
+    lang_of,
+)
 
 log = logging.getLogger(__name__)
 
 
 async def on_photo(update: Update, context: BotContext) -> None:
-    """Download the photo(s), prepare them, and answer with the caption as the question."""
+    """Download the photo(s), prepare them, and answer with the caption as the question (held
+    to MAX_TEXT_CHARS like a text: Telegram's own limit is 1024, a local Bot API server's or a
+    forged update's is not)."""
     message = update.effective_message
     if message is None or not addressed_to_bot(message, context.bot):
         return
@@ -27,16 +36,24 @@ async def on_photo(update: Update, context: BotContext) -> None:
     key = key_of(message)
     if not services.albums.leads(message, key):
         return  # a later album part: the album's first photo answers for all of them
-    if not await ensure_allowed(update, context) or not await ensure_within_limits(update, context):
+    if not await ensure_allowed(update, context):
         return
     parts = [message]
     if message.media_group_id:
         parts = await services.albums.gather((key, message.media_group_id)) or parts
-    settings = services.settings
+    settings, caption = services.settings, _caption_of(parts)
+    if len(caption) > settings.max_text_chars:  # held to the limit of texts, before any cost
+        text = t(
+            lang_of(update), "text_too_long", length=len(caption), limit=settings.max_text_chars
+        )
+        await send_plain(context.bot, destination_of(message), text)
+        return
+    if not await ensure_within_limits(update, context):
+        return
     collected = await collect_images(
         context.bot, parts, max_bytes=settings.max_file_bytes, max_side=settings.image_max_side
     )
-    incoming = incoming_from(update, context.bot, _caption_of(parts))
+    incoming = incoming_from(update, context.bot, caption)
     log.info(
         "images chat=%s update=%s count=%d skipped=%d download_ms=%.0f prepare_ms=%.0f",
         key.chat_id,

@@ -32,6 +32,9 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path | None) -> None:
         self.conn = conn
         self.path = path
+        #: True when this open created the database (no migration had been applied before): a
+        #: new file, or an empty one. Whatever an earlier database held (e.g. /allow rules) is gone.
+        self.created = False
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -65,6 +68,7 @@ class Database:
         )
         async with self.conn.execute("SELECT version FROM schema_migrations") as cursor:
             done = {row[0] for row in await cursor.fetchall()}
+        self.created = self.created or not done
         applied = []
         for version, name, sql in _migration_files():
             if version in done:

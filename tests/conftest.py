@@ -14,6 +14,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication, Services
+from storage import Database
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI
 from tests.fakes.fake_telegram import TOKEN, FakeTelegram
 
@@ -114,7 +115,11 @@ async def start_bot(make_settings: SettingsFactory) -> AsyncIterator[Callable[..
     running: list[RunningBot] = []
 
     async def start(**overrides: Any) -> RunningBot:
-        bot = RunningBot(make_settings(**overrides))
+        settings = make_settings(**overrides)
+        if "database_url" not in overrides and not settings.database_path.exists():
+            # A database from an earlier run, as a deployed bot has: a new one warns the admins.
+            await (await Database.open(settings.database_path)).close()
+        bot = RunningBot(settings)
         await bot.start()
         running.append(bot)
         return bot
