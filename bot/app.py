@@ -63,6 +63,15 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
         super().__init__(**kwargs)
         self.grace_seconds = grace_seconds
 
+    async def initialize(self) -> None:
+        try:
+            await super().initialize()
+        except BaseException:
+            # getMe failed (or was cancelled) after the bot's HTTP sessions opened: PTB's
+            # shutdown() skips an application that never finished initialising, so close them.
+            await self.bot.shutdown()
+            raise
+
     async def stop(self) -> None:
         processor = self.update_processor
         timer = None
@@ -165,12 +174,17 @@ def settle_gc() -> None:
 async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
     """Open the database and the OpenAI client, ensure the default assistant."""
     db = await Database.open(settings.database_path)
-    assistants = AssistantRepository(db.conn)
-    await assistants.ensure_default(
-        settings.assistant_name, settings.default_instructions(), settings.assistant_model
-    )
-    access = AccessRepository(db.conn)
-    await access.load()
+    try:
+        assistants = AssistantRepository(db.conn)
+        await assistants.ensure_default(
+            settings.assistant_name, settings.default_instructions(), settings.assistant_model
+        )
+        access = AccessRepository(db.conn)
+        await access.load()
+    except BaseException:
+        await db.close()  # its thread would keep the process alive
+        raise
+    # Nothing below does I/O: the clients open their connections when first used.
     usage = UsageRepository(db.conn)
     client = build_openai_client(settings)
     # The requests of every message go over the lean transport, configured like the client.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: What each route action means, for the README and validation.
@@ -37,6 +39,23 @@ DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly assistant in a Telegram chat. Answer concisely and clearly, "
     "in the language the user writes in. Use Markdown sparingly (bold, lists, code) when it helps."
 )
+
+
+#: A token as @BotFather gives it: the bot's id, a colon, a long URL-safe secret (35 characters
+#: today; only a floor is checked, so a longer format still passes).
+_TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]{30,}")
+
+#: ASSISTANT_INSTRUCTIONS may name a file with one of these suffixes.
+INSTRUCTION_FILE_SUFFIXES = (".txt", ".md")
+
+
+def _instructions_path(value: str) -> Path | None:
+    """The file ASSISTANT_INSTRUCTIONS names, if it reads as a path rather than inline text."""
+    text = value.strip()
+    if "\n" in text or len(text) >= 400:
+        return None
+    path = Path(text).expanduser()
+    return path if path.suffix in INSTRUCTION_FILE_SUFFIXES else None
 
 
 def _split_ids(value: Any) -> Any:
@@ -150,6 +169,50 @@ class Settings(BaseSettings):
     #: Exchanges shown by /history.
     history_limit: int = Field(default=10, ge=1, le=50)
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token:
+            raise PydanticCustomError("empty", "is empty")
+        if not _TOKEN_SHAPE.fullmatch(token):
+            # Never the value itself: it may be a real token pasted with a typo.
+            raise ValueError(
+                "it does not look like a token from @BotFather (digits, a colon, then a long "
+                "string of letters, digits, '_' and '-'); copy it again from @BotFather"
+            )
+        return SecretStr(token)
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if not key:
+            raise PydanticCustomError("empty", "is empty")
+        return SecretStr(key)
+
+    @field_validator("assistant_instructions")
+    @classmethod
+    def _check_instructions(cls, value: str) -> str:
+        path = _instructions_path(value)
+        if path is None:
+            return value
+        if path.is_file():
+            try:
+                path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+                raise ValueError(f"the file {path} cannot be read ({reason})") from None
+            return value
+        # One-line text that merely ends in ".md" stays inline; a bare name or a path is a file.
+        text = value.strip()
+        if " " in text and "/" not in text and "\\" not in text:
+            return value
+        raise ValueError(
+            f"it names the file {text}, which does not exist or is not a file: create it, fix "
+            "the path (relative paths start at the working directory), or give the text inline"
+        )
+
     @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: Any) -> Any:
@@ -216,10 +279,9 @@ class Settings(BaseSettings):
     def default_instructions(self) -> str:
         """ASSISTANT_INSTRUCTIONS as text: read from the file when it names one."""
         value = self.assistant_instructions.strip()
-        if "\n" not in value and len(value) < 400:
-            path = Path(value).expanduser()
-            if path.suffix in {".txt", ".md"} and path.is_file():
-                return path.read_text(encoding="utf-8").strip()
+        path = _instructions_path(value)
+        if path is not None and path.is_file():
+            return path.read_text(encoding="utf-8").strip()
         return value
 
     def secrets(self) -> list[str]:
@@ -245,9 +307,10 @@ def load_settings(**overrides: Any) -> Settings:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "settings"
         name = field.upper()
-        if error["type"] == "missing":
+        if error["type"] in {"missing", "empty"}:
             hint = _HINTS.get(field, f"set {name} in .env or the environment")
-            raise ConfigError(f"{name} is missing: {hint} (see .env.example).") from None
+            state = "missing" if error["type"] == "missing" else "empty"
+            raise ConfigError(f"{name} is {state}: {hint} (see .env.example).") from None
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name} is invalid: {message}.") from None
     except json.JSONDecodeError as exc:

@@ -4,7 +4,7 @@ from storage.access import AccessRepository
 from storage.assistants import Assistant, AssistantRepository
 from storage.audit import AuditEntry, AuditRepository, Stats
 from storage.chats import ChatKey, ChatRecord, ChatRepository
-from storage.database import Database
+from storage.database import Database, DatabaseUnusable
 from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
 from storage.transcript import Question, TranscriptEntry, TranscriptRepository
@@ -21,6 +21,7 @@ __all__ = [
     "ChatRepository",
     "DailyUsage",
     "Database",
+    "DatabaseUnusable",
     "InboxRepository",
     "KnowledgeFile",
     "KnowledgeRepository",

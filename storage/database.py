@@ -26,6 +26,56 @@ def _migration_files() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be opened or read; the message names the file and what to do.
+
+    `misconfigured` is true when the path itself is wrong (a folder, a place that cannot be
+    created), false when the file is there but broken or locked.
+    """
+
+    def __init__(self, message: str, *, misconfigured: bool) -> None:
+        super().__init__(message)
+        self.misconfigured = misconfigured
+
+
+def _create_file(target: Path) -> None:
+    """Create the folder and the file (owner-only), or say why the path cannot hold a database."""
+    if target.is_dir():
+        raise DatabaseUnusable(
+            f"{target} is a directory, not a database file: point DATABASE_URL at a file "
+            "(e.g. sqlite:///data/bot.sqlite3)",
+            misconfigured=True,
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Created owner-only before SQLite touches it; SQLite gives -wal/-shm the same mode.
+        fd = os.open(target, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(target, 0o600)
+    except OSError as exc:
+        raise DatabaseUnusable(
+            f"{target} cannot be created or opened ({exc.strerror or type(exc).__name__}): make "
+            "its folder writable by this user, or point DATABASE_URL somewhere that is",
+            misconfigured=True,
+        ) from exc
+
+
+def _unusable(target: Path | None, exc: sqlite3.Error) -> DatabaseUnusable:
+    where = target if target is not None else ":memory:"
+    if isinstance(exc, sqlite3.OperationalError):
+        # e.g. locked by another process, read-only file or folder, disk full
+        return DatabaseUnusable(
+            f"{where} cannot be used ({exc}): check that the file and its folder are writable "
+            "and that no other process holds it",
+            misconfigured=False,
+        )
+    return DatabaseUnusable(
+        f"{where} is not a usable SQLite database ({exc}): restore it from a backup, or move it "
+        "away to start with an empty one",
+        misconfigured=False,
+    )
+
+
 class Database:
     """Owns the connection; repositories borrow it."""
 
@@ -38,25 +88,31 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
-        """Open (creating folder and file, owner-only) and migrate the database at `path`."""
+        """Open (creating folder and file, owner-only) and migrate the database at `path`.
+
+        Raises DatabaseUnusable, with the connection (and its thread) closed again, when the path
+        cannot hold a database or the file is not one.
+        """
         target = None if str(path) == ":memory:" else Path(path)
         if target is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Created owner-only before SQLite touches it; SQLite gives -wal/-shm the same mode.
-            fd = os.open(target, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-            os.chmod(target, 0o600)
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+            _create_file(target)
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _unusable(target, exc) from exc
         db = cls(conn, target)
         try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
             await db.migrate()
-        except BaseException:
+        except BaseException as exc:
+            # A connection left open keeps aiosqlite's (non-daemon) thread, and the process, alive.
             await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _unusable(target, exc) from exc
             raise
         return db
 

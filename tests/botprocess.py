@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def start_process(
-    tg: FakeTelegram, ai: FakeOpenAI, workdir: Path, **settings: str
+    tg: FakeTelegram, ai: FakeOpenAI, workdir: Path, *args: str, **settings: str
 ) -> asyncio.subprocess.Process:
+    """`python -m bot *args` on the fakes; settings (lower-case names) override the defaults."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
@@ -30,7 +31,7 @@ async def start_process(
         **{key.upper(): value for key, value in settings.items()},
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=workdir, env=env,
+        sys.executable, "-m", "bot", *args, cwd=workdir, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
+from tests.fakes.fake_telegram import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +28,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 
 
 def test_lists_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     monkeypatch.setenv("ADMIN_USER_IDS", "1, 2,3")
     monkeypatch.setenv("ALLOWED_USER_IDS", "")
@@ -41,7 +42,7 @@ def test_lists_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     monkeypatch.setenv("ADMIN_USER_IDS", "12,abc")
     with pytest.raises(ConfigError, match="ADMIN_USER_IDS is invalid"):
@@ -57,7 +58,7 @@ def test_instructions_from_a_file(tmp_path: Path) -> None:
     path.write_text("Talk like a pirate.\n")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token="1:a",
+        telegram_bot_token=TOKEN,
         openai_api_key="k",
         assistant_instructions=str(path),
     )
@@ -73,12 +74,15 @@ def test_missing_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_missing_key_is_named(tmp_path: Path) -> None:
-    result = _run([], {"TELEGRAM_BOT_TOKEN": "1:a"}, tmp_path)
+    result = _run([], {"TELEGRAM_BOT_TOKEN": TOKEN}, tmp_path)
     assert result.returncode == 2 and "OPENAI_API_KEY" in result.stderr
 
 
 def test_check_validates_without_starting(tmp_path: Path) -> None:
-    env = {"TELEGRAM_BOT_TOKEN": "1:secret-token-value", "OPENAI_API_KEY": "sk-secret-key-value"}
+    env = {
+        "TELEGRAM_BOT_TOKEN": "123456:secret_token_value_abcdefghijklmnop",
+        "OPENAI_API_KEY": "sk-secret-key-value",
+    }
     result = _run(["--check"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "configuration OK" in result.stdout
@@ -87,6 +91,107 @@ def test_check_validates_without_starting(tmp_path: Path) -> None:
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=1:a\nOPENAI_API_KEY=k\nLOG_LEVEL=warning\n")
+    (tmp_path / ".env").write_text(
+        f"TELEGRAM_BOT_TOKEN={TOKEN}\nOPENAI_API_KEY=k\nLOG_LEVEL=warning\n"
+    )
     result = _run(["--check"], {}, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+# --- values that are there but unusable: one line naming the setting, status 2 -----------------
+
+#: Should a start get past the settings, it finds nothing listening (never the internet).
+NOWHERE = {
+    "TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot",
+    "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+}
+
+
+def _one_line_naming(result: subprocess.CompletedProcess[str], setting: str) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and setting in lines[0], output
+    return output
+
+
+@pytest.mark.parametrize("args", [["--check"], []])
+def test_the_copied_env_example_is_refused_naming_the_empty_token(
+    tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    output = _one_line_naming(_run(args, NOWHERE, tmp_path), "TELEGRAM_BOT_TOKEN")
+    assert "is empty" in output and "@BotFather" in output
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("args", [["--check"], []])
+def test_an_empty_key_is_refused(tmp_path: Path, args: list[str]) -> None:
+    env = {**NOWHERE, "TELEGRAM_BOT_TOKEN": TOKEN, "OPENAI_API_KEY": "  "}
+    output = _one_line_naming(_run(args, env, tmp_path), "OPENAI_API_KEY")
+    assert "is empty" in output
+
+
+@pytest.mark.parametrize("args", [["--check"], []])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "123456789",  # the id alone
+        "123456789:AAshort_secret",  # cut off
+        "bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",  # a stray prefix
+        "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PAL/saw",  # not URL-safe
+    ],
+)
+def test_a_malformed_token_is_refused_without_showing_it(
+    tmp_path: Path, args: list[str], token: str
+) -> None:
+    env = {**NOWHERE, "TELEGRAM_BOT_TOKEN": token, "OPENAI_API_KEY": "k"}
+    output = _one_line_naming(_run(args, env, tmp_path), "TELEGRAM_BOT_TOKEN")
+    assert token not in output
+    assert (token.partition(":")[2] or token) not in output
+
+
+@pytest.mark.parametrize("args", [["--check"], []])
+def test_instructions_naming_a_missing_file_are_refused(tmp_path: Path, args: list[str]) -> None:
+    env = {
+        **NOWHERE,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "OPENAI_API_KEY": "k",
+        "ASSISTANT_INSTRUCTIONS": "prompts/bakery.md",
+    }
+    output = _one_line_naming(_run(args, env, tmp_path), "ASSISTANT_INSTRUCTIONS")
+    assert "prompts/bakery.md" in output
+
+
+def test_token_shapes_and_inline_instructions() -> None:
+    def settings(**values: str) -> Settings:
+        base = {"telegram_bot_token": TOKEN, "openai_api_key": "k", **values}
+        return Settings(_env_file=None, **base)  # type: ignore[call-arg, arg-type]
+
+    # @BotFather's form, with surrounding blanks from a pasted .env line
+    real = " 7712345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-_ \n"
+    assert settings(telegram_bot_token=real).telegram_bot_token.get_secret_value() == real.strip()
+    assert settings().telegram_bot_token.get_secret_value() == TOKEN
+    # one line of text that merely ends like a file name is still inline text
+    text = "Answer like our README.md"
+    assert settings(assistant_instructions=text).default_instructions() == text
+    with pytest.raises(ConfigError, match="ASSISTANT_INSTRUCTIONS is invalid: it names the file"):
+        load_settings(
+            _env_file=None, telegram_bot_token=TOKEN, openai_api_key="k",
+            assistant_instructions="missing.txt",
+        )  # fmt: skip
+
+
+def test_help_names_the_program_it_was_started_as(tmp_path: Path) -> None:
+    module = _run(["--help"], {}, tmp_path)
+    assert module.returncode == 0 and module.stdout.startswith("usage: python -m bot")
+    # The console script runs main() with argv[0] set to its own path.
+    script = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; sys.argv[0] = '/venv/bin/telegram-ai-assistant'; "
+         "from bot.__main__ import main; main(['--help'])"],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.startswith("usage: telegram-ai-assistant")

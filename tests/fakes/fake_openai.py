@@ -467,6 +467,7 @@ class FakeOpenAI(LoopbackServer):
             ("DELETE", re.compile(r"/vector_stores/(?P<vid>[^/]+)"), self._delete_vector_store),
             ("POST", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._add_vs_file),
             ("GET", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._list_vs_files),
+            ("GET", re.compile(r"/models"), self._list_models),
         ]
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -1138,6 +1139,16 @@ class FakeOpenAI(LoopbackServer):
         if purpose := rec.query.get("purpose"):
             files = [f for f in files if f["purpose"] == purpose]
         return self._json(_paginate(files, rec.query, default_order="desc"))
+
+    # -- /models (the bot's key check at start-up) ---------------------------------------------
+
+    async def _list_models(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        ids = ("gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano")
+        models = [{"id": i, "object": "model", "created": 1767225600, "owned_by": "openai"}
+                  for i in ids]  # fmt: skip
+        return self._json({"object": "list", "data": models})
 
     def _file(self, file_id: str) -> JSONDict:
         if file_id not in self.files:
