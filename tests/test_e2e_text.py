@@ -413,6 +413,41 @@ async def test_rejected_entities_fall_back_to_plain_text(
     assert tg.sent_texts(950) == ["some bold claim"]
 
 
+async def test_a_group_edit_with_rejected_entities_falls_back_to_plain_text(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """Groups stream into one message; when the final edit's entities are refused (400 "can't
+    parse entities"), the same message is edited again as plain text, not sent anew."""
+    # One preview, then no further edit until the final one (the interval is long).
+    await start_bot(stream_edit_interval_seconds=60)
+    step = asyncio.Semaphore(0)
+    ai.script(Reply(text="some **bold** claim", chunks=["some ", "**bold** ", "claim"], step=step))
+    group = -1090
+    tg.group_text("@test_ai_bot format please", chat_id=group)
+    [preview] = await tg.wait_for("sendMessage")  # the first delta, shown as the preview
+    assert preview.params["text"].strip() == "some"
+    tg.fail_next(
+        "editMessageText",
+        status=400,
+        retry_after=None,
+        description="Bad Request: can't parse entities: unsupported start tag",
+    )
+    step.release()
+    step.release()  # the rest of the answer
+    rejected, plain = await tg.wait_for("editMessageText", 2)
+    assert rejected.failed and rejected.params.get("entities")
+    assert not plain.failed and "entities" not in plain.params
+    assert plain.params["message_id"] == preview.result["message_id"]
+    await eventually(lambda: _shows(tg, group, "some bold claim"))
+    assert len(tg.sent_texts(group)) == 1  # no second message
+    [message] = tg.messages_in(group)
+    assert message["text"] == "some bold claim" and "entities" not in message
+
+
+async def _shows(tg: FakeTelegram, chat_id: int, text: str) -> bool:
+    return [m["text"] for m in tg.messages_in(chat_id)] == [text]
+
+
 async def test_secrets_never_reach_logs_or_chats(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, capfd: Any
 ) -> None:
