@@ -128,6 +128,20 @@ async def test_conversation_and_plain_response(ai: FakeOpenAI, client: openai.As
     assert ai.violations == []
 
 
+async def test_a_gated_reply_answers_only_once_its_event_is_set(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    gate = asyncio.Event()
+    ai.script(Reply(text="held", gate=gate), Reply(text="held too", gate=gate))
+    first = asyncio.create_task(client.responses.create(model=MODEL, input="one"))
+    second = asyncio.create_task(client.responses.create(model=MODEL, input="two"))
+    await ai.wait_for("/v1/responses", 2)  # both recorded while held: in flight at once
+    assert not first.done() and not second.done()
+    gate.set()
+    answers = await asyncio.wait_for(asyncio.gather(first, second), 30)
+    assert sorted(a.output_text for a in answers) == ["held", "held too"]
+
+
 async def test_stream_events_typed(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     conv = await client.conversations.create()
     # Lock-step: the fake sends the next delta only once the client has read the previous one,

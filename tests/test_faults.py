@@ -98,6 +98,50 @@ async def test_the_answer_and_its_inbox_mark_are_one_write(
     assert done_at == answered_at
 
 
+async def test_replay_answers_each_chats_pending_messages_oldest_first(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """Three pending messages in each of two chats (interleaved) are answered after the restart
+    in the order they were sent, per chat."""
+    held = asyncio.Event()
+    ai.script(Reply(text="never delivered", gate=held), Reply(text="never delivered", gate=held))
+    first: RunningBot = await start_bot(shutdown_grace_seconds=0)
+    chats = (81, 82)
+    sent = [tg.private_text(f"{chat}-m{i}", chat_id=chat) for i in range(3) for chat in chats]
+    ids = [u["update_id"] for u in sent]
+    assert ids == sorted(ids)
+    # The first message of each chat is being answered (held), the others wait for their turn:
+    # all six are in the inbox, none done.
+    await eventually(lambda: _answers_started(ai, 2), timeout=20)
+    repo = first.services.inbox_repo
+
+    async def all_pending() -> bool:
+        return [await repo.state_of(u) for u in ids] == ["pending"] * 6
+
+    await eventually(all_pending, timeout=20)
+    await first.stop()  # grace 0: everything unfinished is cancelled and stays pending
+    held.set()
+    assert tg.sent_texts(81) == tg.sent_texts(82) == []
+
+    second: RunningBot = await start_bot()
+    await tg.wait_for("sendMessage", 12, timeout=30)  # a delay note and an answer each
+    for chat in chats:
+        texts = tg.sent_texts(chat)
+        assert texts[0].startswith("Sorry for the delay"), texts
+        assert [t for t in texts if t.startswith("Echo:")] == [
+            f"Echo: {chat}-m{i}" for i in range(3)
+        ]
+    # and the model saw them in that order too, within each chat's conversation
+    for chat in chats:
+        asked = [FakeOpenAI.input_texts(b)[-1] for b in _answers(ai)[2:]]
+        assert [a for a in asked if a.startswith(f"{chat}-")] == [f"{chat}-m{i}" for i in range(3)]
+    assert [await second.services.inbox_repo.state_of(u) for u in ids] == ["done"] * 6
+
+
+async def _answers_started(ai: FakeOpenAI, count: int) -> bool:
+    return len(_answers(ai)) >= count
+
+
 # --- 2. duplicates ------------------------------------------------------------------------------
 
 
