@@ -357,6 +357,33 @@ async def test_allow_and_block_at_runtime(tg: FakeTelegram, ai: FakeOpenAI, star
     assert len(_answers(ai)) == 1
 
 
+async def test_block_on_an_open_bot_refuses_only_that_user(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """No ALLOWED_USER_IDS (everyone may talk): /block shuts out that user and nobody else."""
+    bot: RunningBot = await start_bot()
+    assert bot.settings.allowed_user_ids == frozenset()
+    other = USER + 1
+    assert await _admin_says(tg, f"/block {USER}", 1) == f"User {USER} is blocked."
+    tg.private_text("let me in", chat_id=USER)
+    tg.private_text("hello", chat_id=other)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == USER)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == other)
+    assert tg.sent_texts(USER) == [
+        "Sorry, you're not allowed to use this bot. Ask its admin for access."
+    ]
+    assert tg.sent_texts(other) == ["Echo: hello"]
+    asked = [FakeOpenAI.input_texts(body)[-1] for body in _answers(ai)]
+    assert asked == ["hello"]  # the blocked user cost nothing
+    # still refused later, and still only them
+    tg.private_text("again", chat_id=USER)
+    tg.private_text("me too", chat_id=other + 1)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == USER)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == other + 1)
+    assert tg.sent_texts(USER)[1].startswith("Sorry, you're not allowed")
+    assert tg.sent_texts(other + 1) == ["Echo: me too"]
+
+
 async def test_allow_on_an_open_bot_warns_that_it_becomes_limited(
     tg: FakeTelegram, start_bot: Any
 ) -> None:

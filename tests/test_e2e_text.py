@@ -7,7 +7,8 @@ import itertools
 import json
 from typing import Any
 
-from tests.conftest import ADMIN_ID, eventually
+from bot.ordering import ChatOrderedProcessor
+from tests.conftest import ADMIN_ID, RunningBot, eventually
 from tests.fakes.fake_openai import FakeOpenAI, Reply
 from tests.fakes.fake_telegram import FakeTelegram
 
@@ -193,14 +194,18 @@ async def test_group_streams_by_editing_one_message_throttled(
     ai.script(Reply(text="".join(words), chunks=words, token_delay=0.05))  # ~2 s of streaming
     tg.group_text("@test_ai_bot tell me a story", chat_id=-1003)
     await tg.wait_for("sendMessage", 1)
-    for _ in range(100):
-        message = tg.messages_in(-1003)[-1]
-        if message["text"].startswith("word0") and message["text"].rstrip().endswith("word39"):
-            break
-        await asyncio.sleep(0.05)
+
+    async def complete() -> bool:
+        return tg.messages_in(-1003)[-1]["text"] == "".join(words).strip()
+
+    await eventually(complete, timeout=60)
     edits = tg.calls_to("editMessageText")
     assert tg.calls_to("sendMessageDraft") == []  # drafts are for private chats only
-    assert 2 <= len(edits) <= 8  # ~2 s at one edit per 0.5 s, plus the final edit
+    # The stream takes at least 40 x 0.05 s: at least one edit while streaming, then the final.
+    assert len(edits) >= 2
+    # Throttled, not one edit per delta: each edit after the previous one's answer plus the
+    # interval (a wait the bot makes, so a slow machine only makes the gaps longer). The final
+    # edit does not wait for the interval.
     gaps = [b.at - a.at for a, b in itertools.pairwise(edits)][:-1]
     assert all(gap >= 0.45 for gap in gaps), gaps
     assert len(tg.sent_texts(-1003)) == 1  # one message, edited in place
@@ -242,19 +247,33 @@ async def test_user_outside_the_allow_list_is_refused_without_openai(
 async def test_one_chat_in_order_while_other_chats_run_concurrently(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
-    await start_bot()
-    slow = lambda body: Reply(  # noqa: E731
-        text="Echo: " + FakeOpenAI.input_texts(body)[-1], latency=0.4
-    )
-    ai.default_reply = slow
+    """Concurrency is proven by a barrier, not a stopwatch: no answer is given until 21 answer
+    requests (chat 100's first and one from each of 20 other chats) are in flight at once. Were
+    chats served one after another, the 2nd request would never come and the wait would fail."""
+    await start_bot(openai_timeout_seconds=120)  # held requests must not time out meanwhile
+    others = range(200, 220)
+    in_flight = len(others) + 1
+    barrier = asyncio.Event()
+    arrived: list[str] = []
+
+    def held(body: dict[str, Any]) -> Reply:
+        question = FakeOpenAI.input_texts(body)[-1]
+        arrived.append(question)
+        if len(arrived) == in_flight:
+            barrier.set()
+        return Reply(text="Echo: " + question, gate=barrier)
+
+    ai.default_reply = held
     for i in range(4):
         tg.private_text(f"a{i}", chat_id=100)
-    for chat in range(200, 220):
+    for chat in others:
         tg.private_text("hello", chat_id=chat)
-    started = asyncio.get_running_loop().time()
-    await tg.wait_for("sendMessage", 24, timeout=20)
-    elapsed = asyncio.get_running_loop().time() - started
+    await asyncio.wait_for(barrier.wait(), 60)  # deadlock guard only
+    # while held, chat 100 had exactly one request out: its later messages waited their turn
+    assert sorted(arrived[:in_flight]) == sorted(["a0"] + ["hello"] * len(others))
+    await tg.wait_for("sendMessage", 24, timeout=60)
     assert tg.sent_texts(100) == [f"Echo: a{i}" for i in range(4)]
+    assert all(tg.sent_texts(chat) == ["Echo: hello"] for chat in others)
     # chat 100's answers never overlapped: each request came after the previous answer went out
     chat_requests = [
         r
@@ -262,10 +281,9 @@ async def test_one_chat_in_order_while_other_chats_run_concurrently(
         if r.body and r.body.get("stream") and FakeOpenAI.input_texts(r.body)[-1].startswith("a")
     ]
     finals = [c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == 100]
+    assert len(chat_requests) == len(finals) == 4
     for request, previous_final in zip(chat_requests[1:], finals, strict=False):
         assert request.at >= previous_final.at
-    # the 20 other chats did not wait for chat 100's queue (4 x 0.4 s) nor for each other
-    assert elapsed < 1.6 + 1.0, elapsed
 
 
 async def test_ten_thousand_character_answer_arrives_whole_and_in_order(
@@ -413,6 +431,41 @@ async def test_rejected_entities_fall_back_to_plain_text(
     assert tg.sent_texts(950) == ["some bold claim"]
 
 
+async def test_a_group_edit_with_rejected_entities_falls_back_to_plain_text(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """Groups stream into one message; when the final edit's entities are refused (400 "can't
+    parse entities"), the same message is edited again as plain text, not sent anew."""
+    # One preview, then no further edit until the final one (the interval is long).
+    await start_bot(stream_edit_interval_seconds=60)
+    step = asyncio.Semaphore(0)
+    ai.script(Reply(text="some **bold** claim", chunks=["some ", "**bold** ", "claim"], step=step))
+    group = -1090
+    tg.group_text("@test_ai_bot format please", chat_id=group)
+    [preview] = await tg.wait_for("sendMessage")  # the first delta, shown as the preview
+    assert preview.params["text"].strip() == "some"
+    tg.fail_next(
+        "editMessageText",
+        status=400,
+        retry_after=None,
+        description="Bad Request: can't parse entities: unsupported start tag",
+    )
+    step.release()
+    step.release()  # the rest of the answer
+    rejected, plain = await tg.wait_for("editMessageText", 2)
+    assert rejected.failed and rejected.params.get("entities")
+    assert not plain.failed and "entities" not in plain.params
+    assert plain.params["message_id"] == preview.result["message_id"]
+    await eventually(lambda: _shows(tg, group, "some bold claim"))
+    assert len(tg.sent_texts(group)) == 1  # no second message
+    [message] = tg.messages_in(group)
+    assert message["text"] == "some bold claim" and "entities" not in message
+
+
+async def _shows(tg: FakeTelegram, chat_id: int, text: str) -> bool:
+    return [m["text"] for m in tg.messages_in(chat_id)] == [text]
+
+
 async def test_secrets_never_reach_logs_or_chats(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, capfd: Any
 ) -> None:
@@ -480,19 +533,32 @@ async def test_unexpected_errors_reach_the_user_as_a_short_message(
 async def test_a_busy_chat_never_holds_the_other_chats_slots(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
-    """With two working slots, five queued messages of one chat leave a slot for others."""
-    await start_bot(max_concurrent_chats=2)
-    ai.default_reply = lambda body: Reply(
-        text="Echo: " + FakeOpenAI.input_texts(body)[-1], latency=0.3
-    )
+    """With two working slots, five queued messages of one chat leave a slot for others: the
+    busy chat's answers are held until the quick chat has its answer, so if the busy chat held
+    both slots the quick one would never be answered (and the wait fails)."""
+    bot: RunningBot = await start_bot(max_concurrent_chats=2, openai_timeout_seconds=120)
+    quick_answered = asyncio.Event()
+
+    def reply(body: dict[str, Any]) -> Reply:
+        question = FakeOpenAI.input_texts(body)[-1]
+        gate = quick_answered if question.startswith("busy") else None
+        return Reply(text="Echo: " + question, gate=gate)
+
+    ai.default_reply = reply
     for i in range(5):
         tg.private_text(f"busy {i}", chat_id=1400)
-    await asyncio.sleep(0.1)
+    processor = bot.app.update_processor
+    assert isinstance(processor, ChatOrderedProcessor)
+
+    async def all_five_in_line() -> bool:  # one answering (held), four waiting for their turn
+        return processor.busy == 5 and len(_assistant_requests(ai)) == 1
+
+    await eventually(all_five_in_line, timeout=30)
     tg.private_text("quick one", chat_id=1401)
-    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 1401)
-    busy_done = [c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == 1400]
-    assert len(busy_done) <= 2, "the quick chat waited behind the busy chat's queue"
-    await tg.wait_for("sendMessage", 6, timeout=10)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 1401, timeout=30)
+    assert [c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == 1400] == []
+    quick_answered.set()
+    await tg.wait_for("sendMessage", 6, timeout=30)
     assert tg.sent_texts(1400) == [f"Echo: busy {i}" for i in range(5)]
 
 

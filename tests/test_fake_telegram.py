@@ -34,6 +34,7 @@ from telegram.ext import (
     filters,
 )
 
+from tests.conftest import eventually
 from tests.fakes.fake_telegram import (
     TOKEN,
     Call,
@@ -75,11 +76,13 @@ async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
     await other.shutdown()
 
 
-async def _start_app(fake: FakeTelegram, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def _start_app(
+    fake: FakeTelegram, app: Application[Any, Any, Any, Any, Any, Any], poll_timeout: int = 1
+) -> None:
     await app.initialize()
     await app.start()
     assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0, timeout=1)
+    await app.updater.start_polling(poll_interval=0, timeout=poll_timeout)
 
 
 async def _stop_app(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -101,6 +104,11 @@ def _build_app(fake: FakeTelegram) -> Application[Any, Any, Any, Any, Any, Any]:
     )
 
 
+async def _waiting_poll(fake: FakeTelegram) -> bool:
+    """A getUpdates call has arrived and is not answered yet (a long poll waiting)."""
+    return any(c.result is None and not c.failed for c in fake.calls_to("getUpdates"))
+
+
 async def test_application_long_polling_roundtrip(fake: FakeTelegram) -> None:
     received: list[tuple[str, float]] = []
     commands: list[list[str]] = []
@@ -116,23 +124,27 @@ async def test_application_long_polling_roundtrip(fake: FakeTelegram) -> None:
     app = _build_app(fake)
     app.add_handler(CommandHandler("start", on_start))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
-    await _start_app(fake, app)
+    # Long polls of 30 s: an update that waited for the poll's timeout would miss the 10 s
+    # deadline below, so arriving in time proves the push woke the waiting poll.
+    await _start_app(fake, app, poll_timeout=30)
     try:
-        await fake.wait_for("getUpdates")  # polling is live
-        pushed_at = time.monotonic()
+        # Push while a long poll is waiting: that very poll must deliver the update.
+        await eventually(lambda: _waiting_poll(fake))
+        [waiting] = [c for c in fake.calls_to("getUpdates") if c.result is None and not c.failed]
         update = fake.private_text("hello there", chat_id=1001)
-        [reply] = await fake.wait_for("sendMessage", timeout=5)
+        [reply] = await fake.wait_for("sendMessage", timeout=10)
         assert received and received[0][0] == "hello there"
-        assert received[0][1] - pushed_at < 1.0, "update took more than a second to arrive"
+        assert [u["update_id"] for u in waiting.result] == [update["update_id"]]
         assert reply.params == {"chat_id": 1001, "text": "echo: hello there"}
         assert reply.result["message_id"] == update["message"]["message_id"] + 1
         fake.private_text("/start deep_link", chat_id=1001)
         fake.private_text("/start@test_ai_bot", chat_id=1001)
         await fake.wait_for("getUpdates", where=lambda c: bool(c.result) and len(c.result) >= 1)
-        for _ in range(50):
-            if len(commands) == 2:
-                break
-            await asyncio.sleep(0.02)
+
+        async def both_commands() -> bool:
+            return len(commands) == 2
+
+        await eventually(both_commands, timeout=10)
         assert commands == [["deep_link"], []]
     finally:
         await _stop_app(app)
@@ -476,21 +488,28 @@ async def test_long_polling_semantics(fake: FakeTelegram, bot: PTBBot) -> None:
     got = await bot.get_updates(offset=u1["update_id"] + 1, timeout=5)
     assert [u.update_id for u in got] == [u2["update_id"]]
 
-    # waits until an update is pushed
-    async def push_later() -> None:
-        await asyncio.sleep(0.2)
+    # waits until an update is pushed: the poll is already waiting (recorded, unanswered) when
+    # the update arrives, and answers with it rather than with [] at its timeout
+    polls = len(fake.calls_to("getUpdates"))
+    waited: list[bool] = []
+
+    async def push_once_waiting() -> None:
+        await fake.wait_for("getUpdates", polls + 1)
+        waited.append(await _waiting_poll(fake))
         fake.private_text("three")
 
-    started = time.monotonic()
-    pusher = asyncio.create_task(push_later())
-    got = await bot.get_updates(offset=u2["update_id"] + 1, timeout=5)
+    pusher = asyncio.create_task(push_once_waiting())
+    # 30 s poll, 10 s deadline: only a poll woken by the push answers in time
+    got = await asyncio.wait_for(bot.get_updates(offset=u2["update_id"] + 1, timeout=30), 10)
     await pusher
+    assert waited == [True]
     assert [u.message.text for u in got if u.message] == ["three"]
-    assert 0.15 < time.monotonic() - started < 2
-    # times out with [] when nothing comes
+    assert len(fake.calls_to("getUpdates")) == polls + 1  # that one poll delivered it
+    # times out with [] when nothing comes (not before its timeout: a wait in the fake, so a
+    # slow machine can only make it longer)
     started = time.monotonic()
     assert await bot.get_updates(offset=got[-1].update_id + 1, timeout=1) == ()
-    assert 0.9 < time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.9
     # message_reaction is not delivered unless allowed_updates asks for it
     fake.push_update(
         {

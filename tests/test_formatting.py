@@ -99,3 +99,27 @@ def test_history_view_keeps_newest_and_fits() -> None:
     assert view.text.endswith("a" * 100)
     bold = [view.text[e.offset : e.offset + e.length] for e in view.entities]
     assert bold[0] == "Recent:" and bold[1] in {"You:", "Assistant:"}
+
+
+def test_every_part_fits_telegrams_own_limit_not_just_the_modules_constant() -> None:
+    """Checked against Telegram's 4096 UTF-16 units (the fake's MAX_TEXT_LENGTH), so raising
+    MAX_MESSAGE_UTF16 past it cannot go unnoticed; and exactly 4096 units is still one part."""
+    from tests.fakes.fake_telegram import MAX_TEXT_LENGTH
+    from tests.fakes.fake_telegram import utf16_len as telegram_utf16_len
+
+    assert MAX_TEXT_LENGTH == 4096
+    assert split_rendered(Rendered("a" * 4096)) == [Rendered("a" * 4096)]
+    assert len(split_rendered(Rendered("a " * 2048 + "b"))) == 2  # 4,097 units
+    texts = [
+        " ".join(["palabra"] * 1250),  # ASCII, no newlines
+        " ".join(["😀ñ"] * 3000),  # astral characters count twice
+        "\n\n".join("x" * 900 for _ in range(12)),  # paragraphs
+    ]
+    for text in texts:
+        parts = split_rendered(Rendered(text))
+        assert len(parts) > 1
+        assert all(telegram_utf16_len(p.text) <= 4096 for p in parts)
+        assert all(telegram_utf16_len(p.text) <= MAX_TEXT_LENGTH for p in parts)
+        # the parts are as long as they may be: none but the last could have been shorter by
+        # more than a word or paragraph
+        assert all(telegram_utf16_len(p.text) > 4096 - 1000 for p in parts[:-1])

@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from telegram import Update
+from telegram.ext import TypeHandler
 
 from bot.config import Settings
 from bot.ordering import ChatOrderedProcessor
-from tests.conftest import ADMIN_ID, RunningBot
+from tests.conftest import ADMIN_ID, RunningBot, eventually
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI
 from tests.fakes.fake_telegram import TOKEN, FakeTelegram
 
@@ -34,6 +36,7 @@ COMMANDS = [
     "/editassistant", "/deleteassistant", "/frobnicate", "/start@test_ai_bot", "/help@other_bot",
 ]  # fmt: skip
 USERS = [11, 12, 13, ADMIN_ID]
+SENTINEL_CHAT = -7999  # a channel whose posts mark the end of a batch
 
 
 class BackgroundBot:
@@ -45,6 +48,8 @@ class BackgroundBot:
         self.thread.start()
         self.errors: list[BaseException] = []
         self.pushed = 0
+        self.sentinels = 0
+        self.seen: set[str] = set()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -77,7 +82,13 @@ class BackgroundBot:
         async def record(update: object, context: Any) -> None:
             self.errors.append(context.error)
 
+        async def see(update: Update, context: Any) -> None:
+            post = update.channel_post
+            if post is not None and post.chat.id == SENTINEL_CHAT and post.text:
+                self.seen.add(post.text)
+
         self.bot.app.add_error_handler(record)
+        self.bot.app.add_handler(TypeHandler(Update, see), group=-1000)
         await self.bot.start()
         for user in USERS:  # every user has talked to the bot before, as on Telegram
             self.tg.private_text("/start", chat_id=user)
@@ -91,18 +102,23 @@ class BackgroundBot:
     async def push(self, updates: list[dict[str, Any]]) -> None:
         for spec in updates:
             self._push_one(spec)
-        # wait until Telegram has handed everything out and the bot is idle again
+        # Then a sentinel: once its handler ran, every update pushed before it has started (the
+        # application takes updates in order and each registers with the processor on its first
+        # step); once the processor is empty too, the whole batch is done. No "quiet for a
+        # while" guess; the 60 s is only a deadlock guard.
+        self.sentinels += 1
+        tag = f"sentinel {self.sentinels}"
+        chat = {"id": SENTINEL_CHAT, "type": "channel", "title": "Sentinel"}
+        self.tg.push_update(
+            {"channel_post": {"message_id": self.sentinels, "date": 1, "chat": chat, "text": tag}}
+        )
         processor = self.bot.app.update_processor
         assert isinstance(processor, ChatOrderedProcessor)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            if self.tg._pending or processor.busy or not self.bot.app.update_queue.empty():
-                continue
-            await asyncio.sleep(0.1)
-            if not processor.busy and not self.tg._pending:
-                return
-        raise AssertionError("the bot did not become idle")
+
+        async def batch_done() -> bool:
+            return tag in self.seen and processor.busy == 0
+
+        await eventually(batch_done, timeout=60)
 
     def _push_one(self, spec: dict[str, Any]) -> None:
         tg, kind, user = self.tg, spec["kind"], spec["user"]

@@ -31,6 +31,14 @@ them FIFO from :meth:`FakeOpenAI.script` (then :attr:`FakeOpenAI.default_reply`)
 asking for structured output (``text.format.type == "json_schema"``) go to
 :attr:`FakeOpenAI.classifier` instead, whose label is wrapped into a schema-shaped object.
 
+Holding answers without a clock: ``Reply(gate=event)`` answers only once the test sets the
+``asyncio.Event`` (the request is recorded on arrival, so ``ai.wait_for`` sees it while it is
+held). Replies sharing one event are a barrier: a ``default_reply`` that counts the requests
+and sets the event when N of them are waiting proves N were in flight at once (if they were
+serialised, the N-th would never come and the test fails by its deadline instead). A
+``Reply(step=semaphore)`` streams in lock-step: each delta after the first waits for one
+``release()``.
+
 Function calling: ``Reply(tool_calls=[("weather", {"place": "Madrid"})])`` answers with one
 ``function_call`` output item per call (after the text message, or alone when the text is
 empty), streamed with the real events (``response.output_item.added`` with empty arguments,
@@ -100,6 +108,9 @@ class Reply:
     error_param: str | None = None
     retry_after: float | None = None  # error answers: Retry-After (s) + retry-after-ms headers
     latency: float = 0.0  # seconds before the response headers / first byte
+    # Held (after `latency`) until the test sets this event: no clock involved. Several replies
+    # sharing one event make a barrier: e.g. set it once N requests are waiting at once.
+    gate: asyncio.Event | None = field(default=None, compare=False, repr=False)
     token_delay: float = 0.0  # streaming: seconds between two deltas
     # Streaming: before each delta after the first, wait until the test releases this once (a
     # lock-step stream: proves each delta is flushed on its own, with no clock involved).
@@ -778,6 +789,8 @@ class FakeOpenAI(LoopbackServer):
         reply = self._next_reply(body)
         if reply.latency > 0:
             await asyncio.sleep(reply.latency)
+        if reply.gate is not None:
+            await reply.gate.wait()
         if reply.status != 200:
             return self._scripted_error(reply)
 

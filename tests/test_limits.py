@@ -1,0 +1,72 @@
+"""The daily token budget at its boundary (bot/limits.py over storage/usage.py).
+
+README: "DAILY_TOKEN_BUDGET: tokens per user per UTC day ... over it the user is told until
+midnight UTC". The budget is what a user may use: once the day's tokens reach it, the next
+message is refused. budget - 1 used: allowed; exactly budget used: refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.config import Settings
+from bot.limits import Limits
+from storage import ChatKey, Database, TranscriptRepository, UsageRepository
+
+USER = 77
+BUDGET = 1000
+
+
+def _settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "telegram_bot_token": "1:x",
+        "openai_api_key": "sk-x",
+        "daily_token_budget": BUDGET,
+        "rate_limit_per_minute": 0,
+        "admin_user_ids": "1",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+async def _answer_costing(transcript: TranscriptRepository, tokens: int) -> None:
+    """One answered request that used `tokens` tokens (all of them input, for simplicity)."""
+    await transcript.append_answer(
+        ChatKey(USER, 0),
+        None,
+        "an answer",
+        user_id=USER,
+        conversation_id="conv_77",
+        input_tokens=tokens,
+        output_tokens=0,
+    )
+
+
+async def test_one_token_below_the_budget_is_allowed_exactly_at_it_refused(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        usage = UsageRepository(db.conn)
+        limits = Limits(_settings(), usage)
+        transcript = TranscriptRepository(db.conn, usage)
+        assert (await limits.check(USER)).allowed  # nothing used yet (and now cached)
+
+        await _answer_costing(transcript, BUDGET - 1)
+        assert (await usage.today(USER)).tokens == BUDGET - 1
+        assert (await limits.check(USER)).allowed
+
+        await _answer_costing(transcript, 1)
+        assert (await usage.today(USER)).tokens == BUDGET
+        verdict = await limits.check(USER)
+        assert not verdict.allowed
+        assert verdict.notice == "over_budget" and verdict.values == {"budget": "1,000"}
+
+        # The same boundary when the figures come from SQLite (a restart: an empty cache).
+        fresh = Limits(_settings(), UsageRepository(db.conn))
+        assert not (await fresh.check(USER)).allowed
+        assert (await Limits(_settings(daily_token_budget=BUDGET + 1), UsageRepository(db.conn))
+                .check(USER)).allowed  # fmt: skip
+        # admins are exempt, and 0 means no budget at all
+        assert (await Limits(_settings(admin_user_ids=str(USER)), usage).check(USER)).allowed
+        assert (await Limits(_settings(daily_token_budget=0), usage).check(USER)).allowed
+    finally:
+        await db.close()
