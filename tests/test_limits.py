@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.limits import Limits
 from storage import ChatKey, Database, TranscriptRepository, UsageRepository
+from tests.fakes.fake_telegram import TOKEN
 
 USER = 77
 BUDGET = 1000
@@ -19,7 +20,7 @@ BUDGET = 1000
 
 def _settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "telegram_bot_token": "1:x",
+        "telegram_bot_token": TOKEN,
         "openai_api_key": "sk-x",
         "daily_token_budget": BUDGET,
         "rate_limit_per_minute": 0,
