@@ -1299,6 +1299,12 @@ class FakeTelegram(LoopbackServer):
             _Failure(status, description, parameters) for _ in range(count)
         )
 
+    def clear_failures(self, method: str) -> None:
+        """Forget the failures still queued for `method` (Telegram recovers)."""
+        name = self.spec.canonical_method(method)
+        if name is not None:
+            self._failures.pop(name, None)
+
     # ------------------------------------------------------------------ internals: state
 
     def _notify(self) -> None:
