@@ -19,7 +19,7 @@ from bot.ordering import ChatOrderedProcessor
 from storage import ChatKey
 from tests.botprocess import start_process, stop_process
 from tests.conftest import RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI
+from tests.fakes.fake_openai import FakeOpenAI, Reply
 from tests.fakes.fake_telegram import FakeTelegram
 
 DELAY_NOTE = "Sorry for the delay"
@@ -86,6 +86,24 @@ async def test_a_later_message_of_the_chat_waits_behind_the_undelivered_one(
     attempts = [str(c.params.get("text")) for c in tg.calls_to("sendMessage")]
     assert "Echo: second" not in attempts[: attempts.index("Echo: first")]
     await eventually(lambda: _equals(_states(running), ["done", "done"]))
+
+
+async def test_a_long_answer_cut_between_parts_resumes_at_the_missing_part(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    paragraphs = [f"Paragraph {i}: " + "word " * 150 for i in range(12)]  # ~9,000 characters
+    ai.script(Reply(text="\n\n".join(paragraphs)))
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=4, after=1)  # part 2 fails
+    tg.private_text("tell me a long story", chat_id=86)
+    await eventually(lambda: _equals(_states(running), ["done"]), timeout=30)
+    first, note, *rest = tg.sent_texts(86)
+    assert first.startswith("Paragraph 0:")
+    assert note.startswith(DELAY_NOTE)
+    assert rest and rest[0].startswith(tuple(f"Paragraph {i}:" for i in range(1, 12)))
+    assert not any(text.startswith("Paragraph 0:") for text in rest)  # part 1 not sent again
+    assert rest[-1].rstrip().endswith("word")
+    assert _answers(ai) == 1
 
 
 async def test_a_chat_that_blocked_the_bot_is_not_retried(
