@@ -77,6 +77,7 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
                     )
 
             timer = asyncio.get_running_loop().call_later(self.grace_seconds, expire)
+            processor.stop_retrying()  # a reply waiting for Telegram to recover waits no more
         try:
             await super().stop()
         finally:

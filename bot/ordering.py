@@ -9,8 +9,8 @@ An update whose reply Telegram failed to take (the inbox flags it: `Inbox.undeli
 again after 2 s, 4 s, 8 s... (at most `retry_max_delay` apart) while it is younger than the
 replay age, *keeping its chat's turn*: the chat's later updates wait behind it, so a chat never
 sees a later answer before an earlier one. Other chats are not held up (the global slot is
-given back while it waits). When the replay age is over its row is expired; a shutdown while
-it waits leaves its row pending for the next start.
+given back while it waits). When the replay age is over its row is expired; a shutdown ends
+the wait at once (`stop_retrying`) and leaves the row pending for the next start.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self.retry_first_delay = retry_first_delay
         self.retry_max_delay = retry_max_delay
         self._rerun: Callable[[object], Awaitable[Any]] | None = None
+        self._stopping = asyncio.Event()
         self._working = asyncio.BoundedSemaphore(max_concurrent_chats)
         self._turns: dict[ChatKey, _ChatTurn] = {}
         self._albums = albums
@@ -90,6 +91,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         reply was not delivered."""
         self._inbox = inbox
         self._rerun = rerun
+
+    def stop_retrying(self) -> None:
+        """Shutting down: updates waiting to retry stop waiting and stay pending."""
+        self._stopping.set()
 
     @property
     def busy(self) -> int:
@@ -145,7 +150,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             if album is not None:
                 self._albums.close(album, update.message.message_id)  # type: ignore[attr-defined]
         parts = self._album_parts.pop(update_id, [])
-        if recorded and self._inbox is not None:
+        if recorded and self._inbox is not None and delivered is not None:
             await self._finish(update_id, *parts, delivered=delivered)
 
     async def _admit(self, update: object, key: ChatKey) -> bool | None:
@@ -172,9 +177,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     async def _in_turn(
         self, key: ChatKey, coroutine: Awaitable[Any], recorded: object | None
-    ) -> bool:
+    ) -> bool | None:
         """Run the update in its chat's turn; then, while its reply was not delivered, again.
-        False when it was given up (too old)."""
+        True: done; False: given up (too old); None: left pending (shutting down)."""
         turn = self._turns.get(key)
         if turn is None:
             turn = self._turns[key] = _ChatTurn()
@@ -191,13 +196,16 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             if turn.users == 0:
                 del self._turns[key]
 
-    async def _retry_undelivered(self, update: object) -> bool:
+    async def _retry_undelivered(self, update: object) -> bool | None:
         inbox = self._inbox
         update_id: int = getattr(update, "update_id", 0)
         if inbox is None or self._rerun is None:
             return True
         delay = self.retry_first_delay
         while inbox.take_undelivered(update_id):
+            if self._stopping.is_set():
+                log.warning("inbox: update %s is left pending for the next start", update_id)
+                return None
             if inbox.age(update_id) + delay > self.max_age:
                 log.warning(
                     "inbox: the reply to update %s could not be delivered within %.0fs; given up",
@@ -210,7 +218,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 update_id,
                 delay,
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                log.warning("inbox: update %s is left pending for the next start", update_id)
+                return None
             delay = min(delay * 2, self.retry_max_delay)
             inbox.retrying(update_id)
             async with self._working:

@@ -17,7 +17,7 @@ from tenacity import wait_none
 import bot.delivery
 from bot.ordering import ChatOrderedProcessor
 from storage import ChatKey
-from tests.botprocess import start_process, stop_process
+from tests.botprocess import kill_process, start_process, stop_process
 from tests.conftest import RunningBot, eventually
 from tests.fakes.fake_openai import FakeOpenAI, Reply
 from tests.fakes.fake_telegram import FakeTelegram
@@ -136,13 +136,17 @@ async def test_a_restart_while_telegram_fails_answers_at_the_next_start(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
     tg.fail_next("sendMessage", status=502, retry_after=None, count=10_000)
-    process = await start_process(tg, ai, tmp_path, shutdown_grace_seconds="1")
+    # a long grace: stopping must not wait for it (a retry waiting for Telegram stops waiting)
+    process = await start_process(tg, ai, tmp_path, shutdown_grace_seconds="600")
     try:
         tg.private_text("answer me some day", chat_id=85)
         # the answer's send gave up (4 tries), then a retry 2 s later is under way
         await tg.wait_for("sendMessage", 9, timeout=60)
+        log = await stop_process(process, timeout=60)  # 60 s: a deadlock guard only
     finally:
-        await stop_process(process)
+        if process.returncode is None:
+            await kill_process(process)
+    assert "left pending for the next start" in log
     with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
         assert db.execute("SELECT state FROM inbox").fetchall() == [("pending",)]
     tg.clear_failures("sendMessage")
