@@ -19,9 +19,11 @@ from telegram.error import TelegramError
 
 from bot.ai import AIError, ConversationGone, StreamInterrupted, ToolRunner
 from bot.context import Services
-from bot.delivery import Destination, StreamingReply, send_plain
+from bot.delivery import Destination, StreamingReply, is_transient, send_plain, send_rendered
+from bot.formatting import render_markdown, split_rendered
 from bot.i18n import t
 from bot.images import PreparedImage
+from bot.inbox import KeptAnswer
 from bot.routing import Route, notify_admins, route_for
 from bot.tools import ToolContext
 from storage import Assistant, ChatKey, ChatRecord, Question
@@ -123,8 +125,14 @@ async def _handle_turn(
 ) -> None:
     """Classify (when there is text), route, and record both sides in the transcript."""
     started = time.monotonic()
-    if services.inbox is not None and incoming.update_id in services.inbox.replayed:
+    inbox = services.inbox
+    if inbox is not None and incoming.update_id in inbox.replayed:
         await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
+        inbox.delay_noted(incoming.update_id)
+    kept = inbox.kept_answer(incoming.update_id) if inbox is not None else None
+    if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
+        await _deliver_kept(services, bot, incoming, kept)
+        return
     classify = asyncio.create_task(_classify(services, to_classify))
     try:
         record, conversation_id = await conversation_for(
@@ -153,6 +161,49 @@ async def _handle_turn(
         route.action,
         (time.monotonic() - started) * 1000,
     )
+
+
+async def _deliver_kept(services: Services, bot: Bot, incoming: Incoming, kept: KeptAnswer) -> None:
+    """A retry of an answer Telegram did not take: send the parts it did not accept yet."""
+    parts = split_rendered(render_markdown(kept.markdown))
+    for part in parts[kept.delivered :]:
+        await send_rendered(bot, incoming.dest, part)
+        kept.delivered += 1
+    await _write_answer(
+        services,
+        incoming,
+        kept.question,
+        kept.markdown,
+        kept.conversation_id,
+        kept.input_tokens,
+        kept.output_tokens,
+    )
+    log.info("answered chat=%s update=%s late", incoming.key.chat_id, incoming.update_id)
+
+
+async def _write_answer(
+    services: Services,
+    incoming: Incoming,
+    question: Question,
+    answer: str,
+    conversation_id: str,
+    input_tokens: int,
+    output_tokens: int,
+) -> None:
+    """The delivered answer on record, its inbox row done with it: the first thing after the
+    final send returns (a crash before this write is answered again after a restart)."""
+    await services.transcript.append_answer(
+        incoming.key,
+        question,
+        answer,
+        user_id=incoming.user_id,
+        conversation_id=conversation_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        update_id=incoming.update_id,
+    )
+    if services.inbox is not None:
+        services.inbox.marked_by_answer(incoming.update_id)
 
 
 async def _reply_without_model(
@@ -246,66 +297,79 @@ async def _stream_answer(
     if assistant.vector_store_id:
         tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
     run_tool = _tool_runner(services, incoming, assistant)
+    answer: str | None = None
     try:
-        for attempt in range(2):
-            stream = services.assistant.answer(
-                conversation_id=conversation_id,
-                model=turn.model or assistant.model,
-                instructions=instructions,
-                user_input=turn.user_input,
-                tools=tools,
-                temperature=assistant.temperature,
-                reasoning_effort=assistant.reasoning_effort,
-                run_tool=run_tool,
-                max_tool_turns=settings.tool_max_turns,
-            )
-            try:
-                async for delta in stream:
-                    reply.feed(delta)
-                break
-            except ConversationGone:
-                if attempt:
-                    raise
-                log.info(
-                    "chat %s: conversation %s is gone; starting a new one",
-                    incoming.key.chat_id,
-                    conversation_id,
+        try:
+            for attempt in range(2):
+                stream = services.assistant.answer(
+                    conversation_id=conversation_id,
+                    model=turn.model or assistant.model,
+                    instructions=instructions,
+                    user_input=turn.user_input,
+                    tools=tools,
+                    temperature=assistant.temperature,
+                    reasoning_effort=assistant.reasoning_effort,
+                    run_tool=run_tool,
+                    max_tool_turns=settings.tool_max_turns,
                 )
-                conversation_id = await services.conversations.create(
-                    incoming.key.chat_id, incoming.key.thread_id
-                )
-                await services.chats.set_conversation(incoming.key, conversation_id)
-                notice = t(incoming.lang, "context_reset")
-        answer = reply.text
-        if not answer.strip():
-            answer = t(incoming.lang, "empty_answer")
-        if notice:
-            answer = f"_{notice}_\n\n{answer}"
+                try:
+                    async for delta in stream:
+                        reply.feed(delta)
+                    break
+                except ConversationGone:
+                    if attempt:
+                        raise
+                    log.info(
+                        "chat %s: conversation %s is gone; starting a new one",
+                        incoming.key.chat_id,
+                        conversation_id,
+                    )
+                    conversation_id = await services.conversations.create(
+                        incoming.key.chat_id, incoming.key.thread_id
+                    )
+                    await services.chats.set_conversation(incoming.key, conversation_id)
+                    notice = t(incoming.lang, "context_reset")
+            answer = reply.text
+            if not answer.strip():
+                answer = t(incoming.lang, "empty_answer")
+            if notice:
+                answer = f"_{notice}_\n\n{answer}"
+        except StreamInterrupted as exc:
+            log.warning("chat %s: answer stream interrupted: %s", incoming.key.chat_id, exc)
+            answer = f"{reply.text}\n\n_{t(incoming.lang, 'interrupted')}_"
         await reply.finish(answer)
-    except StreamInterrupted as exc:
-        log.warning("chat %s: answer stream interrupted: %s", incoming.key.chat_id, exc)
-        answer = f"{reply.text}\n\n_{t(incoming.lang, 'interrupted')}_"
-        await reply.finish(answer)
+        # Delivered: on record at once, nothing in between (a crash here answers twice).
+        await _write_answer(
+            services,
+            incoming,
+            question,
+            answer,
+            conversation_id,
+            stream.usage.input_tokens,
+            stream.usage.output_tokens,
+        )
     except AIError as exc:
         log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
         await reply.close()
         await _record_question(services, incoming, question, conversation_id)
         await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
         return
-    except TelegramError:  # the answer could not be delivered: the question stays on record
+    except TelegramError as exc:
+        if answer is not None and is_transient(exc) and services.inbox is not None:
+            # Telegram is failing: the answer is kept and delivered by the retry (the question
+            # is written with it then).
+            kept = KeptAnswer(
+                answer,
+                question,
+                conversation_id,
+                stream.usage.input_tokens,
+                stream.usage.output_tokens,
+                delivered=reply.delivered,
+            )
+            if services.inbox.keep_answer(incoming.update_id, kept):
+                raise
+        # not delivered and not to be retried: the question stays on record
         await _record_question(services, incoming, question, conversation_id)
         raise
     finally:
         await reply.close()
-    await services.transcript.append_answer(
-        incoming.key,
-        question,
-        answer,
-        user_id=incoming.user_id,
-        conversation_id=conversation_id,
-        input_tokens=stream.usage.input_tokens,
-        output_tokens=stream.usage.output_tokens,
-        update_id=incoming.update_id,
-    )
-    if services.inbox is not None:
-        services.inbox.marked_by_answer(incoming.update_id)

@@ -27,7 +27,7 @@ from bot.app_commands import menu
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
-from bot.delivery import Destination, send_plain
+from bot.delivery import Destination, is_transient, send_plain
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
@@ -87,6 +87,7 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
                     )
 
             timer = asyncio.get_running_loop().call_later(self.grace_seconds, expire)
+            processor.stop_retrying()  # a reply waiting for Telegram to recover waits no more
         try:
             await super().stop()
         finally:
@@ -111,7 +112,9 @@ def build_application(settings: Settings) -> BotApplication:
         group_time_period=60,
         max_retries=5,
     )
-    processor = ChatOrderedProcessor(settings.max_concurrent_chats, albums)
+    processor = ChatOrderedProcessor(
+        settings.max_concurrent_chats, albums, max_age=settings.inbox_replay_max_age_seconds
+    )
     application = (
         ApplicationBuilder()
         .application_class(
@@ -146,7 +149,7 @@ def _opener(
         app.bot_data.services = services
         inbox = Inbox(services.inbox_repo, app.bot)
         services.inbox = inbox
-        processor.attach_inbox(inbox)
+        processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
@@ -253,8 +256,21 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
                 log.warning("could not set the %s command menu for %s: %s", lang, scope.type, exc)
 
 
+def _retry_later(update: object, context: BotContext, error: BaseException | None) -> bool:
+    """Telegram failed to take the reply: the inbox keeps the update and it is retried."""
+    services = context.bot_data.services
+    if services is None or services.inbox is None or not is_transient(error):
+        return False
+    if not isinstance(update, Update) or not services.inbox.undelivered(update.update_id):
+        return False
+    log.warning("update %s: Telegram failed (%s); it will be retried", update.update_id, error)
+    return True
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """Log with the traceback; tell the user something short, never the traceback."""
+    if _retry_later(update, context, context.error):
+        return  # no error message either: the answer itself comes, late
     log.error(
         "error while handling update %s", getattr(update, "update_id", "?"), exc_info=context.error
     )
@@ -273,3 +289,4 @@ async def on_error(update: object, context: BotContext) -> None:
         await send_plain(context.bot, dest, t(lang, "internal_error"))
     except TelegramError as exc:
         log.warning("could not tell chat %s about the error: %s", dest.chat_id, exc)
+        _retry_later(update, context, exc)

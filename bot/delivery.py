@@ -24,7 +24,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.formatting import Rendered, preview_text, render_markdown, split_rendered
@@ -57,6 +57,13 @@ def _is_entity_error(exc: BadRequest) -> bool:
 def _is_transient(exc: BaseException) -> bool:
     """Telegram 5xx and network trouble; not a request Telegram refused (400, 403)."""
     return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """Telegram was failing (5xx, network, timeout, or flood control outlasting the rate
+    limiter's retries): the same call may well succeed later. A refusal (400 Bad Request,
+    403 "bot was blocked") is not: it would fail again."""
+    return exc is not None and (_is_transient(exc) or isinstance(exc, RetryAfter))
 
 
 #: Final messages are retried through Telegram 5xx and network errors (flood control, 429, is
@@ -140,6 +147,9 @@ class StreamingReply:
         self._sending = False
         self._typing: asyncio.Task[None] | None = None
         self.first_partial_at: float | None = None
+        #: Parts of the final answer Telegram has accepted so far (finish() counts them), so
+        #: an answer cut off by a failing Telegram can be resumed where it stopped.
+        self.delivered = 0
 
     @property
     def text(self) -> str:
@@ -243,9 +253,11 @@ class StreamingReply:
             edited = await self._edit_preview(self._preview, parts[0])
             if edited is not None:
                 sent.append(edited)
+                self.delivered = 1
                 first = []
         for part in [*first, *parts[1:]]:
             sent.append(await send_rendered(self._bot, self._dest, part))
+            self.delivered += 1
         return sent
 
     async def _edit_preview(self, preview: Message, part: Rendered) -> Message | None:

@@ -5,6 +5,14 @@ delivery of the same update_id is dropped) and marks it done when its handlers f
 is when the answer or the error message went out. At start-up, messages left pending by a crash
 or an unfinished shutdown are put back in the update queue, oldest first, and their answers
 begin with a note that they were delayed.
+
+An update whose answer (or error message) could not be delivered because Telegram was failing
+(5xx, network, timeouts: `bot.delivery.is_transient`) is not done: `undelivered()` flags it,
+the ordering processor runs it again with backoff inside the chat's turn while it is younger
+than the replay age, and its row stays pending, so a restart answers it too. An answer the
+model had already written is kept here (`keep_answer`), so a retry in the same process only
+delivers it (from the first part Telegram did not accept) instead of asking OpenAI again. All
+of this state is in memory, per process; the database only knows pending/done/expired.
 """
 
 from __future__ import annotations
@@ -12,13 +20,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from dataclasses import dataclass
 
 from telegram import Bot, Update
 
 from bot.addressing import addressed_to_bot, is_command_for_bot
-from storage import ChatKey, InboxRepository
+from storage import ChatKey, InboxRepository, Question
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class KeptAnswer:
+    """An answer the model wrote whose delivery Telegram cut short: what a retry delivers."""
+
+    markdown: str
+    question: Question
+    conversation_id: str
+    input_tokens: int
+    output_tokens: int
+    #: Parts of the rendered answer Telegram accepted already (not sent again).
+    delivered: int = 0
 
 
 class Inbox:
@@ -31,6 +54,13 @@ class Inbox:
         #: Admitted updates not done yet; those of them whose row the answer's write marked.
         self._open: set[int] = set()
         self._marked: set[int] = set()
+        #: When each open update was received (time.time()), for the replay age of retries.
+        self._received: dict[int, float] = {}
+        #: Open updates whose reply Telegram failed to take; answers kept for their retry.
+        self._undelivered: set[int] = set()
+        self._kept: dict[int, KeptAnswer] = {}
+        #: Open updates whose "sorry for the delay" note went out (it is sent once).
+        self._noted: set[int] = set()
 
     def wants(self, update: object) -> bool:
         """User messages that may need work: private ones, and group ones meant for us."""
@@ -45,12 +75,63 @@ class Inbox:
             self._replaying.discard(update.update_id)
             self.replayed.add(update.update_id)
             self._open.add(update.update_id)
+            self._received.setdefault(update.update_id, time.time())
             return True
         payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        received = time.time()
         accepted = await self._repo.accept(update.update_id, key.chat_id, key.thread_id, payload)
         if accepted:
             self._open.add(update.update_id)
+            self._received[update.update_id] = received
         return accepted
+
+    # --- delivery that Telegram cut short ------------------------------------------------------
+
+    def undelivered(self, update_id: int) -> bool:
+        """Telegram failed (transiently) to take this update's reply: it is to be retried.
+        False when the update is not one the inbox follows (nothing will retry it)."""
+        if update_id not in self._open:
+            return False
+        self._undelivered.add(update_id)
+        return True
+
+    def take_undelivered(self, update_id: int) -> bool:
+        """Was the update's reply left undelivered by its last run? (Clears the flag.)"""
+        if update_id in self._undelivered:
+            self._undelivered.discard(update_id)
+            return True
+        return False
+
+    def keep_answer(self, update_id: int, answer: KeptAnswer) -> bool:
+        """Keep a written answer for the update's retry; False when there will be none."""
+        if update_id not in self._open:
+            return False
+        self._kept[update_id] = answer
+        return True
+
+    def kept_answer(self, update_id: int) -> KeptAnswer | None:
+        return self._kept.get(update_id)
+
+    def age(self, update_id: int) -> float:
+        """Seconds since the update was received (first received, for a replayed one)."""
+        return time.time() - self._received.get(update_id, time.time())
+
+    def retrying(self, update_id: int) -> None:
+        """The update runs again, late: its reply starts with the delay note (once)."""
+        if update_id not in self._noted:
+            self.replayed.add(update_id)
+
+    def delay_noted(self, update_id: int) -> None:
+        """The delay note went out: a further retry does not send it again."""
+        self.replayed.discard(update_id)
+        self._noted.add(update_id)
+
+    async def give_up(self, *update_ids: int) -> None:
+        """Too old to deliver any more: the rows are expired (never replayed), not done."""
+        try:
+            await self._repo.expire(*update_ids)
+        finally:
+            self._forget(update_ids)
 
     def marked_by_answer(self, update_id: int) -> None:
         """The answer's write already marked this update done (TranscriptRepository.
@@ -64,9 +145,17 @@ class Inbox:
             if unmarked:
                 await self._repo.finish(*unmarked)
         finally:
-            self._marked.difference_update(update_ids)
-            self._open.difference_update(update_ids)
-            self.replayed.difference_update(update_ids)
+            self._forget(update_ids)
+
+    def _forget(self, update_ids: tuple[int, ...]) -> None:
+        self._marked.difference_update(update_ids)
+        self._open.difference_update(update_ids)
+        self.replayed.difference_update(update_ids)
+        self._undelivered.difference_update(update_ids)
+        self._noted.difference_update(update_ids)
+        for update_id in update_ids:
+            self._received.pop(update_id, None)
+            self._kept.pop(update_id, None)
 
     async def replay(self, queue: asyncio.Queue[object], max_age: float) -> int:
         """Queue the pending updates again, oldest first; returns how many."""
@@ -83,6 +172,7 @@ class Inbox:
                 await self._repo.finish(row.update_id)
                 continue
             self._replaying.add(update.update_id)
+            self._received[update.update_id] = row.received_at
             queue.put_nowait(update)
         if pending:
             log.warning(

@@ -4,6 +4,13 @@ python-telegram-bot's processor takes its global semaphore *before* calling us, 
 per-chat lock there would let one busy chat's queued updates hold every global slot. We give
 PTB an effectively unbounded limit and apply our own bound only after the chat's turn has come:
 a waiting update holds nothing but its place in its own chat's queue.
+
+An update whose reply Telegram failed to take (the inbox flags it: `Inbox.undelivered`) runs
+again after 2 s, 4 s, 8 s... (at most `retry_max_delay` apart) while it is younger than the
+replay age, *keeping its chat's turn*: the chat's later updates wait behind it, so a chat never
+sees a later answer before an earlier one. Other chats are not held up (the global slot is
+given back while it waits). When the replay age is over its row is expired; a shutdown ends
+the wait at once (`stop_retrying`) and leaves the row pending for the next start.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -53,8 +60,22 @@ class _ChatTurn:
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Runs updates of one chat strictly in arrival order; different chats concurrently."""
 
-    def __init__(self, max_concurrent_chats: int, albums: AlbumCollector) -> None:
+    def __init__(
+        self,
+        max_concurrent_chats: int,
+        albums: AlbumCollector,
+        *,
+        max_age: float = 3600.0,
+        retry_first_delay: float = 2.0,
+        retry_max_delay: float = 60.0,
+    ) -> None:
         super().__init__(_UNBOUNDED)
+        #: Undelivered updates are retried while younger than this (INBOX_REPLAY_MAX_AGE_SECONDS)
+        self.max_age = max_age
+        self.retry_first_delay = retry_first_delay
+        self.retry_max_delay = retry_max_delay
+        self._rerun: Callable[[object], Awaitable[Any]] | None = None
+        self._stopping = asyncio.Event()
         self._working = asyncio.BoundedSemaphore(max_concurrent_chats)
         self._turns: dict[ChatKey, _ChatTurn] = {}
         self._albums = albums
@@ -63,9 +84,18 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._album_parts: dict[int, list[int]] = {}
         self._active: set[asyncio.Task[Any]] = set()
 
-    def attach_inbox(self, inbox: Inbox) -> None:
-        """From now on user messages are recorded before they run (set once storage is open)."""
+    def attach_inbox(
+        self, inbox: Inbox, rerun: Callable[[object], Awaitable[Any]] | None = None
+    ) -> None:
+        """From now on user messages are recorded before they run (set once storage is open);
+        `rerun(update)` runs an update's handlers again (Application.process_update) when its
+        reply was not delivered."""
         self._inbox = inbox
+        self._rerun = rerun
+
+    def stop_retrying(self) -> None:
+        """Shutting down: updates waiting to retry stop waiting and stay pending."""
+        self._stopping.set()
 
     @property
     def busy(self) -> int:
@@ -123,13 +153,13 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 await coroutine
                 return
         try:
-            await self._in_turn(key, coroutine)
+            delivered = await self._in_turn(key, coroutine, update if recorded else None)
         finally:
             if album is not None:
                 self._albums.close(album, update.message.message_id)  # type: ignore[attr-defined]
         parts = self._album_parts.pop(update_id, [])
-        if recorded and self._inbox is not None:
-            await self._finish(update_id, *parts)
+        if recorded and self._inbox is not None and delivered is not None:
+            await self._finish(update_id, *parts, delivered=delivered)
 
     async def _admit(self, update: object, key: ChatKey) -> bool | None:
         """True: recorded; False: a duplicate; None: not recorded (not a user message)."""
@@ -142,26 +172,73 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             log.exception("inbox: could not record update %s", update.update_id)
             return None
 
-    async def _finish(self, *update_ids: int) -> None:
+    async def _finish(self, *update_ids: int, delivered: bool = True) -> None:
         assert self._inbox is not None
         with contextlib.suppress(asyncio.CancelledError):
             try:
-                await self._inbox.done(*update_ids)
+                if delivered:
+                    await self._inbox.done(*update_ids)
+                else:
+                    await self._inbox.give_up(*update_ids)
             except Exception:
                 log.exception("inbox: could not mark %s done", update_ids)
 
-    async def _in_turn(self, key: ChatKey, coroutine: Awaitable[Any]) -> None:
+    async def _in_turn(
+        self, key: ChatKey, coroutine: Awaitable[Any], recorded: object | None
+    ) -> bool | None:
+        """Run the update in its chat's turn; then, while its reply was not delivered, again.
+        True: done; False: given up (too old); None: left pending (shutting down)."""
         turn = self._turns.get(key)
         if turn is None:
             turn = self._turns[key] = _ChatTurn()
         turn.users += 1
         try:
-            async with turn.lock, self._working:
-                await coroutine
+            async with turn.lock:
+                async with self._working:
+                    await coroutine
+                if recorded is None:
+                    return True
+                return await self._retry_undelivered(recorded)
         finally:
             turn.users -= 1
             if turn.users == 0:
                 del self._turns[key]
+
+    async def _retry_undelivered(self, update: object) -> bool | None:
+        inbox = self._inbox
+        update_id: int = getattr(update, "update_id", 0)
+        if inbox is None or self._rerun is None:
+            return True
+        delay = self.retry_first_delay
+        while inbox.take_undelivered(update_id):
+            if self._stopping.is_set():
+                log.warning("inbox: update %s is left pending for the next start", update_id)
+                return None
+            if inbox.age(update_id) + delay > self.max_age:
+                log.warning(
+                    "inbox: the reply to update %s could not be delivered within %.0fs; given up",
+                    update_id,
+                    self.max_age,
+                )
+                return False
+            log.warning(
+                "inbox: Telegram did not take the reply to update %s; retrying in %.1fs",
+                update_id,
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                log.warning("inbox: update %s is left pending for the next start", update_id)
+                return None
+            delay = min(delay * 2, self.retry_max_delay)
+            inbox.retrying(update_id)
+            async with self._working:
+                try:
+                    await self._rerun(update)
+                except Exception:  # process_update reports handler errors itself
+                    log.exception("inbox: retrying update %s failed", update_id)
+        return True
 
     async def initialize(self) -> None:
         return None

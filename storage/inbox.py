@@ -42,6 +42,18 @@ class InboxRepository:
             (time.time(), *update_ids),
         )
 
+    async def expire(self, *update_ids: int) -> None:
+        """Give up on pending updates (their reply could not be delivered in time)."""
+        if not update_ids:
+            return
+        marks = ", ".join("?" * len(update_ids))  # placeholders only, one per id
+        await run(
+            self._conn,
+            f"UPDATE inbox SET state = 'expired', done_at = ? WHERE update_id IN ({marks})"
+            " AND state = 'pending'",
+            (time.time(), *update_ids),
+        )
+
     async def take_pending(self, max_age: float) -> tuple[list[PendingUpdate], int]:
         """Unfinished updates younger than `max_age` s, oldest first; older ones are expired.
 

@@ -1281,9 +1281,11 @@ class FakeTelegram(LoopbackServer):
         retry_after: int | None = 1,
         description: str | None = None,
         count: int = 1,
+        after: int = 0,
     ) -> None:
-        """Make the next `count` valid calls of `method` fail. `retry_after` is only sent with
-        status 429 (PTB turns any `parameters.retry_after` into RetryAfter)."""
+        """Make the next `count` valid calls of `method` fail (after letting `after` of them
+        succeed). `retry_after` is only sent with status 429 (PTB turns any
+        `parameters.retry_after` into RetryAfter)."""
         name = self.spec.canonical_method(method)
         if name is None:
             raise ValueError(f"{method} is not a Bot API method")
@@ -1295,9 +1297,15 @@ class FakeTelegram(LoopbackServer):
             else:
                 description = _DEFAULT_ERROR_TEXT.get(status, f"Error {status}")
         parameters = {"retry_after": retry_after} if status == 429 and retry_after else None
-        self._failures.setdefault(name, []).extend(
-            _Failure(status, description, parameters) for _ in range(count)
-        )
+        queue = self._failures.setdefault(name, [])
+        queue.extend(_Failure(0, "", None) for _ in range(after))  # 0: this call succeeds
+        queue.extend(_Failure(status, description, parameters) for _ in range(count))
+
+    def clear_failures(self, method: str) -> None:
+        """Forget the failures still queued for `method` (Telegram recovers)."""
+        name = self.spec.canonical_method(method)
+        if name is not None:
+            self._failures.pop(name, None)
 
     # ------------------------------------------------------------------ internals: state
 
@@ -1490,7 +1498,8 @@ class FakeTelegram(LoopbackServer):
             queued = self._failures.get(method)
             if queued:
                 failure = queued.pop(0)
-                raise ApiError(failure.status, failure.description, failure.parameters)
+                if failure.status:
+                    raise ApiError(failure.status, failure.description, failure.parameters)
             if method == "getUpdates":
                 result: Any = await self._get_updates(call, request)
             else:

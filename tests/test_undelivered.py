@@ -1,0 +1,170 @@
+"""An answer Telegram fails to take (5xx for a while) is not lost: it stays pending and is
+delivered once Telegram recovers, in the chat's order, or at the next start.
+
+Backoffs are shrunk (the processor's retry delays, the tenacity wait of final sends) so the
+tests only wait for events, never for time to pass.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tenacity import wait_none
+
+import bot.delivery
+from bot.ordering import ChatOrderedProcessor
+from storage import ChatKey
+from tests.botprocess import kill_process, start_process, stop_process
+from tests.conftest import RunningBot, eventually
+from tests.fakes.fake_openai import FakeOpenAI, Reply
+from tests.fakes.fake_telegram import FakeTelegram
+
+DELAY_NOTE = "Sorry for the delay"
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bot.delivery.send_rendered.retry, "wait", wait_none())  # type: ignore[attr-defined]
+
+
+async def _start(start_bot: Any, **settings: Any) -> RunningBot:
+    running: RunningBot = await start_bot(**settings)
+    processor = running.app.update_processor
+    assert isinstance(processor, ChatOrderedProcessor)
+    processor.retry_first_delay = processor.retry_max_delay = 0.01
+    return running
+
+
+def _answers(ai: FakeOpenAI) -> int:
+    return len([r for r in ai.requests_to("/v1/responses") if r.body and r.body.get("stream")])
+
+
+async def _states(running: RunningBot) -> list[str]:
+    rows = await running.services.db.conn.execute_fetchall(
+        "SELECT state FROM inbox ORDER BY update_id"
+    )
+    return [r[0] for r in rows]
+
+
+async def test_an_answer_telegram_refused_ten_times_is_delivered_once_it_recovers(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=10)
+    tg.private_text("are you there?", chat_id=81)
+    await eventually(lambda: _has(tg, 81, "Echo: are you there?"), timeout=30)
+    await eventually(lambda: _equals(_states(running), ["done"]))
+    texts = tg.sent_texts(81)
+    assert texts[0].startswith(DELAY_NOTE)
+    assert texts[1:] == ["Echo: are you there?"]  # once, after the note
+    assert _answers(ai) == 1  # the answer written the first time was kept, not asked again
+    entries = await running.services.transcript.recent(ChatKey(81), 10)
+    assert [(e.role, e.text) for e in entries] == [
+        ("user", "are you there?"),
+        ("assistant", "Echo: are you there?"),
+    ]
+
+
+async def test_a_later_message_of_the_chat_waits_behind_the_undelivered_one(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=10_000)
+    tg.private_text("first", chat_id=82)
+    await tg.wait_for("sendMessage", 8, timeout=30)  # the first try and one retry failed
+    tg.private_text("second", chat_id=82)
+    await tg.wait_for("sendMessage", 16, timeout=30)  # still failing, a few retries later
+    tg.clear_failures("sendMessage")
+    await eventually(lambda: _has(tg, 82, "Echo: second"), timeout=30)
+    texts = tg.sent_texts(82)
+    assert texts[0].startswith(DELAY_NOTE)
+    assert texts[1:] == ["Echo: first", "Echo: second"]
+    # not even a failed attempt at the second answer came before the first was delivered
+    attempts = [str(c.params.get("text")) for c in tg.calls_to("sendMessage")]
+    assert "Echo: second" not in attempts[: attempts.index("Echo: first")]
+    await eventually(lambda: _equals(_states(running), ["done", "done"]))
+
+
+async def test_a_long_answer_cut_between_parts_resumes_at_the_missing_part(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    paragraphs = [f"Paragraph {i}: " + "word " * 150 for i in range(12)]  # ~9,000 characters
+    ai.script(Reply(text="\n\n".join(paragraphs)))
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=4, after=1)  # part 2 fails
+    tg.private_text("tell me a long story", chat_id=86)
+    await eventually(lambda: _equals(_states(running), ["done"]), timeout=30)
+    first, note, *rest = tg.sent_texts(86)
+    assert first.startswith("Paragraph 0:")
+    assert note.startswith(DELAY_NOTE)
+    assert rest and rest[0].startswith(tuple(f"Paragraph {i}:" for i in range(1, 12)))
+    assert not any(text.startswith("Paragraph 0:") for text in rest)  # part 1 not sent again
+    assert rest[-1].rstrip().endswith("word")
+    assert _answers(ai) == 1
+
+
+async def test_a_chat_that_blocked_the_bot_is_not_retried(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    tg.fail_next(
+        "sendMessage",
+        status=403,
+        retry_after=None,
+        description="Forbidden: bot was blocked by the user",
+        count=2,
+    )
+    tg.private_text("blocked you", chat_id=83)
+    await eventually(lambda: _equals(_states(running), ["done"]), timeout=15)
+    assert len(tg.calls_to("sendMessage")) == 2  # the answer and the error notice, no retry
+
+
+async def test_past_the_replay_age_an_undelivered_message_is_given_up(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot, inbox_replay_max_age_seconds=0)
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=10_000)
+    tg.private_text("too late", chat_id=84)
+    await eventually(lambda: _equals(_states(running), ["expired"]), timeout=15)
+    assert len(tg.calls_to("sendMessage")) == 4  # one send and its tenacity retries
+
+
+async def test_a_restart_while_telegram_fails_answers_at_the_next_start(
+    tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
+) -> None:
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=10_000)
+    # a long grace: stopping must not wait for it (a retry waiting for Telegram stops waiting)
+    process = await start_process(tg, ai, tmp_path, shutdown_grace_seconds="600")
+    try:
+        tg.private_text("answer me some day", chat_id=85)
+        # the answer's send gave up (4 tries), then a retry 2 s later is under way
+        await tg.wait_for("sendMessage", 9, timeout=60)
+        log = await stop_process(process, timeout=60)  # 60 s: a deadlock guard only
+    finally:
+        if process.returncode is None:
+            await kill_process(process)
+    assert "left pending for the next start" in log
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
+        assert db.execute("SELECT state FROM inbox").fetchall() == [("pending",)]
+    tg.clear_failures("sendMessage")
+    process = await start_process(tg, ai, tmp_path)
+    try:
+        await eventually(lambda: _has(tg, 85, "Echo: answer me some day"), timeout=30)
+    finally:
+        await stop_process(process)
+    texts = tg.sent_texts(85)
+    assert texts[0].startswith(DELAY_NOTE)
+    assert texts[1:] == ["Echo: answer me some day"]
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
+        assert db.execute("SELECT state FROM inbox").fetchall() == [("done",)]
+
+
+async def _has(tg: FakeTelegram, chat_id: int, text: str) -> bool:
+    return text in tg.sent_texts(chat_id)
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return await value == expected
