@@ -61,6 +61,8 @@ class Inbox:
         self._kept: dict[int, KeptAnswer] = {}
         #: Open updates whose "sorry for the delay" note went out (it is sent once).
         self._noted: set[int] = set()
+        #: Open updates running again in this process because their reply was not delivered.
+        self._retries: set[int] = set()
 
     def wants(self, update: object) -> bool:
         """User messages that may need work: private ones, and group ones meant for us."""
@@ -118,8 +120,13 @@ class Inbox:
 
     def retrying(self, update_id: int) -> None:
         """The update runs again, late: its reply starts with the delay note (once)."""
+        self._retries.add(update_id)
         if update_id not in self._noted:
             self.replayed.add(update_id)
+
+    def is_retry(self, update_id: int) -> bool:
+        """Is this a re-run of an update whose first run already passed the limits?"""
+        return update_id in self._retries
 
     def delay_noted(self, update_id: int) -> None:
         """The delay note went out: a further retry does not send it again."""
@@ -153,6 +160,7 @@ class Inbox:
         self.replayed.difference_update(update_ids)
         self._undelivered.difference_update(update_ids)
         self._noted.difference_update(update_ids)
+        self._retries.difference_update(update_ids)
         for update_id in update_ids:
             self._received.pop(update_id, None)
             self._kept.pop(update_id, None)

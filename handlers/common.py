@@ -50,6 +50,9 @@ async def ensure_within_limits(update: Update, context: BotContext) -> bool:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return False
+    inbox = context.services.inbox
+    if inbox is not None and inbox.is_retry(update.update_id):
+        return True  # its first run was counted; a redelivery must not be refused as "too many"
     verdict = await context.services.limits.check(user.id)
     if verdict.allowed:
         return True

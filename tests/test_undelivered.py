@@ -68,6 +68,21 @@ async def test_an_answer_telegram_refused_ten_times_is_delivered_once_it_recover
     ]
 
 
+async def test_a_redelivery_is_not_refused_by_the_rate_limit_its_first_run_passed(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    # One message a minute: the first run takes the user's only slot; its retries must deliver
+    # the kept answer, not "too many messages".
+    running = await _start(start_bot, rate_limit_per_minute=1)
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=10)
+    tg.private_text("only one", chat_id=87)
+    await eventually(lambda: _equals(_states(running), ["done"]), timeout=30)
+    texts = tg.sent_texts(87)
+    assert texts[0].startswith(DELAY_NOTE)
+    assert texts[1:] == ["Echo: only one"]
+    assert _answers(ai) == 1
+
+
 async def test_a_later_message_of_the_chat_waits_behind_the_undelivered_one(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
 ) -> None:
