@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.error import Conflict, NetworkError
+from telegram.error import Conflict, NetworkError, TelegramError
 
 from bot.app import on_error
 from bot.logs import RepeatLimit, configure_logging
@@ -102,6 +102,12 @@ def test_parse_updates_drops_only_the_unparseable_one(
     assert record.getMessage().startswith("dropped update 8 (message)")
     assert record.exc_info is None
     assert SECRET_TEXT not in _text_of(caplog.records)
+
+
+def test_a_result_that_is_not_a_list_is_a_polling_error() -> None:
+    """A TelegramError: PTB's retry loop backs off (a plain exception would retry at once)."""
+    with pytest.raises(TelegramError, match="answered a dict, not a list"):
+        parse_updates({"update_id": 1}, PollingBot(TOKEN))
 
 
 async def _answered(tg: FakeTelegram, *chat_ids: int) -> None:
