@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import httpx
 from telegram import BotCommandScope, BotCommandScopeChat, BotCommandScopeDefault, Update
-from telegram.error import TelegramError
+from telegram.error import Conflict, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 import handlers
@@ -34,6 +34,7 @@ from bot.limits import Limits
 from bot.ordering import ChatOrderedProcessor
 from bot.telegram_http import AiohttpRequest
 from bot.tools import default_registry
+from bot.updates import PollingBot
 from storage import (
     AccessRepository,
     AssistantRepository,
@@ -120,14 +121,20 @@ def build_application(settings: Settings) -> BotApplication:
         .application_class(
             GracefulApplication, kwargs={"grace_seconds": settings.shutdown_grace_seconds}
         )
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.telegram_base_url)
-        .base_file_url(settings.telegram_base_file_url)
+        .bot(
+            PollingBot(
+                token=settings.telegram_bot_token.get_secret_value(),
+                base_url=settings.telegram_base_url,
+                base_file_url=settings.telegram_base_file_url,
+                rate_limiter=rate_limiter,
+                request=AiohttpRequest(connection_pool_size=pool),
+                get_updates_request=AiohttpRequest(
+                    connection_pool_size=1, read_timeout=poll_read_timeout
+                ),
+            )
+        )
         .context_types(context_types)
         .concurrent_updates(processor)
-        .rate_limiter(rate_limiter)
-        .request(AiohttpRequest(connection_pool_size=pool))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=poll_read_timeout))
         .post_init(_opener(settings, albums, processor))
         .post_shutdown(_post_shutdown)
         .build()
@@ -268,12 +275,26 @@ def _retry_later(update: object, context: BotContext, error: BaseException | Non
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log with the traceback; tell the user something short, never the traceback."""
-    if _retry_later(update, context, context.error):
-        return  # no error message either: the answer itself comes, late
-    log.error(
-        "error while handling update %s", getattr(update, "update_id", "?"), exc_info=context.error
-    )
+    """Log with the traceback; tell the user something short, never the traceback.
+
+    Without an update, a Telegram error comes from polling (`run_polling` hands each failed
+    getUpdates here, then PTB retries with backoff; the bot creates no other update-less tasks).
+    A 409 Conflict was already explained once by PollingBot: not repeated. Other polling failures
+    (Telegram down, network) get one line without a traceback. A reply Telegram failed to take
+    is retried later (`_retry_later`): no error message then, the answer itself comes, late.
+    """
+    error = context.error
+    if update is None and isinstance(error, Conflict):
+        return
+    if update is None and isinstance(error, TelegramError):
+        log.warning("polling Telegram for updates failed (python-telegram-bot retries): %s", error)
+        return
+    if update is None:
+        log.error("error in a background task", exc_info=error)
+        return
+    if _retry_later(update, context, error):
+        return
+    log.error("error while handling update %s", getattr(update, "update_id", "?"), exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     message = update.effective_message

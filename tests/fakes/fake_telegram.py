@@ -12,7 +12,9 @@ What it does:
   value of the wrong type -> an entry in ``fake.violations`` (Telegram itself silently ignores
   those, which is exactly why a test should notice them);
 * checks that everything it answers carries the spec's required fields (a failure here is a bug
-  in the fake and is also reported in ``violations``);
+  in the fake and is also reported in ``violations``); the one deliberate exception is
+  ``push_raw_update``, which queues a malformed update as given, unchecked, to test that a
+  client survives what Telegram should never send but one day may;
 * keeps per-chat state: message ids shared by users and the bot, edits, deletions, replies,
   drafts, reactions, bot commands, files;
 * implements real long polling for ``getUpdates`` (offset confirmation, limit, timeout, 409 when
@@ -1117,6 +1119,18 @@ class FakeTelegram(LoopbackServer):
         query = update.get("callback_query")
         if isinstance(query, dict) and isinstance(query.get("message"), dict):
             self._absorb_message(query["message"])
+        self._pending.append(update)
+        self._notify()
+        return copy.deepcopy(update)
+
+    def push_raw_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update exactly as given, NOT checked against the spec: for the malformed
+        updates a client must survive (a message without `date`, `entities` that is not a
+        list...). Only `update_id` is added when missing; nothing in it becomes known to the
+        fake and nothing lands in `violations`. Returns what getUpdates will deliver."""
+        update = copy.deepcopy(update)
+        if "update_id" not in update:
+            update = {"update_id": next(self._update_ids), **update}
         self._pending.append(update)
         self._notify()
         return copy.deepcopy(update)
