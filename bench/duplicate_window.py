@@ -8,7 +8,7 @@ again. This measures how long that window is: from the fake Bot API receiving th
 statement, committed when it returns). "to write start" is the part before that statement is
 handed to SQLite.
 
-The real application runs in-process against the test fakes (as `bench.photo_latency` does):
+The real application runs in-process against the test fakes (`bench.inprocess`):
 fakes and bot share one event loop, so the fake's own work of answering the call (writing the
 HTTP response) is inside the measured time; the figures are an upper bound. Two runs: messages
 one after another (an idle bot), and all at once in as many chats (a loaded one).
@@ -19,43 +19,20 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from typing import Any
 
-from bot.config import Settings
+from bench.inprocess import in_process_bot
+from bench.tracking import percentile
 from storage import ChatKey
-from tests.conftest import RunningBot
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
 
 DEFAULT_MESSAGES = 200
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def _measure(messages: int) -> dict[str, dict[str, float]]:
-    async with FakeTelegram() as tg, FakeOpenAI(validate=False) as ai:
-        folder = tempfile.mkdtemp()
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_bot_token=TOKEN,
-            telegram_base_url=tg.base_url,
-            telegram_base_file_url=tg.base_file_url,
-            telegram_poll_timeout=1,
-            telegram_rate_limit_per_second=100_000,
-            openai_api_key=API_KEY,
-            openai_base_url=ai.base_url,
-            database_url=f"sqlite:///{folder}/bot.sqlite3",
-            rate_limit_per_minute=0,
-            max_concurrent_chats=messages,
-        )
-        bot = RunningBot(settings)
-        await bot.start()
-        ai.classifier = lambda body: "general"
+    async with in_process_bot(
+        telegram_rate_limit_per_second=100_000, max_concurrent_chats=messages
+    ) as (tg, _ai, bot):
         transcript = bot.services.transcript
         write = transcript.append_answer
         started: dict[int, float] = {}
@@ -91,17 +68,15 @@ async def _measure(messages: int) -> dict[str, dict[str, float]]:
             before = [(started[c] - final[c]) * 1e6 for c in chats]
             return {
                 "median_us": statistics.median(window),
-                "p99_us": _percentile(window, 0.99),
+                "p99_us": percentile(window, 99),
                 "max_us": max(window),
                 "to_write_start_median_us": statistics.median(before),
             }
 
-        results = {
+        return {
             "one at a time": await run(200_000, at_once=False),
             f"{messages} at once": await run(400_000, at_once=True),
         }
-        await bot.stop()
-        return results
 
 
 def main() -> None:

@@ -12,16 +12,12 @@ from __future__ import annotations
 import asyncio
 import io
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 
 from PIL import Image
 
-from bot.config import Settings
-from tests.conftest import RunningBot
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from bench.inprocess import in_process_bot
 
 REPEATS = 7
 
@@ -37,23 +33,7 @@ def phone_jpeg(width: int, height: int) -> bytes:
 
 
 async def _measure() -> dict[str, float]:
-    async with FakeTelegram() as tg, FakeOpenAI(validate=False) as ai:
-        folder = tempfile.mkdtemp()
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_bot_token=TOKEN,
-            telegram_base_url=tg.base_url,
-            telegram_base_file_url=tg.base_file_url,
-            telegram_poll_timeout=1,
-            telegram_rate_limit_per_second=10_000,
-            openai_api_key=API_KEY,
-            openai_base_url=ai.base_url,
-            database_url=f"sqlite:///{folder}/bot.sqlite3",
-            rate_limit_per_minute=0,
-        )
-        bot = RunningBot(settings)
-        await bot.start()
-        ai.classifier = lambda body: "general"
+    async with in_process_bot() as (tg, ai, _bot):
 
         async def turn(push: Callable[[int], object], chat: int) -> float:
             seen = len(ai.requests_to("/v1/responses"))
@@ -93,7 +73,6 @@ async def _measure() -> dict[str, float]:
                 samples.append(await turn(push, chat))
                 await asyncio.sleep(0.05)
             results[name] = statistics.median(samples) * 1000
-        await bot.stop()
         return results
 
 
