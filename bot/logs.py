@@ -19,6 +19,14 @@ from dataclasses import dataclass
 REDACTED = "[REDACTED]"
 
 
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every (non-empty) secret in it replaced by [REDACTED]."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 class RedactSecrets(logging.Filter):
     """Replaces each secret in the message, its arguments, and the exception text."""
 
@@ -27,10 +35,7 @@ class RedactSecrets(logging.Filter):
         self._secrets = [s for s in secrets if s and len(s) >= 8]
 
     def _clean(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return redact(text, self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:

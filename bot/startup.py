@@ -24,6 +24,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from bot.ai import build_openai_client
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.logs import redact
 from storage import DatabaseUnusable
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,6 @@ def _host(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or url
     return f"{host}:{parts.port}" if parts.port else host
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 def _reason(exc: BaseException) -> str:
@@ -140,7 +134,7 @@ def explain(exc: BaseException, settings: Settings) -> Failure | None:
         )
     if failure is None:
         return None
-    return Failure(_redact(failure.line, settings.secrets()), failure.status)
+    return Failure(redact(failure.line, settings.secrets()), failure.status)
 
 
 async def verify_openai_key(settings: Settings) -> None:
