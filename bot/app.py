@@ -160,7 +160,7 @@ def _opener(
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
-        await warn_if_new_database(app.bot, settings, services.db.created)
+        await warn_if_new_database(app.bot, settings, await services.db.take_new_database_notice())
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
 

@@ -120,7 +120,8 @@ async def set_access(services: Services, admin_id: int, user_id: int, rule: str)
 
 
 async def warn_if_new_database(bot: Bot, settings: Settings, created: bool) -> int:
-    """At start, when this start created the database: any /allow and /block rules of an earlier
+    """At start, when the database is new (created by this start, or by a `--check` before it,
+    and no start has told the admins yet): any /allow and /block rules of an earlier
     one are gone with it (a lost volume, a replaced file), so a bot that was limited to its
     allow-list may now answer everyone. Every admin gets a private message, and the log a
     warning. We do not know an admin's language before they write, so the message carries both

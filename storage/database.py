@@ -11,6 +11,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage.sql import run
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
@@ -144,7 +146,21 @@ class Database:
                 raise
             log.info("applied migration %s", name)
             applied.append(version)
+        if self.created:
+            await run(
+                self.conn,
+                "INSERT OR IGNORE INTO start_notices (name, since) VALUES ('new_database', ?)",
+                (time.time(),),
+            )
         return applied
+
+    async def take_new_database_notice(self) -> bool:
+        """Is the admins' "this database is new" notice still owed? Taken (cleared) by asking:
+        the start that asks gives it."""
+        taken = await run(
+            self.conn, "DELETE FROM start_notices WHERE name = 'new_database' RETURNING name"
+        )
+        return bool(taken)
 
     async def close(self) -> None:
         await self.conn.close()

@@ -118,7 +118,9 @@ async def start_bot(make_settings: SettingsFactory) -> AsyncIterator[Callable[..
         settings = make_settings(**overrides)
         if "database_url" not in overrides and not settings.database_path.exists():
             # A database from an earlier run, as a deployed bot has: a new one warns the admins.
-            await (await Database.open(settings.database_path)).close()
+            db = await Database.open(settings.database_path)
+            await db.take_new_database_notice()  # given by that earlier run
+            await db.close()
         bot = RunningBot(settings)
         await bot.start()
         running.append(bot)

@@ -22,6 +22,7 @@ from storage import (
     TranscriptRepository,
     UsageRepository,
 )
+from tests.botprocess import start_process
 from tests.conftest import ADMIN_ID, RunningBot
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.fake_telegram import FakeTelegram
@@ -365,3 +366,28 @@ async def test_a_new_database_without_admins_sends_nothing(
     await tg.wait_for("sendMessage")
     assert [c.params["chat_id"] for c in tg.calls_to("sendMessage")] == [ADMIN_ID]
     assert not tg.sent_texts(ADMIN_ID)[0].startswith(NEW_DATABASE)
+
+
+async def test_a_database_created_by_check_still_warns_at_the_first_start(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, tmp_path: Path
+) -> None:
+    """`python -m bot --check` after a loss creates the database without telling anyone: the
+    notice stays owed, and the first real start gives it (once)."""
+    path = tmp_path / "checked.sqlite3"
+    check = await start_process(tg, ai, tmp_path, "--check", database_url=f"sqlite:///{path}")
+    output, _ = await asyncio.wait_for(check.communicate(), 60)
+    assert check.returncode == 0, output.decode()
+    assert path.is_file() and tg.calls_to("sendMessage") == []
+    tg.private_text("/help", chat_id=ADMIN_ID)
+    first: RunningBot = await start_bot(database_url=f"sqlite:///{path}")
+    assert not first.services.db.created  # this start did not create it...
+    await tg.wait_for("sendMessage", 2)
+    assert tg.sent_texts(ADMIN_ID)[0].startswith(NEW_DATABASE)  # ...but still warns
+    await first.stop()
+    again: RunningBot = await start_bot(database_url=f"sqlite:///{path}")
+    tg.private_text("/help", chat_id=ADMIN_ID)
+    await tg.wait_for("sendMessage", 3)  # the warning and two /help answers
+    assert [t for t in tg.sent_texts(ADMIN_ID) if t.startswith(NEW_DATABASE)] == [
+        tg.sent_texts(ADMIN_ID)[0]
+    ]
+    await again.stop()

@@ -22,12 +22,12 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:
             tables = {r[0] for r in await cur.fetchall()}
-        assert {"assistants", "chats", "transcript", "schema_migrations"} <= tables
+        assert {"assistants", "chats", "transcript", "schema_migrations", "start_notices"} <= tables
         async with db.conn.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
         assert await db.migrate() == []  # nothing applied twice
