@@ -45,6 +45,9 @@ class AlbumCollector:
         self._quiet = quiet
         self._max_wait = max_wait
         self._open: dict[AlbumId, _Album] = {}
+        #: Albums gathered and answered but not finished yet (their leader's update may run
+        #: again when Telegram did not take the reply): the same parts, until `close`.
+        self._gathered: dict[AlbumId, tuple[int, list[Message]]] = {}
 
     def offer(self, album_id: AlbumId, message: Message, update_id: int) -> int | None:
         """Record a part. None when it opens the album (it leads); else the leader's update id."""
@@ -70,7 +73,8 @@ class AlbumCollector:
         """Wait for the album's remaining parts, close it, and return its messages in order."""
         album = self._open.get(album_id)
         if album is None:
-            return []
+            _, parts = self._gathered.get(album_id, (0, []))
+            return parts
         deadline = time.monotonic() + self._max_wait
         while True:
             now = time.monotonic()
@@ -83,15 +87,21 @@ class AlbumCollector:
             except TimeoutError:
                 if time.monotonic() >= album.last_part_at + self._quiet:
                     break
-        self.close(album_id, album.leader_id)
-        return [album.messages[i] for i in sorted(album.messages)]
+        del self._open[album_id]  # parts arriving later start a new album
+        parts = [album.messages[i] for i in sorted(album.messages)]
+        self._gathered[album_id] = (album.leader_id, parts)
+        return parts
 
     def close(self, album_id: AlbumId, leader_id: int) -> None:
-        """Forget the album `leader_id` leads (parts arriving later start a new one)."""
+        """Forget the album `leader_id` leads: its update is finished."""
         album = self._open.get(album_id)
         if album is not None and album.leader_id == leader_id:
             del self._open[album_id]
+        gathered = self._gathered.get(album_id)
+        if gathered is not None and gathered[0] == leader_id:
+            del self._gathered[album_id]
 
     @property
     def open_albums(self) -> int:
-        return len(self._open)
+        """Albums still held: gathering parts, or gathered and their turn not finished."""
+        return len(self._open) + len(self._gathered)

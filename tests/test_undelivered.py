@@ -21,6 +21,7 @@ from tests.botprocess import kill_process, start_process, stop_process
 from tests.conftest import RunningBot, eventually
 from tests.fakes.fake_openai import FakeOpenAI, Reply
 from tests.fakes.fake_telegram import FakeTelegram
+from tests.test_e2e_vision import _data_url, make_image
 
 DELAY_NOTE = "Sorry for the delay"
 
@@ -183,3 +184,34 @@ async def _has(tg: FakeTelegram, chat_id: int, text: str) -> bool:
 
 async def _equals(value: Any, expected: Any) -> bool:
     return await value == expected
+
+
+async def test_an_albums_retry_answers_all_its_photos(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    # The album's first reply (the "one photo was skipped" notice) fails before the answer is
+    # written: the retry runs the album's turn again, and must see all its parts, not only the
+    # photo that led it.
+    await _start(start_bot, album_quiet_seconds=0.3)
+    photos = [make_image("JPEG", (40 + i, 30)) for i in range(2)]
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=4)  # one send, all tries
+    for i, data in enumerate([*photos, b"not an image at all"]):
+        tg.media_message(
+            {"photo": tg.photo_sizes(data, 40 + i, 30)},
+            chat_id=88,
+            media_group_id="album-retry",
+            caption="compare these" if i == 0 else None,
+        )
+    await eventually(lambda: _has_prefix(tg, 88, "Echo: compare these"), timeout=30)
+    [request] = [r for r in ai.requests_to("/v1/responses") if r.body and r.body.get("stream")]
+    images = [
+        part["image_url"]
+        for item in request.body["input"]  # type: ignore[index]
+        for part in item.get("content", [])
+        if isinstance(part, dict) and part.get("type") == "input_image"
+    ]
+    assert images == [_data_url("image/jpeg", data) for data in photos]
+
+
+async def _has_prefix(tg: FakeTelegram, chat_id: int, prefix: str) -> bool:
+    return any(text.startswith(prefix) for text in tg.sent_texts(chat_id))
