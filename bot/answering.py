@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,9 +140,9 @@ async def _handle_turn(
         )
     except AIError as exc:
         question = Question(turn.transcript_text, await classify, time.time())
-        await _record_question(services, incoming, question, None)
         log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
-        await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+        error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+        await _reply_and_record(services, incoming, question, None, error_notice)
         return
     route = route_for(services.settings, await classify)
     question = Question(turn.transcript_text, route.label, time.time())
@@ -150,8 +150,8 @@ async def _handle_turn(
         # The question is written with its answer: one statement for the whole turn.
         await _stream_answer(services, bot, incoming, turn, record, conversation_id, question)
     else:
-        await _record_question(services, incoming, question, conversation_id)
-        await _reply_without_model(services, bot, incoming, route, turn.transcript_text)
+        reply = _reply_without_model(services, bot, incoming, route, turn.transcript_text)
+        await _reply_and_record(services, incoming, question, conversation_id, reply)
     log.info(
         "answered chat=%s thread=%s update=%s label=%s route=%s latency_ms=%.0f",
         incoming.key.chat_id,
@@ -219,6 +219,27 @@ async def _reply_without_model(
         who = f"{incoming.user_name} (id {incoming.user_id})"
         await notify_admins(bot, services.settings, user=who, chat=where, text=text)
         await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
+
+
+async def _reply_and_record(
+    services: Services,
+    incoming: Incoming,
+    question: Question,
+    conversation_id: str | None,
+    reply: Awaitable[object],
+) -> None:
+    """Send a reply that ends the turn without an answer, then put the question on record.
+
+    When Telegram fails to take the reply and the inbox will retry the update, the question is
+    recorded by the retry that delivers it: once, not once per attempt."""
+    try:
+        await reply
+    except TelegramError as exc:
+        inbox = services.inbox
+        if not (is_transient(exc) and inbox is not None and inbox.follows(incoming.update_id)):
+            await _record_question(services, incoming, question, conversation_id)
+        raise
+    await _record_question(services, incoming, question, conversation_id)
 
 
 async def _record_question(
@@ -351,8 +372,8 @@ async def _stream_answer(
     except AIError as exc:
         log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
         await reply.close()
-        await _record_question(services, incoming, question, conversation_id)
-        await send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+        error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+        await _reply_and_record(services, incoming, question, conversation_id, error_notice)
         return
     except TelegramError as exc:
         if answer is not None and is_transient(exc) and services.inbox is not None:

@@ -104,6 +104,10 @@ class Inbox:
             return True
         return False
 
+    def follows(self, update_id: int) -> bool:
+        """Is the update recorded and open, so a reply Telegram fails to take is retried?"""
+        return update_id in self._open
+
     def keep_answer(self, update_id: int, answer: KeptAnswer) -> bool:
         """Keep a written answer for the update's retry; False when there will be none."""
         if update_id not in self._open:

@@ -215,3 +215,17 @@ async def test_an_albums_retry_answers_all_its_photos(
 
 async def _has_prefix(tg: FakeTelegram, chat_id: int, prefix: str) -> bool:
     return any(text.startswith(prefix) for text in tg.sent_texts(chat_id))
+
+
+async def test_a_retried_reply_without_the_model_puts_the_question_on_record_once(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    ai.classifier = lambda body: "abusive"  # the refuse route: no answer, one fixed reply
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=8)  # two sends, all tries
+    tg.private_text("you are useless", chat_id=89)
+    await eventually(lambda: _equals(_states(running), ["done"]), timeout=30)
+    texts = tg.sent_texts(89)
+    assert texts[0].startswith(DELAY_NOTE) and len(texts) == 2
+    entries = await running.services.transcript.recent(ChatKey(89), 10)
+    assert [(e.role, e.text) for e in entries] == [("user", "you are useless")]
