@@ -192,9 +192,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         if turn is None:
             turn = self._turns[key] = _ChatTurn()
         turn.users += 1
+        started = False
         try:
             async with turn.lock:
                 async with self._working:
+                    started = True
                     await coroutine
                 if recorded is None:
                     return True
@@ -203,6 +205,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             turn.users -= 1
             if turn.users == 0:
                 del self._turns[key]
+            if not started and isinstance(coroutine, Coroutine):
+                coroutine.close()  # cancelled while waiting for its turn (shutdown grace over)
 
     async def _retry_undelivered(self, update: object) -> bool | None:
         inbox = self._inbox

@@ -7,6 +7,7 @@ bad input, limits) and checks what the user sees and that no accepted message is
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sqlite3
 from pathlib import Path
@@ -106,7 +107,7 @@ async def test_the_answer_and_its_inbox_mark_are_one_write(
 
 
 async def test_replay_answers_each_chats_pending_messages_oldest_first(
-    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, recwarn: pytest.WarningsRecorder
 ) -> None:
     """Three pending messages in each of two chats (interleaved) are answered after the restart
     in the order they were sent, per chat."""
@@ -129,6 +130,10 @@ async def test_replay_answers_each_chats_pending_messages_oldest_first(
     await first.stop()  # grace 0: everything unfinished is cancelled and stays pending
     held.set()
     assert tg.sent_texts(81) == tg.sent_texts(82) == []
+    # the updates cancelled while waiting for their chat's turn were closed, not dropped as
+    # coroutines never awaited
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
 
     second: RunningBot = await start_bot()
     await tg.wait_for("sendMessage", 12, timeout=30)  # a delay note and an answer each
