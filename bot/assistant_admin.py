@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 
 from telegram import Bot, Document
@@ -21,10 +20,6 @@ NAME_MAX = 40
 INSTRUCTIONS_MAX = 8000
 
 
-class NameTaken(Exception):
-    pass
-
-
 def valid_name(name: str) -> bool:
     name = name.strip()
     return 0 < len(name) <= NAME_MAX and "|" not in name and "\n" not in name and name[0] != "/"
@@ -37,10 +32,7 @@ def valid_instructions(text: str) -> bool:
 async def create_assistant(
     services: Services, admin_id: int, name: str, instructions: str, model: str
 ) -> Assistant:
-    try:
-        created = await services.assistants.create(name.strip(), instructions.strip(), model)
-    except sqlite3.IntegrityError as exc:
-        raise NameTaken(name) from exc
+    created = await services.assistants.create(name.strip(), instructions.strip(), model)
     await services.audit.record(admin_id, "assistant.create", created.name, model=model)
     return created
 

@@ -33,7 +33,6 @@ from telegram.warnings import PTBUserWarning
 
 from bot.assistant_admin import (
     INSTRUCTIONS_MAX,
-    NameTaken,
     create_assistant,
     update_assistant,
     valid_instructions,
@@ -44,7 +43,7 @@ from bot.delivery import send_plain, set_buttons, show_in_place
 from bot.i18n import t
 from handlers.buttons import BadButton, button, choice
 from handlers.common import destination_of, ensure_admin, lang_of
-from storage import Assistant
+from storage import Assistant, NameTaken
 
 V = TypeVar("V")
 

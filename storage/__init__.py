@@ -1,7 +1,7 @@
 """SQLite storage: one aiosqlite connection, numbered migrations, one repository per table group."""
 
 from storage.access import AccessRepository
-from storage.assistants import Assistant, AssistantRepository
+from storage.assistants import Assistant, AssistantRepository, NameTaken
 from storage.audit import AuditEntry, AuditRepository, Stats
 from storage.chats import ChatKey, ChatRecord, ChatRepository
 from storage.database import Database, DatabaseUnusable
@@ -25,6 +25,7 @@ __all__ = [
     "InboxRepository",
     "KnowledgeFile",
     "KnowledgeRepository",
+    "NameTaken",
     "PendingUpdate",
     "Question",
     "Stats",

@@ -12,6 +12,10 @@ import aiosqlite
 from storage.sql import first, run
 
 
+class NameTaken(Exception):
+    """An assistant with this name exists already (names are unique, case-insensitively)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Assistant:
     id: int
@@ -121,13 +125,16 @@ class AssistantRepository:
     async def create(
         self, name: str, instructions: str, model: str, tools: tuple[str, ...] = ()
     ) -> Assistant:
-        """A new (non-default) assistant; raises sqlite3.IntegrityError when the name is taken."""
-        created_id = await run(
-            self._conn,
-            "INSERT INTO assistants (name, instructions, model, is_default, tools, created_at)"
-            " VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
-            (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
-        )
+        """A new (non-default) assistant; raises NameTaken when an assistant has that name."""
+        try:
+            created_id = await run(
+                self._conn,
+                "INSERT INTO assistants (name, instructions, model, is_default, tools, created_at)"
+                " VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
+                (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
+            )
+        except sqlite3.IntegrityError as exc:  # the UNIQUE name (the only constraint here)
+            raise NameTaken(name.strip()) from exc
         self._forget()
         created = await self.get(created_id[0][0])
         assert created is not None

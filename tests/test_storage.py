@@ -5,11 +5,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from storage import (
     AssistantRepository,
     ChatKey,
     ChatRepository,
     Database,
+    NameTaken,
     Question,
     TranscriptRepository,
     UsageRepository,
@@ -133,5 +136,18 @@ async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> Non
         assert (await chats.get(keys[2])).chat_type == "changed behind its back"  # type: ignore[union-attr]
         chats.forget_cached()
         assert (await chats.get(keys[1])).chat_type == "changed behind its back"  # type: ignore[union-attr]
+    finally:
+        await db.close()
+
+
+async def test_a_taken_name_is_a_domain_error(tmp_path: Path) -> None:
+    """Callers see NameTaken, not the engine's constraint error (names are case-insensitive)."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        assistants = AssistantRepository(db.conn)
+        await assistants.create("Chef", "cook", "m1")
+        with pytest.raises(NameTaken):
+            await assistants.create(" chef ", "cook again", "m1")
+        assert [a.name for a in await assistants.all()] == ["Chef"]
     finally:
         await db.close()
