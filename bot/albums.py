@@ -100,8 +100,3 @@ class AlbumCollector:
         gathered = self._gathered.get(album_id)
         if gathered is not None and gathered[0] == leader_id:
             del self._gathered[album_id]
-
-    @property
-    def open_albums(self) -> int:
-        """Albums still held: gathering parts, or gathered and their turn not finished."""
-        return len(self._open) + len(self._gathered)

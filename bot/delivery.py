@@ -102,13 +102,6 @@ async def send_rendered(bot: Bot, dest: Destination, rendered: Rendered) -> Mess
         )
 
 
-async def send_markdown(bot: Bot, dest: Destination, markdown: str) -> list[Message]:
-    """Render `markdown` and send it as one or more messages, in order."""
-    return [
-        await send_rendered(bot, dest, part) for part in split_rendered(render_markdown(markdown))
-    ]
-
-
 async def send_plain(bot: Bot, dest: Destination, text: str) -> list[Message]:
     """Send our own (already localised) text without Markdown interpretation."""
     return [await send_rendered(bot, dest, part) for part in split_rendered(Rendered(text))]
@@ -146,7 +139,6 @@ class StreamingReply:
         self._pusher: asyncio.Task[None] | None = None
         self._sending = False
         self._typing: asyncio.Task[None] | None = None
-        self.first_partial_at: float | None = None
         #: Parts of the final answer Telegram has accepted so far (finish() counts them), so
         #: an answer cut off by a failing Telegram can be resumed where it stopped.
         self.delivered = 0
@@ -215,8 +207,6 @@ class StreamingReply:
                 await self._bot.edit_message_text(
                     text, chat_id=self._dest.chat_id, message_id=self._preview.message_id
                 )
-            if self.first_partial_at is None:
-                self.first_partial_at = time.monotonic()
         except Forbidden:
             raise
         except TelegramError as exc:

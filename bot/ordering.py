@@ -108,10 +108,6 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             task.cancel()
         return len(self._active)
 
-    @property
-    def waiting_chats(self) -> int:
-        return len(self._turns)
-
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         task = asyncio.current_task()
         if task is not None:

@@ -57,10 +57,6 @@ class Classifier:
             }
         }
 
-    @property
-    def labels(self) -> list[str]:
-        return list(self._labels)
-
     async def classify(self, text: str) -> str:
         """The label for `text`; the default label when the model fails or is slow."""
         try:
