@@ -27,7 +27,7 @@ from bot.app_commands import menu
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
-from bot.delivery import Destination, is_transient, send_plain
+from bot.delivery import Destination, is_transient, send_plain, topic_of
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
@@ -303,7 +303,7 @@ async def on_error(update: object, context: BotContext) -> None:
     dest = Destination(
         update.effective_chat.id,
         update.effective_chat.type,
-        thread_id=message.message_thread_id if message and message.is_topic_message else None,
+        thread_id=topic_of(message),
         reply_to=message.message_id if message else None,
     )
     try:

@@ -49,6 +49,14 @@ class Destination:
         return self.chat_type == ChatType.PRIVATE
 
 
+def topic_of(message: object) -> int | None:
+    """The forum topic a message is in, or None: only a topic message's thread is a topic (in a
+    plain group, message_thread_id names a reply thread, which is not answered apart)."""
+    if isinstance(message, Message) and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return None
+
+
 def _is_entity_error(exc: BadRequest) -> bool:
     text = exc.message.lower()
     return "entit" in text or "parse" in text
@@ -316,9 +324,6 @@ async def _send_beside(
         with contextlib.suppress(TelegramError):  # the press may have been answered already
             await query.answer(text[:200], show_alert=True)
         return
-    thread_id = (
-        message.message_thread_id
-        if isinstance(message, Message) and message.is_topic_message
-        else None
+    await bot.send_message(
+        message.chat.id, text, reply_markup=markup, message_thread_id=topic_of(message)
     )
-    await bot.send_message(message.chat.id, text, reply_markup=markup, message_thread_id=thread_id)

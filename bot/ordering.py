@@ -25,6 +25,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot.albums import AlbumCollector, album_of
+from bot.delivery import topic_of
 from bot.inbox import Inbox
 from bot.sanitize import ids_fit
 from storage.chats import ChatKey
@@ -43,10 +44,7 @@ def chat_key_of(update: object) -> ChatKey | None:
     chat = update.effective_chat
     if chat is None:
         return None
-    thread_id = 0
-    if message is not None and message.is_topic_message and message.message_thread_id:
-        thread_id = message.message_thread_id
-    return ChatKey(chat.id, thread_id)
+    return ChatKey(chat.id, topic_of(message) or 0)
 
 
 class _ChatTurn:

@@ -8,7 +8,7 @@ from bot.access import is_admin, is_allowed
 from bot.addressing import without_mention
 from bot.answering import Incoming
 from bot.context import BotContext
-from bot.delivery import Destination, send_plain
+from bot.delivery import Destination, send_plain, topic_of
 from bot.i18n import language_of, t
 from storage import ChatKey
 
@@ -18,14 +18,13 @@ def destination_of(message: Message) -> Destination:
     return Destination(
         message.chat.id,
         message.chat.type,
-        thread_id=message.message_thread_id if message.is_topic_message else None,
+        thread_id=topic_of(message),
         reply_to=message.message_id,
     )
 
 
 def key_of(message: Message) -> ChatKey:
-    thread_id = message.message_thread_id if message.is_topic_message else None
-    return ChatKey(message.chat.id, thread_id or 0)
+    return ChatKey(message.chat.id, topic_of(message) or 0)
 
 
 def lang_of(update: Update) -> str:
