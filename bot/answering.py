@@ -62,9 +62,14 @@ async def conversation_for(
     record = await services.chats.ensure(key, chat_type)
     if record.conversation_id:
         return record, record.conversation_id
+    return record, await new_conversation(services, key)
+
+
+async def new_conversation(services: Services, key: ChatKey) -> str:
+    """Create the chat's (topic's) conversation on OpenAI and store it as the chat's one."""
     conversation_id = await services.conversations.create(key.chat_id, key.thread_id)
     await services.chats.set_conversation(key, conversation_id)
-    return record, conversation_id
+    return conversation_id
 
 
 async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
@@ -345,10 +350,7 @@ async def _stream_answer(
                         incoming.key.chat_id,
                         conversation_id,
                     )
-                    conversation_id = await services.conversations.create(
-                        incoming.key.chat_id, incoming.key.thread_id
-                    )
-                    await services.chats.set_conversation(incoming.key, conversation_id)
+                    conversation_id = await new_conversation(services, incoming.key)
                     notice = t(incoming.lang, "context_reset")
             answer = reply.text
             if not answer.strip():
