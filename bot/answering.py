@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 
 from bot.ai import AIError, ConversationGone, StreamInterrupted, ToolRunner
 from bot.context import Services
-from bot.delivery import Destination, StreamingReply, is_transient, send_plain, send_rendered
+from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
 from bot.formatting import render_markdown, split_rendered
 from bot.i18n import t
 from bot.images import PreparedImage
@@ -241,7 +241,7 @@ async def _reply_and_record(
         await reply
     except TelegramError as exc:
         inbox = services.inbox
-        if not (is_transient(exc) and inbox is not None and inbox.follows(incoming.update_id)):
+        if inbox is None or not inbox.will_retry(incoming.update_id, exc):
             await _record_question(services, incoming, question, conversation_id)
         raise
     await _record_question(services, incoming, question, conversation_id)
@@ -378,7 +378,8 @@ async def _stream_answer(
         await _reply_and_record(services, incoming, question, conversation_id, error_notice)
         return
     except TelegramError as exc:
-        if answer is not None and is_transient(exc) and services.inbox is not None:
+        inbox = services.inbox
+        if answer is not None and inbox is not None and inbox.will_retry(incoming.update_id, exc):
             # Telegram is failing: the answer is kept and delivered by the retry (the question
             # is written with it then).
             kept = KeptAnswer(
@@ -389,8 +390,8 @@ async def _stream_answer(
                 stream.usage.output_tokens,
                 delivered=reply.delivered,
             )
-            if services.inbox.keep_answer(incoming.update_id, kept):
-                raise
+            inbox.keep_answer(incoming.update_id, kept)
+            raise
         # not delivered and not to be retried: the question stays on record
         await _record_question(services, incoming, question, conversation_id)
         raise

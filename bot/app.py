@@ -27,7 +27,7 @@ from bot.app_commands import menu
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
-from bot.delivery import Destination, is_transient, send_plain, topic_of
+from bot.delivery import Destination, send_plain, topic_of
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
@@ -266,10 +266,11 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
 def _retry_later(update: object, context: BotContext, error: BaseException | None) -> bool:
     """Telegram failed to take the reply: the inbox keeps the update and it is retried."""
     services = context.bot_data.services
-    if services is None or services.inbox is None or not is_transient(error):
+    if services is None or services.inbox is None or not isinstance(update, Update):
         return False
-    if not isinstance(update, Update) or not services.inbox.undelivered(update.update_id):
+    if not services.inbox.will_retry(update.update_id, error):
         return False
+    services.inbox.undelivered(update.update_id)
     log.warning("update %s: Telegram failed (%s); it will be retried", update.update_id, error)
     return True
 

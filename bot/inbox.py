@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from telegram import Bot, Update
 
 from bot.addressing import addressed_to_bot, is_command_for_bot
+from bot.delivery import is_transient
 from storage import ChatKey, InboxRepository, Question
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,11 @@ class Inbox:
 
     # --- delivery that Telegram cut short ------------------------------------------------------
 
-    def undelivered(self, update_id: int) -> bool:
-        """Telegram failed (transiently) to take this update's reply: it is to be retried.
-        False when the update is not one the inbox follows (nothing will retry it)."""
-        if update_id not in self._open:
-            return False
-        self._undelivered.add(update_id)
-        return True
+    def undelivered(self, update_id: int) -> None:
+        """Telegram failed (transiently) to take this update's reply: it is to be retried
+        (callers ask `will_retry` first; an update the inbox does not follow is ignored)."""
+        if update_id in self._open:
+            self._undelivered.add(update_id)
 
     def take_undelivered(self, update_id: int) -> bool:
         """Was the update's reply left undelivered by its last run? (Clears the flag.)"""
@@ -104,16 +103,15 @@ class Inbox:
             return True
         return False
 
-    def follows(self, update_id: int) -> bool:
-        """Is the update recorded and open, so a reply Telegram fails to take is retried?"""
-        return update_id in self._open
+    def will_retry(self, update_id: int, error: BaseException | None) -> bool:
+        """Will the update run again if its reply failed with `error`? Yes when Telegram was
+        failing (`is_transient`: not a refusal) and the update is recorded and still open."""
+        return is_transient(error) and update_id in self._open
 
-    def keep_answer(self, update_id: int, answer: KeptAnswer) -> bool:
-        """Keep a written answer for the update's retry; False when there will be none."""
-        if update_id not in self._open:
-            return False
-        self._kept[update_id] = answer
-        return True
+    def keep_answer(self, update_id: int, answer: KeptAnswer) -> None:
+        """Keep a written answer for the update's retry (one `will_retry` promised)."""
+        if update_id in self._open:
+            self._kept[update_id] = answer
 
     def kept_answer(self, update_id: int) -> KeptAnswer | None:
         return self._kept.get(update_id)
