@@ -44,6 +44,19 @@ async def ensure_allowed(update: Update, context: BotContext) -> bool:
     return False
 
 
+async def ensure_short_enough(update: Update, context: BotContext, text: str) -> bool:
+    """True when `text` (a message, or a photo's caption) is within MAX_TEXT_CHARS; otherwise
+    one short message saying so, before anything costs money, and False."""
+    limit = context.services.settings.max_text_chars
+    message = update.effective_message
+    if len(text) <= limit:
+        return True
+    if message is not None:
+        notice = t(lang_of(update), "text_too_long", length=len(text), limit=limit)
+        await send_plain(context.bot, destination_of(message), notice)
+    return False
+
+
 async def ensure_within_limits(update: Update, context: BotContext) -> bool:
     """Rate limit and daily budget, checked before anything costs money."""
     user, message = update.effective_user, update.effective_message

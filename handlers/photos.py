@@ -14,12 +14,11 @@ from bot.delivery import send_plain
 from bot.i18n import t
 from bot.vision import collect_images
 from handlers.common import (
-    destination_of,
     ensure_allowed,
+    ensure_short_enough,
     ensure_within_limits,
     incoming_from,
     key_of,
-    lang_of,
 )
 
 log = logging.getLogger(__name__)
@@ -42,11 +41,7 @@ async def on_photo(update: Update, context: BotContext) -> None:
     if message.media_group_id:
         parts = await services.albums.gather((key, message.media_group_id)) or parts
     settings, caption = services.settings, _caption_of(parts)
-    if len(caption) > settings.max_text_chars:  # held to the limit of texts, before any cost
-        text = t(
-            lang_of(update), "text_too_long", length=len(caption), limit=settings.max_text_chars
-        )
-        await send_plain(context.bot, destination_of(message), text)
+    if not await ensure_short_enough(update, context, caption):
         return
     if not await ensure_within_limits(update, context):
         return

@@ -8,14 +8,11 @@ from telegram.ext import MessageHandler, filters
 from bot.addressing import addressed_to_bot
 from bot.answering import answer_text
 from bot.context import BotApplication, BotContext
-from bot.delivery import send_plain
-from bot.i18n import t
 from handlers.common import (
-    destination_of,
     ensure_allowed,
+    ensure_short_enough,
     ensure_within_limits,
     incoming_from,
-    lang_of,
 )
 
 
@@ -26,10 +23,7 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     if not await ensure_allowed(update, context):
         return
-    limit = context.services.settings.max_text_chars
-    if len(message.text) > limit:
-        text = t(lang_of(update), "text_too_long", length=len(message.text), limit=limit)
-        await send_plain(context.bot, destination_of(message), text)
+    if not await ensure_short_enough(update, context, message.text):
         return
     if not await ensure_within_limits(update, context):
         return
