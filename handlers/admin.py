@@ -11,7 +11,7 @@ from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
 from handlers.common import destination_of, ensure_admin, lang_of
-from storage.sql import INT64
+from storage.sql import int64_of
 
 
 async def on_access(update: Update, context: BotContext) -> None:
@@ -23,7 +23,7 @@ async def on_access(update: Update, context: BotContext) -> None:
     command = (message.text or "/allow").split()[0].lstrip("/").split("@")[0]
     args = context.args or []
     target = args[0].lstrip("@") if len(args) == 1 else ""
-    user_id = _user_id(target)
+    user_id = int64_of(target)
     if user_id is None:
         await send_plain(context.bot, dest, t(lang, "access_usage", command=command))
         return
@@ -43,15 +43,6 @@ async def on_access(update: Update, context: BotContext) -> None:
         )
     else:
         await send_plain(context.bot, dest, t(lang, "allowed_user", user=user_id))
-
-
-def _user_id(text: str) -> int | None:
-    """A Telegram user id (ASCII digits, within the 64 bits SQLite stores), or None."""
-    digits = text.removeprefix("-")
-    if not (digits.isascii() and digits.isdecimal()) or len(digits) > 19:
-        return None
-    value = int(text)
-    return value if value in INT64 else None
 
 
 async def on_stats(update: Update, context: BotContext) -> None:

@@ -21,7 +21,7 @@ from bot.access import is_admin
 from bot.context import BotContext
 from bot.i18n import t
 from handlers.common import lang_of
-from storage.sql import INT64
+from storage.sql import int64_of
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,13 @@ def choice(data: str | None, options: Mapping[str, V]) -> V:
 def number_after(data: str | None, prefix: str) -> int:
     """The id in `<prefix><digits>` (an id stored in SQLite, so within 64 bits); BadButton
     otherwise."""
-    digits = (data or "").removeprefix(prefix)
-    if (
-        data is None
-        or not data.startswith(prefix)
-        or not digits.isascii()
-        or not digits.isdecimal()
-        or len(digits) > 19
-        or int(digits) not in INT64
-    ):
+    number = None
+    if data is not None and data.startswith(prefix):
+        digits = data.removeprefix(prefix)
+        number = int64_of(digits) if not digits.startswith("-") else None
+    if number is None:
         raise BadButton(data)
-    return int(digits)
+    return number
 
 
 async def refuse_button(update: Update, context: BotContext) -> None:

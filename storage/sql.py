@@ -19,6 +19,17 @@ import aiosqlite
 #: SQLite's INTEGER: ids outside it cannot be stored (an OverflowError when bound).
 INT64 = range(-(2**63), 2**63)
 
+
+def int64_of(text: str) -> int | None:
+    """The integer `text` spells in ASCII digits (an optional leading "-"), if SQLite's INTEGER
+    can store it; None otherwise (other digits such as "²", signs, spaces, too many digits)."""
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdecimal()) or len(digits) > 19:
+        return None
+    value = int(text)
+    return value if value in INT64 else None
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
