@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.config import Settings
+from bot.config import RouteAction, Settings
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
-
-Action = Literal["answer", "refuse", "handoff", "reply"]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     label: str
-    action: Action
+    action: RouteAction
     text: str | None = None  # the fixed reply of a "reply" route
 
 
@@ -30,8 +27,7 @@ def route_for(settings: Settings, label: str) -> Route:
     if route is None:
         label = settings.default_label
         route = settings.classifier_routes[label]
-    action: Action = route["action"]  # type: ignore[assignment]  # validated in Settings
-    return Route(label, action, route.get("text"))
+    return Route(label, route.action, route.text)
 
 
 async def notify_admins(bot: Bot, settings: Settings, *, user: str, chat: str, text: str) -> int:

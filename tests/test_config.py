@@ -38,7 +38,7 @@ def test_lists_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_path == Path("data/bot.sqlite3")
     assert settings.telegram_base_url == "https://api.telegram.org/bot"
     assert settings.default_label == "general"
-    assert settings.classifier_routes["abusive"]["action"] == "refuse"
+    assert settings.classifier_routes["abusive"].action == "refuse"
 
 
 def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,3 +195,35 @@ def test_help_names_the_program_it_was_started_as(tmp_path: Path) -> None:
     )  # fmt: skip
     assert script.returncode == 0, script.stderr
     assert script.stdout.startswith("usage: telegram-ai-assistant")
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ('{"x": {"action": "explode"}}', "CLASSIFIER_ROUTES['x'].action is invalid: Input"),
+        ('{"x": {"action": "reply"}}', "CLASSIFIER_ROUTES['x'] is invalid: has action reply"),
+        ("{}", "CLASSIFIER_ROUTES is invalid: needs at least one label"),
+    ],
+)
+def test_a_bad_route_names_its_label(
+    monkeypatch: pytest.MonkeyPatch, routes: str, message: str
+) -> None:
+    """Routes are a typed model: the error says which label and which field is wrong."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("CLASSIFIER_ROUTES", routes)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value).startswith(message)
+
+
+def test_routes_are_typed() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=TOKEN,
+        openai_api_key="k",
+        classifier_routes='{"hours": {"action": "reply", "text": "9-17", "extra": 1}}',
+    )
+    route = settings.classifier_routes["hours"]
+    assert (route.action, route.text, route.description) == ("reply", "9-17", "")
+    assert settings.default_label == "hours"  # no answer route: the first label

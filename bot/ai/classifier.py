@@ -11,6 +11,7 @@ from typing import Any
 import openai
 
 from bot.ai.transport import OpenAITransport
+from bot.config import ClassifierRoute
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class Classifier:
         transport: OpenAITransport,
         *,
         model: str,
-        routes: Mapping[str, Mapping[str, str]],
+        routes: Mapping[str, ClassifierRoute],
         default_label: str,
         timeout: float,
         reasoning_effort: str | None = None,
@@ -40,7 +41,7 @@ class Classifier:
         self._timeout = timeout
         self._reasoning_effort = reasoning_effort
         described = "\n".join(
-            f"- {label}: {route.get('description', label)}" for label, route in routes.items()
+            f"- {label}: {route.description or label}" for label, route in routes.items()
         )
         self._instructions = _PROMPT.format(labels=described, default=default_label)
         self._text_config: Any = {
