@@ -65,6 +65,7 @@ def test_instructions_from_a_file(tmp_path: Path) -> None:
     assert settings.default_instructions() == "Talk like a pirate."
 
 
+@pytest.mark.slow
 def test_missing_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     result = _run([], {"OPENAI_API_KEY": "k"}, tmp_path)
     assert result.returncode == 2
@@ -73,11 +74,13 @@ def test_missing_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_key_is_named(tmp_path: Path) -> None:
     result = _run([], {"TELEGRAM_BOT_TOKEN": TOKEN}, tmp_path)
     assert result.returncode == 2 and "OPENAI_API_KEY" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_validates_without_starting(tmp_path: Path) -> None:
     env = {
         "TELEGRAM_BOT_TOKEN": "123456:secret_token_value_abcdefghijklmnop",
@@ -90,6 +93,7 @@ def test_check_validates_without_starting(tmp_path: Path) -> None:
     assert "secret" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         f"TELEGRAM_BOT_TOKEN={TOKEN}\nOPENAI_API_KEY=k\nLOG_LEVEL=warning\n"
@@ -115,6 +119,7 @@ def _one_line_naming(result: subprocess.CompletedProcess[str], setting: str) -> 
     return output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_the_copied_env_example_is_refused_naming_the_empty_token(
     tmp_path: Path, args: list[str]
@@ -125,6 +130,7 @@ def test_the_copied_env_example_is_refused_naming_the_empty_token(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_an_empty_key_is_refused(tmp_path: Path, args: list[str]) -> None:
     env = {**NOWHERE, "TELEGRAM_BOT_TOKEN": TOKEN, "OPENAI_API_KEY": "  "}
@@ -132,6 +138,7 @@ def test_an_empty_key_is_refused(tmp_path: Path, args: list[str]) -> None:
     assert "is empty" in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 @pytest.mark.parametrize(
     "token",
@@ -151,6 +158,7 @@ def test_a_malformed_token_is_refused_without_showing_it(
     assert (token.partition(":")[2] or token) not in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_instructions_naming_a_missing_file_are_refused(tmp_path: Path, args: list[str]) -> None:
     env = {
@@ -182,6 +190,7 @@ def test_token_shapes_and_inline_instructions() -> None:
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_help_names_the_program_it_was_started_as(tmp_path: Path) -> None:
     module = _run(["--help"], {}, tmp_path)
     assert module.returncode == 0 and module.stdout.startswith("usage: python -m bot")

@@ -368,6 +368,7 @@ async def test_a_new_database_without_admins_sends_nothing(
     assert not tg.sent_texts(ADMIN_ID)[0].startswith(NEW_DATABASE)
 
 
+@pytest.mark.slow
 async def test_a_database_created_by_check_still_warns_at_the_first_start(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, tmp_path: Path
 ) -> None:

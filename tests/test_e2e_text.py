@@ -7,6 +7,8 @@ import itertools
 import json
 from typing import Any
 
+import pytest
+
 from bot.ordering import ChatOrderedProcessor
 from tests.conftest import ADMIN_ID, RunningBot, eventually
 from tests.fakes.fake_openai import FakeOpenAI, Reply
@@ -186,6 +188,7 @@ async def test_group_needs_a_mention_or_a_reply(
     assert tg.sent_texts(group)[1] == "Echo: [Bea] and 3+3?"
 
 
+@pytest.mark.slow
 async def test_group_streams_by_editing_one_message_throttled(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -305,6 +308,7 @@ async def test_ten_thousand_character_answer_arrives_whole_and_in_order(
     assert all(t.startswith("Paragraph") for t in texts)
 
 
+@pytest.mark.slow
 async def test_flood_control_is_honoured_and_the_message_still_delivered(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -317,6 +321,7 @@ async def test_flood_control_is_honoured_and_the_message_still_delivered(
     assert tg.sent_texts(400) == ["Echo: hello under load"]
 
 
+@pytest.mark.slow
 async def test_openai_failing_then_recovering(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:

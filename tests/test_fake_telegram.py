@@ -479,6 +479,7 @@ async def test_json_bodies_and_raw_http(fake: FakeTelegram) -> None:
     fake.violations.clear()
 
 
+@pytest.mark.slow
 async def test_long_polling_semantics(fake: FakeTelegram, bot: PTBBot) -> None:
     # returns immediately with pending updates, honours limit and offset
     u1 = fake.private_text("one")

@@ -34,6 +34,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 # --- 1. inbox: a crash in the middle of an answer loses nothing ---------------------------------
 
 
+@pytest.mark.slow
 async def test_kill_9_mid_answer_then_restart_answers_with_a_delay_note(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -58,6 +59,7 @@ async def test_kill_9_mid_answer_then_restart_answers_with_a_delay_note(
         assert db.execute("SELECT state FROM inbox").fetchall() == [("done",)]
 
 
+@pytest.mark.slow
 async def test_messages_older_than_the_replay_age_are_not_answered_late(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -172,6 +174,7 @@ async def test_an_update_delivered_twice_is_processed_once(
 # --- 3. graceful shutdown -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_sigterm_finishes_the_answer_in_flight(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -183,6 +186,7 @@ async def test_sigterm_finishes_the_answer_in_flight(
     assert tg.sent_texts(64) == ["finished in time"]
 
 
+@pytest.mark.slow
 async def test_sigterm_past_the_grace_period_keeps_the_message_for_the_next_start(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -259,6 +263,7 @@ async def test_openai_429_with_retry_after_is_waited_out(
     assert attempts[1].at - attempts[0].at >= 0.45
 
 
+@pytest.mark.slow
 async def test_openai_timeouts_end_in_a_clear_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -283,6 +288,7 @@ async def test_openai_429_that_persists_says_busy(
 # --- 6. Telegram faults -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_flood_control_on_drafts_and_sends_still_delivers(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -296,6 +302,7 @@ async def test_flood_control_on_drafts_and_sends_still_delivers(
     assert tg.sent_texts(71) == ["slow and steady wins"]
 
 
+@pytest.mark.slow
 async def test_telegram_5xx_on_send_is_retried(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -306,6 +313,7 @@ async def test_telegram_5xx_on_send_is_retried(
     assert tg.sent_texts(72) == ["Echo: through a bad gateway"]
 
 
+@pytest.mark.slow
 async def test_polling_survives_telegram_errors(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -475,6 +483,7 @@ async def test_text_size_limit_is_enforced_before_any_call(
 # --- a storm of faults: nothing lost ------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_storm_of_faults_loses_no_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:

@@ -229,6 +229,7 @@ async def test_on_error_stays_quiet_about_409_and_short_about_polling_errors(
     assert "update ?" not in record.getMessage()
 
 
+@pytest.mark.slow
 async def test_two_processes_polling_one_token_say_so_once_each(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:

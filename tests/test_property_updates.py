@@ -28,6 +28,9 @@ from tests.conftest import ADMIN_ID, RunningBot, eventually
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI
 from tests.fakes.fake_telegram import TOKEN, FakeTelegram
 
+#: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 T = TypeVar("T")
 
 COMMANDS = [

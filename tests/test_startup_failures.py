@@ -19,6 +19,9 @@ from tests.botprocess import start_process, stop_process
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI
 from tests.fakes.fake_telegram import TOKEN, FakeTelegram
 
+#: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 WRONG_TOKEN = "123456789:WRONG_token_that_telegram_does_not_know"
 WRONG_KEY = "sk-wrong-key-nobody-issued-0000"
 

@@ -88,6 +88,7 @@ async def test_answers_and_headers(ai: FakeOpenAI) -> None:
     assert sent.body == BODY
 
 
+@pytest.mark.slow
 async def test_retries_honour_retry_after_ms(ai: FakeOpenAI, transport: OpenAITransport) -> None:
     ai.script(Reply.rate_limited(retry_after=0.3), Reply.server_error(502), Reply(text="ok"))
     started = time.monotonic()

@@ -148,6 +148,7 @@ async def test_past_the_replay_age_an_undelivered_message_is_given_up(
     assert len(tg.calls_to("sendMessage")) == 4  # one send and its tenacity retries
 
 
+@pytest.mark.slow
 async def test_a_restart_while_telegram_fails_answers_at_the_next_start(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
