@@ -37,7 +37,7 @@ async def in_process_bot(
             "rate_limit_per_minute": 0,
             **overrides,
         }
-        bot = RunningBot(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+        bot = RunningBot(Settings(_env_file=None, **values))
         await bot.start()
         ai.classifier = lambda body: "general"
         try:

@@ -70,7 +70,7 @@ def make_settings(tmp_path: Path, tg: FakeTelegram, ai: FakeOpenAI) -> SettingsF
             "classifier_timeout_seconds": 2.0,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return make
 

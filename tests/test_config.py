@@ -32,7 +32,7 @@ def test_lists_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     monkeypatch.setenv("ADMIN_USER_IDS", "1, 2,3")
     monkeypatch.setenv("ALLOWED_USER_IDS", "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.admin_user_ids == frozenset({1, 2, 3})
     assert settings.allowed_user_ids == frozenset()
     assert settings.database_path == Path("data/bot.sqlite3")
@@ -57,7 +57,7 @@ def test_instructions_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "instructions.md"
     path.write_text("Talk like a pirate.\n")
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=TOKEN,
         openai_api_key="k",
         assistant_instructions=str(path),
@@ -174,7 +174,7 @@ def test_instructions_naming_a_missing_file_are_refused(tmp_path: Path, args: li
 def test_token_shapes_and_inline_instructions() -> None:
     def settings(**values: str) -> Settings:
         base = {"telegram_bot_token": TOKEN, "openai_api_key": "k", **values}
-        return Settings(_env_file=None, **base)  # type: ignore[call-arg, arg-type]
+        return Settings(_env_file=None, **base)  # type: ignore[arg-type]
 
     # @BotFather's form, with surrounding blanks from a pasted .env line
     real = " 7712345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-_ \n"
@@ -228,7 +228,7 @@ def test_a_bad_route_names_its_label(
 
 def test_routes_are_typed() -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=TOKEN,
         openai_api_key="k",
         classifier_routes='{"hours": {"action": "reply", "text": "9-17", "extra": 1}}',

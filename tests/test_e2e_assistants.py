@@ -28,7 +28,7 @@ async def _admin_says(tg: FakeTelegram, text: str, count: int) -> str:
     await tg.wait_for(
         "sendMessage", count, where=lambda c: c.params["chat_id"] == ADMIN_ID and not c.failed
     )
-    return tg.messages_in(ADMIN_ID)[count - 1]["text"]
+    return str(tg.messages_in(ADMIN_ID)[count - 1]["text"])
 
 
 def _press(tg: FakeTelegram, chat_id: int, data: str, user_id: int | None = None) -> None:

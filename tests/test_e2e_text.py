@@ -199,7 +199,7 @@ async def test_group_streams_by_editing_one_message_throttled(
     await tg.wait_for("sendMessage", 1)
 
     async def complete() -> bool:
-        return tg.messages_in(-1003)[-1]["text"] == "".join(words).strip()
+        return bool(tg.messages_in(-1003)[-1]["text"] == "".join(words).strip())
 
     await eventually(complete, timeout=60)
     edits = tg.calls_to("editMessageText")
@@ -489,7 +489,8 @@ async def test_secrets_never_reach_logs_or_chats(
         logging.getLogger("test").error("token in a message: %s", bot.settings.secrets()[0])
         await bot.stop()
     finally:
-        logging.root.handlers[:], _ = saved[0], logging.root.setLevel(saved[1])
+        logging.root.handlers[:] = saved[0]
+        logging.root.setLevel(saved[1])
     captured = capfd.readouterr()
     logged = captured.err + captured.out
     assert "token in a message: [REDACTED]" in logged

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -377,7 +378,7 @@ async def test_bad_inputs_get_sensible_answers(
 ) -> None:
     await start_bot()
     longest = "x" * 4095 + "😀"  # 4,097 UTF-16 units would be refused by Telegram itself
-    cases = [
+    cases: list[tuple[str, Callable[[str], bool]]] = [
         ("a" * 4096, lambda t: t.startswith("Echo: aaaa")),
         ("😀🎉🔥", lambda t: t == "Echo: 😀🎉🔥"),
         ("   ", lambda t: t.startswith("Your message looks empty")),

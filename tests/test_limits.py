@@ -27,7 +27,7 @@ def _settings(**overrides: object) -> Settings:
         "admin_user_ids": "1",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 async def _answer_costing(transcript: TranscriptRepository, tokens: int) -> None:

@@ -65,7 +65,7 @@ class BackgroundBot:
         folder = tempfile.mkdtemp()
         self.bot = RunningBot(
             Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 telegram_bot_token=TOKEN,
                 telegram_base_url=self.tg.base_url,
                 telegram_base_file_url=self.tg.base_file_url,

@@ -28,7 +28,7 @@ DELAY_NOTE = "Sorry for the delay"
 
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.delivery.send_rendered.retry, "wait", wait_none())  # type: ignore[attr-defined]
+    monkeypatch.setattr(bot.delivery.send_rendered.retry, "wait", wait_none())
 
 
 async def _start(start_bot: Any, **settings: Any) -> RunningBot:
@@ -184,7 +184,7 @@ async def _has(tg: FakeTelegram, chat_id: int, text: str) -> bool:
 
 
 async def _equals(value: Any, expected: Any) -> bool:
-    return await value == expected
+    return bool(await value == expected)
 
 
 async def test_an_albums_retry_answers_all_its_photos(
