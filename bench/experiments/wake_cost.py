@@ -1,4 +1,4 @@
-"""What waking up costs on this machine: `python -m bench.wake_cost`.
+"""What waking up costs on this machine: `python -m bench.experiments.wake_cost`.
 
 Why `cpu_ms_per_reply` depends on the message rate: a process that sleeps between events pays
 for every wake-up (scheduler, cold caches, on a VM the exits of an idle vCPU), and its loopback

@@ -1,4 +1,4 @@
-"""Log volume under a poison update: `python -m bench.poison_log [seconds]`.
+"""Log volume under a poison update: `python -m bench.experiments.poison_log [seconds]`.
 
 Runs `python -m bot` (LOG_LEVEL=INFO) against the fakes with one update python-telegram-bot
 cannot parse (a message without `date`) queued between two good messages, for `seconds`

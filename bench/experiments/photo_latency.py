@@ -1,4 +1,4 @@
-"""What a photo adds to the bot's latency: `python -m bench.photo_latency`.
+"""What a photo adds to the bot's latency: `python -m bench.experiments.photo_latency`.
 
 Runs the real application in-process against the test fakes and measures, per case, the time
 from an update being queued in the fake Bot API to the answer request reaching the fake OpenAI.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from bench.inprocess import in_process_bot
+from bench.experiments.inprocess import in_process_bot
 
 REPEATS = 7
 

@@ -1,4 +1,4 @@
-"""CPU of one classifier request three ways: `python -m bench.sdk_overhead`.
+"""CPU of one classifier request three ways: `python -m bench.experiments.sdk_overhead`.
 
 `responses.create` (typed params and models), the SDK's generic `client.post`, a direct
 aiohttp POST, and bot/ai/transport.py (the bot's: aiohttp plus retries and error mapping), each

@@ -1,7 +1,7 @@
 """The floor of `cpu_ms_per_reply`: a stand-in bot that makes the same HTTP requests per reply as
 the real one and does nothing else (no python-telegram-bot, no SQLite, no drafts, no logging).
 
-    python -m bench --quick --scenario steady --code bench/floor
+    python -m bench --quick --scenario steady --code bench/experiments/floor
 
 runs it in place of `python -m bot` (the harness puts `--code` first on PYTHONPATH). Per text:
 long-polled `getUpdates`, the classifier request, the streamed answer read to its end, one

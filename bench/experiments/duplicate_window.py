@@ -1,4 +1,4 @@
-"""The duplicate window: `python -m bench.duplicate_window [messages]`.
+"""The duplicate window: `python -m bench.experiments.duplicate_window [messages]`.
 
 Telegram has no idempotency key, so a crash (kill -9) after Telegram accepted an answer's final
 message but before the bot recorded it as delivered makes the next start answer that message
@@ -8,7 +8,7 @@ again. This measures how long that window is: from the fake Bot API receiving th
 statement, committed when it returns). "to write start" is the part before that statement is
 handed to SQLite.
 
-The real application runs in-process against the test fakes (`bench.inprocess`):
+The real application runs in-process against the test fakes (`bench.experiments.inprocess`):
 fakes and bot share one event loop, so the fake's own work of answering the call (writing the
 HTTP response) is inside the measured time; the figures are an upper bound. Two runs: messages
 one after another (an idle bot), and all at once in as many chats (a loaded one).
@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from bench.inprocess import in_process_bot
+from bench.experiments.inprocess import in_process_bot
 from bench.tracking import percentile
 from storage import ChatKey
 
