@@ -19,8 +19,8 @@ from bot.ai import (
     Classifier,
     ConversationService,
     KnowledgeService,
-    OpenAITransport,
     build_openai_client,
+    build_transport,
 )
 from bot.albums import AlbumCollector
 from bot.app_commands import menu
@@ -197,8 +197,8 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
     # Nothing below does I/O: the clients open their connections when first used.
     usage = UsageRepository(db.conn)
     client = build_openai_client(settings)
-    # The requests of every message go over the lean transport, configured like the client.
-    transport = OpenAITransport.like(client, pool_size=settings.max_concurrent_chats)
+    # The requests of every message: OPENAI_TRANSPORT (lean by default), configured like the client.
+    transport = build_transport(settings, client)
 
     async def close_openai() -> None:
         await transport.close()

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=3, ge=0, le=10)
+    #: How the requests of every message are sent: `lean` (plain JSON over aiohttp, less CPU)
+    #: or `sdk` (the openai SDK's client); both retry and fail alike (bot/ai/protocol.py).
+    openai_transport: Literal["lean", "sdk"] = "lean"
     assistant_model: str = "gpt-5.4-mini"
     assistant_name: str = "Assistant"
     #: Instructions of the default assistant: inline text, or a path to a text file.

@@ -8,9 +8,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import openai
-
-from bot.ai.transport import OpenAITransport
+from bot.ai.errors import AIError
+from bot.ai.protocol import AITransport
 from bot.config import ClassifierRoute
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ class Classifier:
 
     def __init__(
         self,
-        transport: OpenAITransport,
+        transport: AITransport,
         *,
         model: str,
         routes: Mapping[str, ClassifierRoute],
@@ -65,7 +64,7 @@ class Classifier:
                 return await self._ask(text)
         except TimeoutError:
             log.warning("classifier timed out after %.1fs; using %r", self._timeout, self._default)
-        except openai.OpenAIError as exc:
+        except AIError as exc:
             log.warning("classifier failed (%s); using %r", type(exc).__name__, self._default)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("classifier gave malformed output (%s); using %r", exc, self._default)
