@@ -23,7 +23,7 @@ from bot.ai import (
     build_openai_client,
 )
 from bot.albums import AlbumCollector
-from bot.app_commands import menu
+from bot.app_commands import menu, menu_language_code
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
@@ -257,7 +257,7 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
                 await app.bot.set_my_commands(
                     menu(lang, admin=admin),
                     scope=scope,
-                    language_code=None if lang == "en" else lang,
+                    language_code=menu_language_code(lang),
                 )
             except TelegramError as exc:  # e.g. an admin who never started the bot
                 log.warning("could not set the %s command menu for %s: %s", lang, scope.type, exc)
