@@ -43,6 +43,7 @@ from storage import (
     Database,
     InboxRepository,
     KnowledgeRepository,
+    LanguageRepository,
     TranscriptRepository,
     UsageRepository,
 )
@@ -160,7 +161,9 @@ def _opener(
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
-        await warn_if_new_database(app.bot, settings, await services.db.take_new_database_notice())
+        await warn_if_new_database(
+            app.bot, settings, services.languages, await services.db.take_new_database_notice()
+        )
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
 
@@ -191,6 +194,8 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         )
         access = AccessRepository(db.conn)
         await access.load()
+        languages = LanguageRepository(db.conn)
+        await languages.load()
     except BaseException:
         await db.close()  # its thread would keep the process alive
         raise
@@ -214,6 +219,7 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         knowledge_files=KnowledgeRepository(db.conn),
         audit=AuditRepository(db.conn),
         usage=usage,
+        languages=languages,
         limits=Limits(settings, usage),
         inbox_repo=InboxRepository(db.conn),
         conversations=ConversationService(transport),

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from string import Formatter
+from typing import cast
 
 import pytest
 from babel.messages.pofile import read_po
+from telegram import Bot
 
 from bot import i18n
+from bot.assistant_admin import warn_if_new_database
+from bot.config import Settings
 from bot.i18n import LANGUAGES, LOCALES, language_of, t, telegram_code
+from storage import Database, LanguageRepository
+from storage.languages import CODE_MAX
+from tests.fakes.fake_telegram import TOKEN
 
 ENGLISH = i18n.read_catalogue("en")
 
@@ -93,3 +101,60 @@ def test_each_language_has_its_own_two_letter_telegram_code() -> None:
     assert telegram_code("pt_BR") == "pt"
     assert len(set(codes)) == len(codes)
     assert all(len(code) == 2 and code.isalpha() and code.islower() for code in codes)
+
+
+async def test_admin_languages_are_written_when_they_change_and_loaded_at_start(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "languages.sqlite3"
+    db = await Database.open(path)
+    try:
+        languages = LanguageRepository(db.conn)
+        await languages.load()
+        assert languages.code_of(7) is None
+        assert await languages.remember(7, "de")
+        written = db.conn.total_changes
+        assert not await languages.remember(7, "de")  # the same language: no write
+        assert db.conn.total_changes == written
+        assert await languages.remember(7, "pt-br")
+        assert await languages.remember(8, "x" * 10_000)  # forged: kept short
+    finally:
+        await db.close()
+    db = await Database.open(path)
+    try:
+        again = LanguageRepository(db.conn)
+        await again.load()
+        assert again.code_of(7) == "pt-br" and again.code_of(8) == "x" * CODE_MAX
+    finally:
+        await db.close()
+
+
+class _Bot:
+    def __init__(self) -> None:
+        self.sent: dict[int, str] = {}
+
+    async def send_message(self, chat_id: int, text: str) -> None:
+        self.sent[chat_id] = text
+
+
+async def test_the_new_database_notice_is_in_each_admins_language(tmp_path: Path) -> None:
+    """An admin whose language is known gets only that one; the others English, then Spanish."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        openai_api_key="sk-test",
+        admin_user_ids="1,2",
+        database_url=f"sqlite:///{tmp_path / 'new.sqlite3'}",
+    )
+    path = settings.database_path
+    bot = _Bot()
+    db = await Database.open(path)
+    try:
+        languages = LanguageRepository(db.conn)
+        await languages.remember(1, "uk")
+        assert await warn_if_new_database(cast(Bot, bot), settings, languages, True) == 2
+    finally:
+        await db.close()
+    assert bot.sent[1] == t("uk", "new_database_open", path=path)
+    bilingual = [t(lang, "new_database_open", path=path) for lang in ("en", "es")]
+    assert bot.sent[2] == "\n\n".join(bilingual)
