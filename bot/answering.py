@@ -220,9 +220,10 @@ async def _reply_without_model(
     elif route.action == "refuse":
         await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
     else:  # handoff
-        where = incoming.chat_title or t("en", "private_chat")
         who = f"{incoming.user_name} (id {incoming.user_id})"
-        await notify_admins(bot, services.settings, user=who, chat=where, text=text)
+        chat = incoming.chat_title  # None: a private chat, named in each admin's language
+        admins = services.languages
+        await notify_admins(bot, services.settings, admins, user=who, chat=chat, text=text)
         await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
 
 

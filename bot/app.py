@@ -23,7 +23,7 @@ from bot.ai import (
     build_transport,
 )
 from bot.albums import AlbumCollector
-from bot.app_commands import menu
+from bot.app_commands import menu, menu_language_code
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
@@ -43,6 +43,7 @@ from storage import (
     Database,
     InboxRepository,
     KnowledgeRepository,
+    LanguageRepository,
     TranscriptRepository,
     UsageRepository,
 )
@@ -160,7 +161,9 @@ def _opener(
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
-        await warn_if_new_database(app.bot, settings, await services.db.take_new_database_notice())
+        await warn_if_new_database(
+            app.bot, settings, services.languages, await services.db.take_new_database_notice()
+        )
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
 
@@ -191,6 +194,8 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         )
         access = AccessRepository(db.conn)
         await access.load()
+        languages = LanguageRepository(db.conn)
+        await languages.load()
     except BaseException:
         await db.close()  # its thread would keep the process alive
         raise
@@ -214,6 +219,7 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         knowledge_files=KnowledgeRepository(db.conn),
         audit=AuditRepository(db.conn),
         usage=usage,
+        languages=languages,
         limits=Limits(settings, usage),
         inbox_repo=InboxRepository(db.conn),
         conversations=ConversationService(transport),
@@ -257,7 +263,7 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
                 await app.bot.set_my_commands(
                     menu(lang, admin=admin),
                     scope=scope,
-                    language_code=None if lang == "en" else lang,
+                    language_code=menu_language_code(lang),
                 )
             except TelegramError as exc:  # e.g. an admin who never started the bot
                 log.warning("could not set the %s command menu for %s: %s", lang, scope.type, exc)

@@ -11,8 +11,8 @@ from telegram.error import TelegramError
 from bot.ai import AIError
 from bot.config import Settings
 from bot.context import Services
-from bot.i18n import LANGUAGES, t
-from storage import Assistant, ChatKey
+from bot.i18n import language_of, t
+from storage import Assistant, ChatKey, LanguageRepository
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,20 @@ async def set_access(services: Services, admin_id: int, user_id: int, rule: str)
     await services.audit.record(admin_id, f"access.{rule}", str(user_id))
 
 
-async def warn_if_new_database(bot: Bot, settings: Settings, created: bool) -> int:
+#: The start notice of an admin whose language is not known: in both of the first languages.
+UNKNOWN_ADMIN_LANGUAGES = ("en", "es")
+
+
+async def warn_if_new_database(
+    bot: Bot, settings: Settings, languages: LanguageRepository, created: bool
+) -> int:
     """At start, when the database is new (created by this start, or by a `--check` before it,
     and no start has told the admins yet): any /allow and /block rules of an earlier
     one are gone with it (a lost volume, a replaced file), so a bot that was limited to its
     allow-list may now answer everyone. Every admin gets a private message, and the log a
-    warning. We do not know an admin's language before they write, so the message carries both
-    languages (English first). Returns how many admins were reached."""
+    warning. The message is in the admin's language when their updates gave it; otherwise
+    (always so, in practice: the languages are kept in the database that is new) in English,
+    then Spanish. Returns how many admins were reached."""
     if not created or not settings.admin_user_ids:
         return 0
     path = settings.database_path
@@ -130,11 +137,12 @@ async def warn_if_new_database(bot: Bot, settings: Settings, created: bool) -> i
         len(settings.admin_user_ids),
     )
     key = "new_database_open" if is_open else "new_database_limited"
-    text = "\n\n".join(
-        t(lang, key, path=path, count=len(settings.allowed_user_ids)) for lang in LANGUAGES
-    )
+    count = len(settings.allowed_user_ids)
     reached = 0
     for admin_id in sorted(settings.admin_user_ids):
+        code = languages.code_of(admin_id)
+        langs = (language_of(code),) if code else UNKNOWN_ADMIN_LANGUAGES
+        text = "\n\n".join(t(lang, key, path=path, count=count) for lang in langs)
         try:
             await bot.send_message(admin_id, text)
             reached += 1

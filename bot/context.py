@@ -22,6 +22,7 @@ from storage import (
     Database,
     InboxRepository,
     KnowledgeRepository,
+    LanguageRepository,
     TranscriptRepository,
     UsageRepository,
 )
@@ -40,6 +41,8 @@ class Services:
     knowledge_files: KnowledgeRepository
     audit: AuditRepository
     usage: UsageRepository
+    #: Admins' Telegram languages, for the notices they get outside their own conversation.
+    languages: LanguageRepository
     inbox_repo: InboxRepository
     conversations: ConversationService
     classifier: Classifier

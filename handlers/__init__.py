@@ -10,6 +10,7 @@ from handlers import (
     camera,
     commands,
     knowledge,
+    languages,
     photos,
     text,
     unsupported,
@@ -17,7 +18,9 @@ from handlers import (
 
 
 def register_all(app: BotApplication) -> None:
-    """Guided flows first (they own the admin's replies mid-flow), then commands, then content."""
+    """Guided flows first (they own the admin's replies mid-flow), then commands, then content;
+    an admin's language is noted before all of them (its own group)."""
+    languages.register(app)
     assistant_flows.register(app)
     commands.register(app)
     camera.register(app)

@@ -7,6 +7,7 @@ from storage.chats import ChatKey, ChatRecord, ChatRepository
 from storage.database import Database, DatabaseUnusable
 from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
+from storage.languages import LanguageRepository
 from storage.transcript import Question, TranscriptEntry, TranscriptRepository
 from storage.usage import DailyUsage, UsageRepository
 
@@ -25,6 +26,7 @@ __all__ = [
     "InboxRepository",
     "KnowledgeFile",
     "KnowledgeRepository",
+    "LanguageRepository",
     "NameTaken",
     "PendingUpdate",
     "Question",

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from bot.app_commands import ADMIN_COMMANDS, MENU_COMMANDS
+from bot.i18n import LANGUAGES, language_of, t, telegram_code
 from bot.ordering import ChatOrderedProcessor
 from tests.conftest import ADMIN_ID, RunningBot, eventually
 from tests.fakes.fake_openai import FakeOpenAI, Reply
@@ -94,22 +96,22 @@ async def test_command_menu_is_registered_in_both_languages(
         for c in calls
         if c.params.get("scope", {"type": "default"})["type"] == "default"
     }
-    assert set(public) == {None, "es"}
-    assert public[None] == [
-        "start",
-        "help",
-        "new",
-        "history",
-        "camera",
-        "assistants",
-        "use",
-        "usage",
-        "cancel",
-    ]
+    # English is the default menu; every other language has its own, under Telegram's code
+    assert set(public) == {None} | {telegram_code(lang) for lang in LANGUAGES if lang != "en"}
+    assert {None, "es", "pt", "de", "uk"} <= set(public)
+    assert all(commands == list(MENU_COMMANDS) for commands in public.values())
     assert "newassistant" not in public["es"]
     admin = [c for c in calls if c.params.get("scope", {}).get("type") == "chat"]
     assert {c.params["scope"]["chat_id"] for c in admin} == {ADMIN_ID}
     assert "newassistant" in [x["command"] for x in admin[0].params["commands"]]
+    assert all(
+        [x["command"] for x in c.params["commands"]] == list(MENU_COMMANDS + ADMIN_COMMANDS)
+        for c in admin
+    )
+    for call in calls:  # each menu in its own language: "pt" is Brazilian Portuguese
+        lang = language_of(call.params.get("language_code"))
+        described = {x["command"]: x["description"] for x in call.params["commands"]}
+        assert described == {c: t(lang, f"cmd_{c}") for c in described}
     es = next(c for c in calls if c.params.get("language_code") == "es")
     assert es.params["commands"][2]["description"].startswith("Empezar")
 
