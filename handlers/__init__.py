@@ -9,6 +9,7 @@ from handlers import (
     assistants,
     camera,
     commands,
+    gate,
     knowledge,
     photos,
     text,
@@ -17,7 +18,9 @@ from handlers import (
 
 
 def register_all(app: BotApplication) -> None:
-    """Guided flows first (they own the admin's replies mid-flow), then commands, then content."""
+    """The gate (group -1) before all; then guided flows (they own the admin's replies
+    mid-flow), then commands, then content."""
+    gate.register(app)
     assistant_flows.register(app)
     commands.register(app)
     camera.register(app)

@@ -1,4 +1,4 @@
-"""Run `python -m bot` as a real process against the fakes (for crash and signal tests)."""
+"""Run `python -m app` as a real process against the fakes (for crash and signal tests)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def start_process(
         **{key.upper(): value for key, value in settings.items()},
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=workdir, env=env,
+        sys.executable, "-m", "app", *args, cwd=workdir, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
 
