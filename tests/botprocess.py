@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 async def start_process(
     tg: FakeTelegram, ai: FakeOpenAI, workdir: Path, *args: str, **settings: str
 ) -> asyncio.subprocess.Process:
-    """`python -m bot *args` on the fakes; settings (lower-case names) override the defaults."""
+    """`python -m app *args` on the fakes; settings (lower-case names) override the defaults."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
