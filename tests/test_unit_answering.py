@@ -41,16 +41,16 @@ class Turn:
     """An Answerer wired to fakes, and what it did."""
 
     def __init__(self, *scripts: tuple[list[str], BaseException | None], label: str = "general"):
-        self.settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_bot_token=TOKEN,
-            openai_api_key="sk-unit",
-            admin_user_ids=str(ADMIN),
-            classifier_routes=json.dumps(ROUTES),
+        values: dict[str, object] = {
+            "telegram_bot_token": TOKEN,
+            "openai_api_key": "sk-unit",
+            "admin_user_ids": str(ADMIN),
+            "classifier_routes": json.dumps(ROUTES),
             # no typing indicator and no preview: the turn's calls are exactly the answer's
-            typing_delay_seconds=10,
-            stream_first_preview_delay_seconds=1,
-        )
+            "typing_delay_seconds": 10,
+            "stream_first_preview_delay_seconds": 1,
+        }
+        self.settings = Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
         self.bot = MemoryBot()
         self.chats = MemoryChats()
         self.transcript = MemoryTranscript()

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _commands_of_group_0() -> set[str]:
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, openai_api_key="sk-unit")  # type: ignore[call-arg]
+    values: dict[str, object] = {"telegram_bot_token": TOKEN, "openai_api_key": "sk-unit"}
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
     app = build_application(settings)
     found: set[str] = set()
     for handler in app.handlers[0]:
