@@ -9,6 +9,7 @@ from handlers import (
     assistants,
     camera,
     commands,
+    gate,
     knowledge,
     languages,
     photos,
@@ -18,9 +19,10 @@ from handlers import (
 
 
 def register_all(app: BotApplication) -> None:
-    """Guided flows first (they own the admin's replies mid-flow), then commands, then content;
-    an admin's language is noted before all of them (its own group)."""
+    """An admin's language is noted first (its own group, -2), then the gate (group -1); then
+    guided flows (they own the admin's replies mid-flow), then commands, then content."""
     languages.register(app)
+    gate.register(app)
     assistant_flows.register(app)
     commands.register(app)
     camera.register(app)

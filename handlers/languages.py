@@ -6,7 +6,6 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.access import is_admin
 from bot.context import BotApplication, BotContext
 
 #: Runs before the guided flows (group 0) and everything else; handling continues after it.
@@ -17,9 +16,8 @@ async def remember_language(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None or not user.language_code:
         return
-    services = context.services
-    if is_admin(services.settings, user.id):
-        await services.languages.remember(user.id, user.language_code)
+    if context.access.is_admin(user.id):
+        await context.languages.remember(user.id, user.language_code)
 
 
 def register(app: BotApplication) -> None:

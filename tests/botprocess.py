@@ -1,4 +1,4 @@
-"""Run `python -m bot` as a real process against the fakes (for crash and signal tests)."""
+"""Run `python -m app` as a real process against the fakes (for crash and signal tests)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 async def start_process(
     tg: FakeTelegram, ai: FakeOpenAI, workdir: Path, *args: str, **settings: str
 ) -> asyncio.subprocess.Process:
-    """`python -m bot *args` on the fakes; settings (lower-case names) override the defaults."""
+    """`python -m app *args` on the fakes; settings (lower-case names) override the defaults."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
@@ -31,7 +31,7 @@ async def start_process(
         **{key.upper(): value for key, value in settings.items()},
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=workdir, env=env,
+        sys.executable, "-m", "app", *args, cwd=workdir, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.app import build_application
+from app.wiring import GracefulApplication, Resources, build_application
 from bot.config import Settings
-from bot.context import BotApplication, Services
+from bot.context import BotApplication
 from storage import Database
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI
 from tests.fakes.fake_telegram import TOKEN, FakeTelegram
@@ -83,10 +83,12 @@ class RunningBot:
         self.app: BotApplication = build_application(settings)
 
     @property
-    def services(self) -> Services:
-        services = self.app.bot_data.services
-        assert services is not None
-        return services
+    def services(self) -> Resources:
+        """The stores and clients the composition root opened (for checks behind the bot)."""
+        assert isinstance(self.app, GracefulApplication)
+        resources = self.app.resources
+        assert resources is not None
+        return resources
 
     async def start(self) -> None:
         await self.app.initialize()

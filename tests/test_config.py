@@ -1,4 +1,4 @@
-"""Settings: parsing, defaults, and readable errors from `python -m bot`."""
+"""Settings: parsing, defaults, and readable errors from `python -m app`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "app", *args],
         env={**base, **env},
         cwd=cwd,
         capture_output=True,
@@ -193,12 +193,12 @@ def test_token_shapes_and_inline_instructions() -> None:
 @pytest.mark.slow
 def test_help_names_the_program_it_was_started_as(tmp_path: Path) -> None:
     module = _run(["--help"], {}, tmp_path)
-    assert module.returncode == 0 and module.stdout.startswith("usage: python -m bot")
+    assert module.returncode == 0 and module.stdout.startswith("usage: python -m app")
     # The console script runs main() with argv[0] set to its own path.
     script = subprocess.run(
         [sys.executable, "-c",
          "import sys; sys.argv[0] = '/venv/bin/telegram-ai-assistant'; "
-         "from bot.__main__ import main; main(['--help'])"],
+         "from app.__main__ import main; main(['--help'])"],
         env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip

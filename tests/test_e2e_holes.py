@@ -372,7 +372,7 @@ async def test_a_new_database_without_admins_sends_nothing(
 async def test_a_database_created_by_check_still_warns_at_the_first_start(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, tmp_path: Path
 ) -> None:
-    """`python -m bot --check` after a loss creates the database without telling anyone: the
+    """`python -m app --check` after a loss creates the database without telling anyone: the
     notice stays owed, and the first real start gives it (once)."""
     path = tmp_path / "checked.sqlite3"
     check = await start_process(tg, ai, tmp_path, "--check", database_url=f"sqlite:///{path}")

@@ -1,4 +1,4 @@
-"""The real entry point: `python -m bot` as a process on the fakes, stopped by SIGTERM."""
+"""The real entry point: `python -m app` as a process on the fakes, stopped by SIGTERM."""
 
 from __future__ import annotations
 

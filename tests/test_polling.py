@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from telegram.error import Conflict, NetworkError, TelegramError
 
-from bot.app import on_error
+from app.wiring import on_error
 from bot.logs import RepeatLimit, configure_logging
 from bot.updates import CONFLICT_EPISODE_GAP, PollingBot, parse_updates
 from tests.botprocess import start_process, stop_process

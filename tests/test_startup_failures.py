@@ -1,4 +1,4 @@
-"""A start that cannot succeed: `python -m bot` as a process prints one line and exits.
+"""A start that cannot succeed: `python -m app` as a process prints one line and exits.
 
 Each case runs the real entry point against the fakes (or a closed port) and checks the exit
 status, that the failure is one line naming what to fix, and that nothing else got out: no

@@ -1,6 +1,6 @@
 """Log volume under a poison update: `python -m bench.experiments.poison_log [seconds]`.
 
-Runs `python -m bot` (LOG_LEVEL=INFO) against the fakes with one update python-telegram-bot
+Runs `python -m app` (LOG_LEVEL=INFO) against the fakes with one update python-telegram-bot
 cannot parse (a message without `date`) queued between two good messages, for `seconds`
 (default 10), then reports the bytes and lines it logged, how often the poison update's text
 appears in the log (it must not), the getUpdates calls, and which good messages were answered.

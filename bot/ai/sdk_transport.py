@@ -83,7 +83,7 @@ class SDKTransport:
             yield events
 
     async def close(self) -> None:
-        """Nothing to do: the client belongs to whoever built it (bot/app.py closes it)."""
+        """Nothing to do: the client belongs to whoever built it (app/wiring.py closes it)."""
 
 
 async def _events(answer: openai.AsyncStream[object]) -> AsyncGenerator[Event, None]:

@@ -1,6 +1,6 @@
-"""`python -m bot`: load settings, build the application, run long polling.
+"""`python -m app`: load settings, build the application, run long polling.
 
-`python -m bot --check` validates the configuration (and opens the database) without starting.
+`python -m app --check` validates the configuration (and opens the database) without starting.
 A start that fails prints one line saying what is wrong and exits with status 2 (a setting to
 fix) or 1 (anything else).
 """
@@ -22,9 +22,9 @@ log = logging.getLogger("bot")
 
 
 def _prog() -> str:
-    """The name this was started by: `telegram-ai-assistant`, or `python -m bot`."""
+    """The name this was started by: `telegram-ai-assistant`, or `python -m app`."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return "python -m bot" if name in {"", "__main__.py", "-c"} else name
+    return "python -m app" if name in {"", "__main__.py", "-c"} else name
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,7 +67,7 @@ def _failed(exc: BaseException, settings: Settings) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from bot.app import build_application
+    from app.wiring import build_application
     from bot.startup import preflight, quiet_ptb_bootstrap_errors
 
     _use_uvloop()

@@ -1,4 +1,9 @@
-"""build_application(settings): the PTB Application with resources, handlers and error handling."""
+"""The composition root: build_application(settings) wires bot/, handlers/ and storage/.
+
+Nothing in bot/ or handlers/ imports this module. Resources (the database, the OpenAI clients,
+the HTTP pool) open in post_init and close in post_shutdown; the collaborators handlers call
+(bot/context.py) are built once, in post_init, each with only what it uses.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
@@ -14,6 +20,7 @@ from telegram.error import Conflict, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 import handlers
+from bot.access import Access
 from bot.ai import (
     AssistantService,
     Classifier,
@@ -23,18 +30,20 @@ from bot.ai import (
     build_transport,
 )
 from bot.albums import AlbumCollector
+from bot.answering import Answerer
 from bot.app_commands import menu, menu_language_code
-from bot.assistant_admin import warn_if_new_database
+from bot.assistant_admin import AdminActions, warn_if_new_database
 from bot.config import Settings
-from bot.context import BotApplication, BotContext, BotData, Services
+from bot.context import BotApplication, BotContext, BotData, Collaborators
 from bot.delivery import Destination, send_plain, topic_of
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
 from bot.ordering import ChatOrderedProcessor
 from bot.telegram_http import AiohttpRequest
-from bot.tools import default_registry
+from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
+from bot.vision import VisionPreparer
 from storage import (
     AccessRepository,
     AssistantRepository,
@@ -57,6 +66,33 @@ GC_GEN0_THRESHOLD = 20_000
 INBOX_RETENTION_SECONDS = 7 * 86_400
 
 
+@dataclass(slots=True)
+class Resources:
+    """Everything opened at start-up (post_init) and closed at shutdown (post_shutdown). Only
+    the composition root holds it: handlers get the collaborators built from it."""
+
+    settings: Settings
+    db: Database
+    chats: ChatRepository
+    assistants: AssistantRepository
+    transcript: TranscriptRepository
+    access: AccessRepository
+    knowledge_files: KnowledgeRepository
+    audit: AuditRepository
+    usage: UsageRepository
+    #: Admins' Telegram languages, for the notices they get outside their own conversation.
+    languages: LanguageRepository
+    inbox_repo: InboxRepository
+    conversations: ConversationService
+    classifier: Classifier
+    assistant: AssistantService
+    knowledge: KnowledgeService
+    tools: ToolRegistry
+    #: Outgoing HTTP for tools (weather...), one pool for the whole process.
+    http: httpx.AsyncClient
+    close_openai: Any  # the client's async close()
+
+
 class GracefulApplication(Application):  # type: ignore[type-arg]
     """Stops like PTB's Application (no new updates, finish what is running), but only waits
     `grace_seconds`: then unfinished updates are cancelled and stay in the inbox."""
@@ -64,6 +100,8 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
     def __init__(self, *, grace_seconds: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.grace_seconds = grace_seconds
+        #: Set in post_init, cleared in post_shutdown (tests read the stores through it).
+        self.resources: Resources | None = None
 
     async def initialize(self) -> None:
         try:
@@ -153,16 +191,16 @@ def _opener(
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         app = cast(BotApplication, application)
-        services = await open_services(settings, albums)
-        app.bot_data.services = services
-        inbox = Inbox(services.inbox_repo, app.bot)
-        services.inbox = inbox
+        resources = await open_services(settings)
+        cast(GracefulApplication, application).resources = resources
+        inbox = Inbox(resources.inbox_repo, app.bot)
+        app.bot_data.collaborators = collaborators(resources, albums, inbox)
         processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
         await warn_if_new_database(
-            app.bot, settings, services.languages, await services.db.take_new_database_notice()
+            app.bot, settings, resources.languages, await resources.db.take_new_database_notice()
         )
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
@@ -184,7 +222,48 @@ def settle_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, older, oldest)
 
 
-async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
+def collaborators(resources: Resources, albums: AlbumCollector, inbox: Inbox) -> Collaborators:
+    """What handlers call, each built with only what it uses."""
+    r, settings = resources, resources.settings
+    answerer = Answerer(
+        settings,
+        chats=r.chats,
+        assistants=r.assistants,
+        transcript=r.transcript,
+        conversations=r.conversations,
+        classifier=r.classifier,
+        assistant=r.assistant,
+        tools=r.tools,
+        http=r.http,
+        inbox=inbox,
+        languages=r.languages,
+    )
+    admin = AdminActions(
+        assistants=r.assistants,
+        chats=r.chats,
+        audit=r.audit,
+        rules=r.access,
+        knowledge=r.knowledge,
+        knowledge_files=r.knowledge_files,
+        tools=r.tools,
+    )
+    return Collaborators(
+        settings=settings,
+        answerer=answerer,
+        vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
+        albums=albums,
+        access=Access(settings, r.access),
+        limits=Limits(settings, r.usage),
+        admin=admin,
+        chats=r.chats,
+        transcript=r.transcript,
+        usage=r.usage,
+        languages=r.languages,
+        inbox=inbox,
+    )
+
+
+async def open_services(settings: Settings) -> Resources:
     """Open the database and the OpenAI client, ensure the default assistant."""
     db = await Database.open(settings.database_path)
     try:
@@ -209,7 +288,7 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         await transport.close()
         await client.close()
 
-    return Services(
+    return Resources(
         settings=settings,
         db=db,
         chats=ChatRepository(db.conn),
@@ -220,7 +299,6 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         audit=AuditRepository(db.conn),
         usage=usage,
         languages=languages,
-        limits=Limits(settings, usage),
         inbox_repo=InboxRepository(db.conn),
         conversations=ConversationService(transport),
         classifier=Classifier(
@@ -233,7 +311,6 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
         ),
         assistant=AssistantService(transport),
         knowledge=KnowledgeService(client),
-        albums=albums,
         tools=default_registry(),
         http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
         close_openai=close_openai,
@@ -242,13 +319,15 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
     app = cast(BotApplication, application)
-    services = app.bot_data.services
-    if services is None:
+    graceful = cast(GracefulApplication, application)
+    resources = graceful.resources
+    app.bot_data.collaborators = None
+    if resources is None:
         return
-    app.bot_data.services = None
-    await services.http.aclose()
-    await services.close_openai()
-    await services.db.close()
+    graceful.resources = None
+    await resources.http.aclose()
+    await resources.close_openai()
+    await resources.db.close()
 
 
 async def register_menu(app: BotApplication, settings: Settings) -> None:
@@ -271,12 +350,12 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
 
 def _retry_later(update: object, context: BotContext, error: BaseException | None) -> bool:
     """Telegram failed to take the reply: the inbox keeps the update and it is retried."""
-    services = context.bot_data.services
-    if services is None or services.inbox is None or not isinstance(update, Update):
+    parts = context.bot_data.collaborators
+    if parts is None or not isinstance(update, Update):
         return False
-    if not services.inbox.will_retry(update.update_id, error):
+    if not parts.inbox.will_retry(update.update_id, error):
         return False
-    services.inbox.undelivered(update.update_id)
+    parts.inbox.undelivered(update.update_id)
     log.warning("update %s: Telegram failed (%s); it will be retried", update.update_id, error)
     return True
 
