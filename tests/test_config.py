@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 

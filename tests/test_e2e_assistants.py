@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_ID, RunningBot
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
-from tests.fakes.fake_weather import FakeWeather
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.fake_weather import FakeWeather
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID
 
 USER = 5151
 

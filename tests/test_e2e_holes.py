@@ -22,10 +22,11 @@ from storage import (
     TranscriptRepository,
     UsageRepository,
 )
-from tests.botprocess import start_process
-from tests.conftest import ADMIN_ID, RunningBot
-from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import start_process
+from testkit.fake_openai import FakeOpenAI
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID
 from tests.test_e2e_vision import make_image
 
 EXPIRED = "This button has expired. Start again with the command."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from testkit.fake_openai import FakeOpenAI
+from testkit.fake_telegram import FakeTelegram
 from tests.conftest import ADMIN_ID
-from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_telegram import FakeTelegram
 
 HANDOFF_DE = "🙋 Carla (id 600) in einem privaten Chat möchte mit einem Menschen sprechen:"
 HANDOFF_FR = "🙋 Carla (id 600) dans un chat privé a demandé à parler à une personne :"

@@ -12,9 +12,10 @@ import pytest
 from bot.app_commands import ADMIN_COMMANDS, MENU_COMMANDS
 from bot.i18n import LANGUAGES, language_of, t, telegram_code
 from bot.ordering import ChatOrderedProcessor
-from tests.conftest import ADMIN_ID, RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID, eventually
 
 
 def _assistant_requests(ai: FakeOpenAI) -> list[dict[str, Any]]:

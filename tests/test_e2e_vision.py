@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
 
 
 def make_image(

@@ -34,8 +34,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.conftest import eventually
-from tests.fakes.fake_telegram import (
+from testkit.fake_telegram import (
     TOKEN,
     Call,
     FakeTelegram,
@@ -43,6 +42,7 @@ from tests.fakes.fake_telegram import (
     parse_markdown_v2,
     utf16_len,
 )
+from tests.conftest import eventually
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ import pytest
 
 from bot.ordering import ChatOrderedProcessor
 from storage import ChatKey
-from tests.botprocess import kill_process, start_process, stop_process
-from tests.conftest import ADMIN_ID, RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import kill_process, start_process, stop_process
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID, eventually
 
 
 def _answers(ai: FakeOpenAI) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.i18n import LANGUAGES, LOCALES, language_of, t, telegram_code
 from storage import Database, LanguageRepository
 from storage.languages import CODE_MAX
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 ENGLISH = i18n.read_catalogue("en")
 

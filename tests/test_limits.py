@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.limits import Limits
 from storage import ChatKey, Database, TranscriptRepository, UsageRepository
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 USER = 77
 BUDGET = 1000

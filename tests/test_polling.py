@@ -18,9 +18,9 @@ from telegram.error import Conflict, NetworkError, TelegramError
 from app.wiring import on_error
 from bot.logs import RepeatLimit, configure_logging
 from bot.updates import CONFLICT_EPISODE_GAP, PollingBot, parse_updates
-from tests.botprocess import start_process, stop_process
-from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_telegram import _CONFLICT_POLL, TOKEN, FakeTelegram
+from testkit.botprocess import start_process, stop_process
+from testkit.fake_openai import FakeOpenAI
+from testkit.fake_telegram import _CONFLICT_POLL, TOKEN, FakeTelegram
 
 SECRET_TEXT = "my card number is 4111 1111"
 

@@ -24,9 +24,10 @@ from telegram.ext import TypeHandler
 
 from bot.config import Settings
 from bot.ordering import ChatOrderedProcessor
-from tests.conftest import ADMIN_ID, RunningBot, eventually
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID, eventually
 
 #: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
 pytestmark = pytest.mark.slow

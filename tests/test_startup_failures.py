@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from storage.database import _migration_files
-from tests.botprocess import start_process, stop_process
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.botprocess import start_process, stop_process
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
 
 #: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
 pytestmark = pytest.mark.slow

@@ -38,8 +38,8 @@ from bot.ai import (
 from bot.ai import transport as lean_module
 from bot.ai.transport import _backoff, _should_retry, sse_data
 from bot.config import ClassifierRoute
+from testkit.fake_openai import API_KEY, FakeOpenAI, Reply
 from tests.conftest import SettingsFactory
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI, Reply
 
 BODY: dict[str, Any] = {"model": "gpt-4o-mini", "input": "hi", "store": False}
 KINDS = ["lean", "sdk"]

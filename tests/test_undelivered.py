@@ -17,10 +17,11 @@ from tenacity import wait_none
 import bot.delivery
 from bot.ordering import ChatOrderedProcessor
 from storage import ChatKey
-from tests.botprocess import kill_process, start_process, stop_process
-from tests.conftest import RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import kill_process, start_process, stop_process
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import eventually
 from tests.test_e2e_vision import _data_url, make_image
 
 DELAY_NOTE = "Sorry for the delay"

@@ -13,7 +13,7 @@ from bot.delivery import Destination
 from bot.i18n import t
 from bot.inbox import Inbox
 from storage import Assistant, ChatKey
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 from tests.unit_fakes import (
     MemoryAssistants,
     MemoryAssistantService,

@@ -11,7 +11,7 @@ from telegram.ext import CommandHandler, ConversationHandler
 from app.wiring import build_application
 from bot.config import Settings
 from handlers.gate import ADMIN_COMMANDS, OPEN_COMMANDS, USER_COMMANDS
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +54,6 @@ def test_the_packages_import_one_way() -> None:
     assert not {"app", "handlers"} & _imports("bot")
     assert "app" not in _imports("handlers")
     assert not {"app", "bot", "handlers"} & _imports("storage")
+    # The benchmark and the shared fakes stand beside the tests, not on them.
+    assert "tests" not in _imports("bench")
+    assert "tests" not in _imports("testkit")

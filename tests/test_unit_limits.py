@@ -7,7 +7,7 @@ from typing import Any, cast
 from bot.config import Settings
 from bot.limits import Limits, Verdict
 from storage.usage import DailyUsage
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 USER, OTHER, ADMIN = 77, 78, 1
 

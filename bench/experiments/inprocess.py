@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.config import Settings
-from tests.conftest import RunningBot
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.running import RunningBot
 
 
 @asynccontextmanager

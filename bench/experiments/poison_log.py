@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from tempfile import mkdtemp
 
-from tests.botprocess import start_process
-from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import start_process
+from testkit.fake_openai import FakeOpenAI
+from testkit.fake_telegram import FakeTelegram
 
 POISON_TEXT = "private user text "
 

@@ -19,7 +19,7 @@ import httpx2
 import openai
 
 from bot.ai.transport import OpenAITransport
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_openai import API_KEY, FakeOpenAI
 
 CALLS = 400
 FORMAT = {

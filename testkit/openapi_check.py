@@ -1,6 +1,6 @@
 """Validate JSON documents against the official OpenAI OpenAPI 3.1 spec.
 
-The spec (``tests/specs/openai-openapi.yaml``, ~3 MB) is parsed once per process and
+The spec (``testkit/specs/openai-openapi.yaml``, ~3 MB) is parsed once per process and
 cached; every validator shares that one parsed document through a ``referencing``
 registry, so ``$ref``s are resolved lazily and validation itself takes about a millisecond.
 
@@ -13,7 +13,7 @@ Two deliberate deviations from a literal reading of the spec:
   ``additionalProperties`` open, so :func:`request_violations` reports unknown top-level
   keys itself (nested objects are not checked for unknown keys).
 
-The spec is the repository's own copy in ``tests/specs/`` (see its README for where it comes
+The spec is the repository's own copy in ``testkit/specs/`` (see its README for where it comes
 from and how to refresh it); ``$OPENAI_OPENAPI_SPEC`` points at another file instead.
 """
 
@@ -37,7 +37,7 @@ from referencing.jsonschema import DRAFT202012
 SPEC_ENV_VAR = "OPENAI_OPENAPI_SPEC"
 SPEC_FILENAME = "openai-openapi.yaml"
 #: The copies of the official specs the tests use, kept in the repository.
-SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
+SPEC_DIR = Path(__file__).resolve().parent / "specs"
 _SPEC_URI = "urn:openai-openapi"
 
 # Draft 2020-12 with `oneOf` evaluated exactly like `anyOf` (see module docstring).

@@ -63,7 +63,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from tests.fakes.server import LoopbackServer
+from testkit.server import LoopbackServer
 
 from . import openapi_check
 

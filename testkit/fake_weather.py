@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import LoopbackServer
+from testkit.server import LoopbackServer
 
 __all__ = ["FakeWeather"]
 

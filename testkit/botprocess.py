@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ python-telegram-bot ``Bot`` / ``Application`` talk to it when built with
 What it does:
 
 * validates every call against the machine-readable Bot API spec
-  (the repository's copy, ``tests/specs/telegram-bot-api.json``; ``$TELEGRAM_BOT_API_SPEC``):
+  (the repository's copy, ``testkit/specs/telegram-bot-api.json``; ``$TELEGRAM_BOT_API_SPEC``):
   unknown method -> 404 "Not Found", missing required parameter -> 400, unknown parameter or a
   value of the wrong type -> an entry in ``fake.violations`` (Telegram itself silently ignores
   those, which is exactly why a test should notice them);
@@ -52,7 +52,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from tests.fakes.server import LoopbackServer
+from testkit.server import LoopbackServer
 
 JSON = dict[str, Any]
 
@@ -62,8 +62,8 @@ MAX_TEXT_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
 
 _SPEC_ENV: Final = "TELEGRAM_BOT_API_SPEC"
-#: The repository's own copy of the machine-readable Bot API (tests/specs/README.md).
-SPEC_PATH: Final = Path(__file__).resolve().parents[1] / "specs" / "telegram-bot-api.json"
+#: The repository's own copy of the machine-readable Bot API (testkit/specs/README.md).
+SPEC_PATH: Final = Path(__file__).resolve().parent / "specs" / "telegram-bot-api.json"
 
 # Updates Telegram does not deliver unless explicitly listed in `allowed_updates`.
 _NOT_DEFAULT_UPDATES: Final = frozenset(
