@@ -34,24 +34,16 @@ from telegram.ext import (
 )
 
 from bot.addressing import addressed_to_bot
+from bot.app_commands import ADMIN_COMMANDS, MENU_COMMANDS
 from bot.context import BotApplication, BotContext
 from handlers.buttons import refuse_button
 from handlers.common import ensure_admin, ensure_allowed
 
-#: Commands for allowed users.
-USER_COMMANDS = ("start", "help", "new", "history", "usage", "camera", "assistants", "use")
-#: Commands for bot admins.
-ADMIN_COMMANDS = (
-    "newassistant",
-    "editassistant",
-    "deleteassistant",
-    "knowledge",
-    "allow",
-    "block",
-    "stats",
-)
 #: Commands anyone may send.
 OPEN_COMMANDS = ("cancel",)
+#: Commands for allowed users: the menu's (bot/app_commands.py), but those anyone may send.
+USER_COMMANDS = tuple(name for name in MENU_COMMANDS if name not in OPEN_COMMANDS)
+#: Commands for bot admins: the admins' menu, ADMIN_COMMANDS (imported above).
 
 #: `/knowledge Name` as the caption of a document (a caption is never a command update).
 KNOWLEDGE_CAPTION = (

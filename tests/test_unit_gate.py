@@ -9,8 +9,9 @@ from pathlib import Path
 from telegram.ext import CommandHandler, ConversationHandler
 
 from app.wiring import build_application
+from bot.app_commands import ADMIN_COMMANDS
 from bot.config import Settings
-from handlers.gate import ADMIN_COMMANDS, OPEN_COMMANDS, USER_COMMANDS
+from handlers.gate import OPEN_COMMANDS, USER_COMMANDS
 from testkit.fake_telegram import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
