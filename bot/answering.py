@@ -23,7 +23,7 @@ from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
 from bot.formatting import render_markdown, split_rendered
 from bot.i18n import t
 from bot.images import PreparedImage
-from bot.inbox import KeptAnswer
+from bot.inbox import KeptAnswer, UpdateFacts
 from bot.routing import Route, notify_admins, route_for
 from bot.tools import ToolContext
 from storage import Assistant, ChatKey, ChatRecord, Question
@@ -125,16 +125,21 @@ def _speaker(incoming: Incoming, text: str) -> str:
     return f"[{incoming.user_name}] {text}"
 
 
+def _facts(services: Services, incoming: Incoming) -> UpdateFacts | None:
+    """The inbox's facts of the update being answered (None when it does not follow it)."""
+    return services.inbox.facts(incoming.update_id) if services.inbox is not None else None
+
+
 async def _handle_turn(
     services: Services, bot: Bot, incoming: Incoming, to_classify: str, turn: ModelTurn
 ) -> None:
     """Classify (when there is text), route, and record both sides in the transcript."""
     started = time.monotonic()
-    inbox = services.inbox
-    if inbox is not None and incoming.update_id in inbox.replayed:
+    facts = _facts(services, incoming)
+    if facts is not None and facts.owes_delay_note:
         await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
-        inbox.delay_noted(incoming.update_id)
-    kept = inbox.kept_answer(incoming.update_id) if inbox is not None else None
+        facts.delay_noted()
+    kept = facts.kept if facts is not None else None
     if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
         await _deliver_kept(services, bot, incoming, kept)
         return
@@ -207,8 +212,9 @@ async def _write_answer(
         output_tokens=output_tokens,
         update_id=incoming.update_id,
     )
-    if services.inbox is not None:
-        services.inbox.marked_by_answer(incoming.update_id)
+    facts = _facts(services, incoming)
+    if facts is not None:
+        facts.marked_by_answer()
 
 
 async def _reply_without_model(
@@ -240,8 +246,8 @@ async def _reply_and_record(
     try:
         await reply
     except TelegramError as exc:
-        inbox = services.inbox
-        if inbox is None or not inbox.will_retry(incoming.update_id, exc):
+        facts = _facts(services, incoming)
+        if facts is None or not facts.will_retry(exc):
             await _record_question(services, incoming, question, conversation_id)
         raise
     await _record_question(services, incoming, question, conversation_id)
@@ -378,8 +384,8 @@ async def _stream_answer(
         await _reply_and_record(services, incoming, question, conversation_id, error_notice)
         return
     except TelegramError as exc:
-        inbox = services.inbox
-        if answer is not None and inbox is not None and inbox.will_retry(incoming.update_id, exc):
+        facts = _facts(services, incoming)
+        if answer is not None and facts is not None and facts.will_retry(exc):
             # Telegram is failing: the answer is kept and delivered by the retry (the question
             # is written with it then).
             kept = KeptAnswer(
@@ -390,7 +396,7 @@ async def _stream_answer(
                 stream.usage.output_tokens,
                 delivered=reply.delivered,
             )
-            inbox.keep_answer(incoming.update_id, kept)
+            facts.keep_answer(kept)
             raise
         # not delivered and not to be retried: the question stays on record
         await _record_question(services, incoming, question, conversation_id)

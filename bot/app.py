@@ -22,7 +22,7 @@ from bot.ai import (
     OpenAITransport,
     build_openai_client,
 )
-from bot.albums import AlbumCollector
+from bot.albums import AlbumCoalescer
 from bot.app_commands import menu
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
@@ -99,7 +99,7 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
 def build_application(settings: Settings) -> BotApplication:
     """Everything wired but nothing opened: resources open in post_init, close in post_shutdown."""
     context_types = ContextTypes(context=BotContext, bot_data=BotData)
-    albums = AlbumCollector(
+    albums = AlbumCoalescer(
         quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
     )
     # Connection pool sized for the concurrency (previews, finals and typing of many chats), but
@@ -146,7 +146,7 @@ def build_application(settings: Settings) -> BotApplication:
 
 
 def _opener(
-    settings: Settings, albums: AlbumCollector, processor: ChatOrderedProcessor
+    settings: Settings, albums: AlbumCoalescer, processor: ChatOrderedProcessor
 ) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
     """post_init: open the services with these settings, then register the command menu."""
 
@@ -181,7 +181,7 @@ def settle_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, older, oldest)
 
 
-async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
+async def open_services(settings: Settings, albums: AlbumCoalescer) -> Services:
     """Open the database and the OpenAI client, ensure the default assistant."""
     db = await Database.open(settings.database_path)
     try:
@@ -265,13 +265,11 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
 
 def _retry_later(update: object, context: BotContext, error: BaseException | None) -> bool:
     """Telegram failed to take the reply: the inbox keeps the update and it is retried."""
-    services = context.bot_data.services
-    if services is None or services.inbox is None or not isinstance(update, Update):
+    facts = context.facts
+    if facts is None or not facts.will_retry(error):
         return False
-    if not services.inbox.will_retry(update.update_id, error):
-        return False
-    services.inbox.undelivered(update.update_id)
-    log.warning("update %s: Telegram failed (%s); it will be retried", update.update_id, error)
+    facts.undelivered()
+    log.warning("update %s: Telegram failed (%s); it will be retried", facts.update_id, error)
     return True
 
 

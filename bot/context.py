@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.ai import AssistantService, Classifier, ConversationService, KnowledgeService
-from bot.albums import AlbumCollector
+from bot.albums import AlbumCoalescer
 from bot.config import Settings
-from bot.inbox import Inbox
+from bot.inbox import Inbox, UpdateFacts
 from bot.limits import Limits
 from bot.tools import ToolRegistry
 from storage import (
@@ -45,7 +46,7 @@ class Services:
     classifier: Classifier
     assistant: AssistantService
     knowledge: KnowledgeService
-    albums: AlbumCollector
+    albums: AlbumCoalescer
     tools: ToolRegistry
     limits: Limits
     #: Outgoing HTTP for tools (weather...), one pool for the whole process.
@@ -65,7 +66,20 @@ class BotData:
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
-    """CallbackContext with typed access to the bot's services."""
+    """CallbackContext with typed access to the bot's services, and to the inbox's facts of
+    the update it runs for (`facts`: None for updates the inbox does not follow)."""
+
+    facts: UpdateFacts | None = None
+
+    @classmethod
+    def from_update(
+        cls, update: object, application: Application[Any, Self, Any, Any, Any, Any]
+    ) -> Self:
+        context = super().from_update(update, application)
+        services = context.bot_data.services
+        if isinstance(update, Update) and services is not None and services.inbox is not None:
+            context.facts = services.inbox.facts(update.update_id)
+        return context
 
     @property
     def services(self) -> Services:

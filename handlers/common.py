@@ -62,8 +62,7 @@ async def ensure_within_limits(update: Update, context: BotContext) -> bool:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return False
-    inbox = context.services.inbox
-    if inbox is not None and inbox.is_retry(update.update_id):
+    if context.facts is not None and context.facts.is_retry:
         return True  # its first run was counted; a redelivery must not be refused as "too many"
     verdict = await context.services.limits.check(user.id)
     if verdict.allowed:

@@ -33,13 +33,10 @@ async def on_photo(update: Update, context: BotContext) -> None:
         return
     services = context.services
     key = key_of(message)
-    if not services.albums.leads(message, key):
-        return  # a later album part: the album's first photo answers for all of them
     if not await ensure_allowed(update, context):
         return
-    parts = [message]
-    if message.media_group_id:
-        parts = await services.albums.gather((key, message.media_group_id)) or parts
+    # An album reaches us once, complete: its parts travel with its first one (bot/albums.py)
+    parts = (context.facts.parts if context.facts is not None else None) or [message]
     settings, caption = services.settings, _caption_of(parts)
     if not await ensure_short_enough(update, context, caption):
         return
