@@ -29,7 +29,7 @@ from bot.ai import (
     build_openai_client,
     build_transport,
 )
-from bot.albums import AlbumCollector
+from bot.albums import AlbumCoalescer
 from bot.answering import Answerer
 from bot.app_commands import menu, menu_language_code
 from bot.assistant_admin import AdminActions, warn_if_new_database
@@ -138,7 +138,7 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
 def build_application(settings: Settings) -> BotApplication:
     """Everything wired but nothing opened: resources open in post_init, close in post_shutdown."""
     context_types = ContextTypes(context=BotContext, bot_data=BotData)
-    albums = AlbumCollector(
+    albums = AlbumCoalescer(
         quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
     )
     # Connection pool sized for the concurrency (previews, finals and typing of many chats), but
@@ -174,7 +174,7 @@ def build_application(settings: Settings) -> BotApplication:
         )
         .context_types(context_types)
         .concurrent_updates(processor)
-        .post_init(_opener(settings, albums, processor))
+        .post_init(_opener(settings, processor))
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -185,7 +185,7 @@ def build_application(settings: Settings) -> BotApplication:
 
 
 def _opener(
-    settings: Settings, albums: AlbumCollector, processor: ChatOrderedProcessor
+    settings: Settings, processor: ChatOrderedProcessor
 ) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
     """post_init: open the services with these settings, then register the command menu."""
 
@@ -194,7 +194,7 @@ def _opener(
         resources = await open_services(settings)
         cast(GracefulApplication, application).resources = resources
         inbox = Inbox(resources.inbox_repo, app.bot)
-        app.bot_data.collaborators = collaborators(resources, albums, inbox)
+        app.bot_data.collaborators = collaborators(resources, inbox)
         processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
@@ -222,7 +222,7 @@ def settle_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, older, oldest)
 
 
-def collaborators(resources: Resources, albums: AlbumCollector, inbox: Inbox) -> Collaborators:
+def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
     """What handlers call, each built with only what it uses."""
     r, settings = resources, resources.settings
     answerer = Answerer(
@@ -235,7 +235,6 @@ def collaborators(resources: Resources, albums: AlbumCollector, inbox: Inbox) ->
         assistant=r.assistant,
         tools=r.tools,
         http=r.http,
-        inbox=inbox,
         languages=r.languages,
     )
     admin = AdminActions(
@@ -251,7 +250,6 @@ def collaborators(resources: Resources, albums: AlbumCollector, inbox: Inbox) ->
         settings=settings,
         answerer=answerer,
         vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
-        albums=albums,
         access=Access(settings, r.access),
         limits=Limits(settings, r.usage),
         admin=admin,
@@ -350,13 +348,11 @@ async def register_menu(app: BotApplication, settings: Settings) -> None:
 
 def _retry_later(update: object, context: BotContext, error: BaseException | None) -> bool:
     """Telegram failed to take the reply: the inbox keeps the update and it is retried."""
-    parts = context.bot_data.collaborators
-    if parts is None or not isinstance(update, Update):
+    facts = context.facts
+    if facts is None or not facts.will_retry(error):
         return False
-    if not parts.inbox.will_retry(update.update_id, error):
-        return False
-    parts.inbox.undelivered(update.update_id)
-    log.warning("update %s: Telegram failed (%s); it will be retried", update.update_id, error)
+    facts.undelivered()
+    log.warning("update %s: Telegram failed (%s); it will be retried", facts.update_id, error)
     return True
 
 

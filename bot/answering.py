@@ -32,7 +32,7 @@ from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
 from bot.formatting import render_markdown, split_rendered
 from bot.i18n import t
 from bot.images import PreparedImage
-from bot.inbox import Inbox, KeptAnswer
+from bot.inbox import KeptAnswer, UpdateFacts
 from bot.routing import Route, notify_admins, route_for
 from bot.tools import ToolContext, ToolRegistry
 from storage import (
@@ -61,6 +61,9 @@ class Incoming:
     text: str
     update_id: int
     chat_title: str | None = None
+    #: The inbox's facts of the update (late? retried? an answer kept?); None when it does not
+    #: follow it.
+    facts: UpdateFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,6 @@ class Answerer:
         assistant: AssistantService,
         tools: ToolRegistry,
         http: httpx.AsyncClient,
-        inbox: Inbox,
         languages: LanguageRepository,
     ) -> None:
         self._settings = settings
@@ -108,7 +110,6 @@ class Answerer:
         self._assistant = assistant
         self._tools = tools
         self._http = http
-        self._inbox = inbox
 
     async def conversation_for(self, key: ChatKey, chat_type: str) -> tuple[ChatRecord, str]:
         """The chat's record and conversation id; the conversation is created (and stored) on
@@ -175,11 +176,11 @@ class Answerer:
     ) -> None:
         """Classify (when there is text), route, and record both sides in the transcript."""
         started = time.monotonic()
-        inbox = self._inbox
-        if incoming.update_id in inbox.replayed:
+        facts = incoming.facts
+        if facts is not None and facts.owes_delay_note:
             await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
-            inbox.delay_noted(incoming.update_id)
-        kept = inbox.kept_answer(incoming.update_id)
+            facts.delay_noted()
+        kept = facts.kept if facts is not None else None
         if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
             await self._deliver_kept(bot, incoming, kept)
             return
@@ -249,7 +250,8 @@ class Answerer:
             output_tokens=output_tokens,
             update_id=incoming.update_id,
         )
-        self._inbox.marked_by_answer(incoming.update_id)
+        if incoming.facts is not None:
+            incoming.facts.marked_by_answer()
 
     async def _reply_without_model(
         self, bot: Bot, incoming: Incoming, route: Route, text: str
@@ -281,7 +283,7 @@ class Answerer:
         try:
             await reply
         except TelegramError as exc:
-            if not self._inbox.will_retry(incoming.update_id, exc):
+            if incoming.facts is None or not incoming.facts.will_retry(exc):
                 await self._record_question(incoming, question, conversation_id)
             raise
         await self._record_question(incoming, question, conversation_id)
@@ -413,8 +415,8 @@ class Answerer:
             await self._reply_and_record(incoming, question, conversation_id, error_notice)
             return
         except TelegramError as exc:
-            inbox = self._inbox
-            if answer is not None and inbox.will_retry(incoming.update_id, exc):
+            facts = incoming.facts
+            if answer is not None and facts is not None and facts.will_retry(exc):
                 # Telegram is failing: the answer is kept and delivered by the retry (the question
                 # is written with it then).
                 kept = KeptAnswer(
@@ -425,7 +427,7 @@ class Answerer:
                     stream.usage.output_tokens,
                     delivered=reply.delivered,
                 )
-                inbox.keep_answer(incoming.update_id, kept)
+                facts.keep_answer(kept)
                 raise
             # not delivered and not to be retried: the question stays on record
             await self._record_question(incoming, question, conversation_id)

@@ -8,16 +8,16 @@ bag of every resource.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.access import Access
-from bot.albums import AlbumCollector
 from bot.answering import Answerer
 from bot.assistant_admin import AdminActions
 from bot.config import Settings
-from bot.inbox import Inbox
+from bot.inbox import Inbox, UpdateFacts
 from bot.limits import Limits
 from bot.vision import VisionPreparer
 from storage import ChatRepository, LanguageRepository, TranscriptRepository, UsageRepository
@@ -30,7 +30,6 @@ class Collaborators:
     settings: Settings
     answerer: Answerer
     vision: VisionPreparer
-    albums: AlbumCollector
     access: Access
     limits: Limits
     admin: AdminActions
@@ -51,7 +50,20 @@ class BotData:
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
-    """CallbackContext with typed access to the collaborators."""
+    """CallbackContext with typed access to the collaborators, and to the inbox's facts of
+    the update it runs for (`facts`: None for updates the inbox does not follow)."""
+
+    facts: UpdateFacts | None = None
+
+    @classmethod
+    def from_update(
+        cls, update: object, application: Application[Any, Self, Any, Any, Any, Any]
+    ) -> Self:
+        context = super().from_update(update, application)
+        parts = context.bot_data.collaborators
+        if isinstance(update, Update) and parts is not None:
+            context.facts = parts.inbox.facts(update.update_id)
+        return context
 
     @property
     def _parts(self) -> Collaborators:
@@ -71,10 +83,6 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     @property
     def vision(self) -> VisionPreparer:
         return self._parts.vision
-
-    @property
-    def albums(self) -> AlbumCollector:
-        return self._parts.albums
 
     @property
     def access(self) -> Access:

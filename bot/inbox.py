@@ -6,13 +6,21 @@ is when the answer or the error message went out. At start-up, messages left pen
 or an unfinished shutdown are put back in the update queue, oldest first, and their answers
 begin with a note that they were delayed.
 
+The Inbox is the one owner of what is known about each admitted update while it is open: one
+`UpdateFacts` per update (when it was received, whether it is late and the delay note is owed,
+whether its reply was left undelivered, the answer kept for its retry, the album parts it
+answers for...), created by `admit` and dropped by `done`/`give_up`. Handlers reach the facts
+of the update they run for as `context.facts` (bot/context.py); None for updates the inbox does
+not follow.
+
 An update whose answer (or error message) could not be delivered because Telegram was failing
-(5xx, network, timeouts: `bot.delivery.is_transient`) is not done: `undelivered()` flags it,
-the ordering processor runs it again with backoff inside the chat's turn while it is younger
-than the replay age, and its row stays pending, so a restart answers it too. An answer the
-model had already written is kept here (`keep_answer`), so a retry in the same process only
-delivers it (from the first part Telegram did not accept) instead of asking OpenAI again. All
-of this state is in memory, per process; the database only knows pending/done/expired.
+(5xx, network, timeouts: `bot.delivery.is_transient`) is not done: `UpdateFacts.undelivered`
+flags it, the ordering processor runs it again with backoff inside the chat's turn while it is
+younger than the replay age, and its row stays pending, so a restart answers it too. An answer
+the model had already written is kept (`UpdateFacts.keep_answer`), so a retry in the same
+process only delivers it (from the first part Telegram did not accept) instead of asking OpenAI
+again. All of this state is in memory, per process; the database only knows
+pending/done/expired.
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from telegram import Bot, Update
+from telegram import Bot, Message, Update
 
 from bot.addressing import addressed_to_bot, is_command_for_bot
 from bot.delivery import is_transient
@@ -45,25 +54,96 @@ class KeptAnswer:
     delivered: int = 0
 
 
+@dataclass(slots=True, eq=False)
+class UpdateFacts:
+    """What is known about one admitted update until it is finished (see the module doc)."""
+
+    update_id: int
+    #: When it was first received (wall clock, seconds), for the replay age of retries.
+    received_at: float
+    #: False when the database could not record it: answered anyway, never retried.
+    recorded: bool = True
+    #: Answered late (replayed after a restart, or a retry): its reply starts with the delay note.
+    late: bool = False
+    #: The delay note went out (it is sent once).
+    noted: bool = False
+    #: Telegram failed (transiently) to take its reply in the last run: it runs again.
+    flagged_undelivered: bool = False
+    #: An answer written but not (fully) delivered: what a retry delivers.
+    kept: KeptAnswer | None = None
+    #: How many times it ran again in this process because its reply was not delivered.
+    retries: int = 0
+    #: The answer's write marked its row done in the same transaction: no second write.
+    answered: bool = False
+    #: For an album's first part: all its messages in order, and the later parts' facts.
+    parts: list[Message] = field(default_factory=list)
+    part_facts: list[UpdateFacts] = field(default_factory=list)
+
+    def will_retry(self, error: BaseException | None) -> bool:
+        """Will the update run again if its reply failed with `error`? Yes when Telegram was
+        failing (`is_transient`: not a refusal) and the update is recorded."""
+        return self.recorded and is_transient(error)
+
+    def undelivered(self) -> None:
+        """Telegram failed (transiently) to take this update's reply: it is to be retried
+        (callers ask `will_retry` first)."""
+        if self.recorded:
+            self.flagged_undelivered = True
+
+    def take_undelivered(self) -> bool:
+        """Was the update's reply left undelivered by its last run? (Clears the flag.)"""
+        flagged, self.flagged_undelivered = self.flagged_undelivered, False
+        return flagged
+
+    def keep_answer(self, answer: KeptAnswer) -> None:
+        """Keep a written answer for the update's retry (one `will_retry` promised)."""
+        if self.recorded:
+            self.kept = answer
+
+    def age(self, now: float) -> float:
+        """Seconds since the update was received (first received, for a replayed one)."""
+        return now - self.received_at
+
+    def retrying(self) -> None:
+        """The update runs again, late: its reply starts with the delay note (once)."""
+        self.retries += 1
+        if not self.noted:
+            self.late = True
+
+    @property
+    def is_retry(self) -> bool:
+        """Is this a re-run of an update whose first run already passed the limits?"""
+        return self.retries > 0
+
+    @property
+    def owes_delay_note(self) -> bool:
+        return self.late and not self.noted
+
+    def delay_noted(self) -> None:
+        """The delay note went out: a further retry does not send it again."""
+        self.late = False
+        self.noted = True
+
+    def marked_by_answer(self) -> None:
+        """The answer's write already marked this update done (in its own transaction)."""
+        self.answered = True
+
+    def attach(self, part: UpdateFacts) -> None:
+        """A later part of the album this update leads: finished with it."""
+        self.part_facts.append(part)
+
+
 class Inbox:
-    def __init__(self, repo: InboxRepository, bot: Bot) -> None:
+    def __init__(
+        self, repo: InboxRepository, bot: Bot, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._repo = repo
         self._bot = bot
-        self._replaying: set[int] = set()
-        #: Update ids being answered late, after a restart (their answer says so).
-        self.replayed: set[int] = set()
-        #: Admitted updates not done yet; those of them whose row the answer's write marked.
-        self._open: set[int] = set()
-        self._marked: set[int] = set()
-        #: When each open update was received (time.time()), for the replay age of retries.
-        self._received: dict[int, float] = {}
-        #: Open updates whose reply Telegram failed to take; answers kept for their retry.
-        self._undelivered: set[int] = set()
-        self._kept: dict[int, KeptAnswer] = {}
-        #: Open updates whose "sorry for the delay" note went out (it is sent once).
-        self._noted: set[int] = set()
-        #: Open updates running again in this process because their reply was not delivered.
-        self._retries: set[int] = set()
+        self.clock = clock
+        #: Updates put back in the queue by `replay`: when they were first received.
+        self._replaying: dict[int, float] = {}
+        #: The one record of open updates: admitted, not finished yet.
+        self._open: dict[int, UpdateFacts] = {}
 
     def wants(self, update: object) -> bool:
         """User messages that may need work: private ones, and group ones meant for us."""
@@ -72,100 +152,57 @@ class Inbox:
         message = update.message
         return addressed_to_bot(message, self._bot) or is_command_for_bot(message, self._bot)
 
-    async def admit(self, update: Update, key: ChatKey) -> bool:
-        """Record the update; False for a duplicate that must not run again."""
-        if update.update_id in self._replaying:
-            self._replaying.discard(update.update_id)
-            self.replayed.add(update.update_id)
-            self._open.add(update.update_id)
-            self._received.setdefault(update.update_id, time.time())
-            return True
+    def facts(self, update_id: int) -> UpdateFacts | None:
+        """The facts of an open update, None when the inbox does not follow it."""
+        return self._open.get(update_id)
+
+    async def admit(self, update: Update, key: ChatKey) -> UpdateFacts | None:
+        """Record the update and open its facts; None for a duplicate that must not run again.
+
+        When the database fails the update is answered anyway (facts not `recorded`)."""
+        update_id = update.update_id
+        replayed_at = self._replaying.pop(update_id, None)
+        if replayed_at is not None:
+            facts = self._open[update_id] = UpdateFacts(update_id, replayed_at, late=True)
+            return facts
+        if update_id in self._open:
+            return None  # a duplicate delivery while the first one is still being answered
         payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        received = time.time()
-        accepted = await self._repo.accept(update.update_id, key.chat_id, key.thread_id, payload)
-        if accepted:
-            self._open.add(update.update_id)
-            self._received[update.update_id] = received
-        return accepted
+        received = self.clock()
+        try:
+            accepted = await self._repo.accept(update_id, key.chat_id, key.thread_id, payload)
+        except Exception:  # the database is failing: answer anyway rather than drop it
+            log.exception("inbox: could not record update %s", update_id)
+            facts = self._open[update_id] = UpdateFacts(update_id, received, recorded=False)
+            return facts
+        if not accepted:
+            return None
+        facts = self._open[update_id] = UpdateFacts(update_id, received)
+        return facts
 
-    # --- delivery that Telegram cut short ------------------------------------------------------
-
-    def undelivered(self, update_id: int) -> None:
-        """Telegram failed (transiently) to take this update's reply: it is to be retried
-        (callers ask `will_retry` first; an update the inbox does not follow is ignored)."""
-        if update_id in self._open:
-            self._undelivered.add(update_id)
-
-    def take_undelivered(self, update_id: int) -> bool:
-        """Was the update's reply left undelivered by its last run? (Clears the flag.)"""
-        if update_id in self._undelivered:
-            self._undelivered.discard(update_id)
-            return True
-        return False
-
-    def will_retry(self, update_id: int, error: BaseException | None) -> bool:
-        """Will the update run again if its reply failed with `error`? Yes when Telegram was
-        failing (`is_transient`: not a refusal) and the update is recorded and still open."""
-        return is_transient(error) and update_id in self._open
-
-    def keep_answer(self, update_id: int, answer: KeptAnswer) -> None:
-        """Keep a written answer for the update's retry (one `will_retry` promised)."""
-        if update_id in self._open:
-            self._kept[update_id] = answer
-
-    def kept_answer(self, update_id: int) -> KeptAnswer | None:
-        return self._kept.get(update_id)
-
-    def age(self, update_id: int) -> float:
-        """Seconds since the update was received (first received, for a replayed one)."""
-        return time.time() - self._received.get(update_id, time.time())
-
-    def retrying(self, update_id: int) -> None:
-        """The update runs again, late: its reply starts with the delay note (once)."""
-        self._retries.add(update_id)
-        if update_id not in self._noted:
-            self.replayed.add(update_id)
-
-    def is_retry(self, update_id: int) -> bool:
-        """Is this a re-run of an update whose first run already passed the limits?"""
-        return update_id in self._retries
-
-    def delay_noted(self, update_id: int) -> None:
-        """The delay note went out: a further retry does not send it again."""
-        self.replayed.discard(update_id)
-        self._noted.add(update_id)
-
-    async def give_up(self, *update_ids: int) -> None:
+    async def give_up(self, facts: UpdateFacts) -> None:
         """Too old to deliver any more: the rows are expired (never replayed), not done."""
-        try:
-            await self._repo.expire(*update_ids)
-        finally:
-            self._forget(update_ids)
+        ids = [f.update_id for f in self._close(facts)]
+        if ids:
+            await self._repo.expire(*ids)
 
-    def marked_by_answer(self, update_id: int) -> None:
-        """The answer's write already marked this update done (TranscriptRepository.
-        append_answer): `done()` need not write it again."""
-        if update_id in self._open:
-            self._marked.add(update_id)
+    async def done(self, facts: UpdateFacts) -> None:
+        """The update (and the album parts it answered for) is finished: its row is marked
+        done, unless the answer's write did it already. Idempotent: a second call writes
+        nothing."""
+        unmarked = [f.update_id for f in self._close(facts) if not f.answered]
+        if unmarked:
+            await self._repo.finish(*unmarked)
 
-    async def done(self, *update_ids: int) -> None:
-        unmarked = [u for u in update_ids if u not in self._marked]
-        try:
-            if unmarked:
-                await self._repo.finish(*unmarked)
-        finally:
-            self._forget(update_ids)
-
-    def _forget(self, update_ids: tuple[int, ...]) -> None:
-        self._marked.difference_update(update_ids)
-        self._open.difference_update(update_ids)
-        self.replayed.difference_update(update_ids)
-        self._undelivered.difference_update(update_ids)
-        self._noted.difference_update(update_ids)
-        self._retries.difference_update(update_ids)
-        for update_id in update_ids:
-            self._received.pop(update_id, None)
-            self._kept.pop(update_id, None)
+    def _close(self, facts: UpdateFacts) -> list[UpdateFacts]:
+        """Drop the facts (and its album parts'): those that were open, with a row."""
+        closed = []
+        for f in (facts, *facts.part_facts):
+            if self._open.get(f.update_id) is f:
+                del self._open[f.update_id]
+                if f.recorded:
+                    closed.append(f)
+        return closed
 
     async def replay(self, queue: asyncio.Queue[object], max_age: float) -> int:
         """Queue the pending updates again, oldest first; returns how many."""
@@ -181,8 +218,7 @@ class Inbox:
                 log.error("inbox: update %s cannot be read back (%s); skipped", row.update_id, exc)
                 await self._repo.finish(row.update_id)
                 continue
-            self._replaying.add(update.update_id)
-            self._received[update.update_id] = row.received_at
+            self._replaying[update.update_id] = row.received_at
             queue.put_nowait(update)
         if pending:
             log.warning(

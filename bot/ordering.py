@@ -11,6 +11,11 @@ replay age, *keeping its chat's turn*: the chat's later updates wait behind it, 
 sees a later answer before an earlier one. Other chats are not held up (the global slot is
 given back while it waits). When the replay age is over its row is expired; a shutdown ends
 the wait at once (`stop_retrying`) and leaves the row pending for the next start.
+
+The facts of each update live in the inbox (`bot.inbox.UpdateFacts`); this processor admits
+the update, runs it, and then makes the one call that finishes its row (`Inbox.done`, or
+`give_up`). Albums are coalesced before the chat's order (`bot.albums.AlbumCoalescer`): the
+album is one unit of work in its chat's order, its later parts never queue.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.albums import AlbumCollector, album_of
+from bot.albums import Album, AlbumCoalescer, album_of
 from bot.delivery import topic_of
-from bot.inbox import Inbox
+from bot.inbox import Inbox, UpdateFacts
 from bot.sanitize import ids_fit
 from storage.chats import ChatKey
 
@@ -47,6 +52,19 @@ def chat_key_of(update: object) -> ChatKey | None:
     return ChatKey(chat.id, topic_of(message) or 0)
 
 
+class _Duplicate:
+    """The inbox saw this update before: it must not run again."""
+
+
+_DUPLICATE = _Duplicate()
+
+
+def _close(coroutine: Awaitable[Any]) -> None:
+    """A run that will not happen: close its coroutine (no 'never awaited' warning)."""
+    if isinstance(coroutine, Coroutine):
+        coroutine.close()
+
+
 class _ChatTurn:
     __slots__ = ("lock", "users")
 
@@ -61,7 +79,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     def __init__(
         self,
         max_concurrent_chats: int,
-        albums: AlbumCollector,
+        albums: AlbumCoalescer,
         *,
         max_age: float = 3600.0,
         retry_first_delay: float = 2.0,
@@ -78,8 +96,6 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._turns: dict[ChatKey, _ChatTurn] = {}
         self._albums = albums
         self._inbox: Inbox | None = None
-        #: Update ids of later album parts, by the update id of the part that leads the album.
-        self._album_parts: dict[int, list[int]] = {}
         self._active: set[asyncio.Task[Any]] = set()
 
     def attach_inbox(
@@ -121,66 +137,73 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             log.warning(
                 "update %s dropped: an id beyond 64 bits", getattr(update, "update_id", "?")
             )
-            if isinstance(coroutine, Coroutine):
-                coroutine.close()
+            _close(coroutine)
             return
         key = chat_key_of(update)
         if key is None:
             async with self._working:
                 await coroutine
             return
-        recorded = await self._admit(update, key)
-        if recorded is False:
+        facts = await self._admit(update, key)
+        if facts is _DUPLICATE:
             log.info("duplicate update %s ignored", getattr(update, "update_id", "?"))
-            if isinstance(coroutine, Coroutine):
-                coroutine.close()
+            _close(coroutine)
             return
-        update_id: int = getattr(update, "update_id", 0)
-        album = album_of(update, key)
-        if album is not None:
-            message = update.message  # type: ignore[attr-defined]  # album_of checked it
-            leader = self._albums.offer(album, message, update_id)
-            if leader is not None:
-                # A later part of an album: its leader (already in line) answers for it.
-                if recorded:
-                    self._album_parts.setdefault(leader, []).append(update_id)
-                await coroutine
+        assert not isinstance(facts, _Duplicate)
+        part = album_of(update, key)
+        album: Album | None = None
+        if part is not None:
+            album_id, message = part
+            album, leads = self._albums.offer(album_id, message, getattr(update, "update_id", 0))
+            if not leads:
+                # A later part: the album's unit of work (already in its chat's order) answers
+                # for it and finishes its inbox row.
+                leader = self._inbox.facts(album.leader_update_id) if self._inbox else None
+                if facts is not None:
+                    if leader is not None:
+                        leader.attach(facts)
+                    else:
+                        await self._finish(facts, delivered=True)
+                _close(coroutine)
                 return
         try:
-            delivered = await self._in_turn(key, coroutine, update if recorded else None)
+            delivered = await self._in_turn(key, update, coroutine, facts, album)
         finally:
             if album is not None:
-                self._albums.close(album, update.message.message_id)  # type: ignore[attr-defined]
-        parts = self._album_parts.pop(update_id, [])
-        if recorded and self._inbox is not None and delivered is not None:
-            await self._finish(update_id, *parts, delivered=delivered)
+                self._albums.discard(album)
+        if facts is not None and delivered is not None:
+            await self._finish(facts, delivered=delivered)
 
-    async def _admit(self, update: object, key: ChatKey) -> bool | None:
-        """True: recorded; False: a duplicate; None: not recorded (not a user message)."""
+    async def _admit(self, update: object, key: ChatKey) -> UpdateFacts | _Duplicate | None:
+        """The update's facts; None: not followed (not a user message); or a duplicate."""
         if self._inbox is None or not self._inbox.wants(update):
             return None
         assert isinstance(update, Update)
-        try:
-            return await self._inbox.admit(update, key)
-        except Exception:  # the database is failing: answer anyway rather than drop it
-            log.exception("inbox: could not record update %s", update.update_id)
-            return None
+        facts = await self._inbox.admit(update, key)
+        return _DUPLICATE if facts is None else facts
 
-    async def _finish(self, *update_ids: int, delivered: bool = True) -> None:
+    async def _finish(self, facts: UpdateFacts, *, delivered: bool) -> None:
+        """Mark the update finished: the one place an inbox row is marked done or expired."""
         assert self._inbox is not None
         with contextlib.suppress(asyncio.CancelledError):
             try:
                 if delivered:
-                    await self._inbox.done(*update_ids)
+                    await self._inbox.done(facts)
                 else:
-                    await self._inbox.give_up(*update_ids)
+                    await self._inbox.give_up(facts)
             except Exception:
-                log.exception("inbox: could not mark %s done", update_ids)
+                log.exception("inbox: could not mark %s done", facts.update_id)
 
     async def _in_turn(
-        self, key: ChatKey, coroutine: Awaitable[Any], recorded: object | None
+        self,
+        key: ChatKey,
+        update: object,
+        coroutine: Awaitable[Any],
+        facts: UpdateFacts | None,
+        album: Album | None,
     ) -> bool | None:
         """Run the update in its chat's turn; then, while its reply was not delivered, again.
+        An album first waits (in its turn, holding no global slot) until it is complete.
         True: done; False: given up (too old); None: left pending (shutting down)."""
         turn = self._turns.get(key)
         if turn is None:
@@ -189,30 +212,34 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         started = False
         try:
             async with turn.lock:
+                if album is not None:
+                    parts = await self._albums.gather(album)
+                    if facts is not None:
+                        facts.parts = parts
                 async with self._working:
                     started = True
                     await coroutine
-                if recorded is None:
+                if facts is None or not facts.recorded:
                     return True
-                return await self._retry_undelivered(recorded)
+                return await self._retry_undelivered(update, facts)
         finally:
             turn.users -= 1
             if turn.users == 0:
                 del self._turns[key]
-            if not started and isinstance(coroutine, Coroutine):
-                coroutine.close()  # cancelled while waiting for its turn (shutdown grace over)
+            if not started:
+                _close(coroutine)  # cancelled while waiting for its turn (shutdown grace over)
 
-    async def _retry_undelivered(self, update: object) -> bool | None:
-        inbox = self._inbox
-        update_id: int = getattr(update, "update_id", 0)
-        if inbox is None or self._rerun is None:
+    async def _retry_undelivered(self, update: object, facts: UpdateFacts) -> bool | None:
+        inbox, rerun = self._inbox, self._rerun
+        update_id = facts.update_id
+        if inbox is None or rerun is None:
             return True
         delay = self.retry_first_delay
-        while inbox.take_undelivered(update_id):
+        while facts.take_undelivered():
             if self._stopping.is_set():
                 log.warning("inbox: update %s is left pending for the next start", update_id)
                 return None
-            if inbox.age(update_id) + delay > self.max_age:
+            if facts.age(inbox.clock()) + delay > self.max_age:
                 log.warning(
                     "inbox: the reply to update %s could not be delivered within %.0fs; given up",
                     update_id,
@@ -230,10 +257,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 log.warning("inbox: update %s is left pending for the next start", update_id)
                 return None
             delay = min(delay * 2, self.retry_max_delay)
-            inbox.retrying(update_id)
+            facts.retrying()
             async with self._working:
                 try:
-                    await self._rerun(update)
+                    await rerun(update)
                 except Exception:  # process_update reports handler errors itself
                     log.exception("inbox: retrying update %s failed", update_id)
         return True

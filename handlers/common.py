@@ -4,7 +4,7 @@ Who may use what is checked once, by the gate (handlers/gate.py)."""
 
 from __future__ import annotations
 
-from telegram import Bot, Message, Update
+from telegram import Message, Update
 
 from bot.addressing import without_mention
 from bot.answering import Incoming
@@ -63,7 +63,7 @@ async def ensure_within_limits(update: Update, context: BotContext) -> bool:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return False
-    if context.inbox.is_retry(update.update_id):
+    if context.facts is not None and context.facts.is_retry:
         return True  # its first run was counted; a redelivery must not be refused as "too many"
     verdict = await context.limits.check(user.id)
     if verdict.allowed:
@@ -88,7 +88,9 @@ async def ensure_admin(update: Update, context: BotContext) -> bool:
     return False
 
 
-def incoming_from(update: Update, bot: Bot, text: str) -> Incoming:
+def incoming_from(update: Update, context: BotContext, text: str) -> Incoming:
+    """The turn of `update`, with the inbox's facts of it (context.facts)."""
+    bot = context.bot
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None
@@ -101,4 +103,5 @@ def incoming_from(update: Update, bot: Bot, text: str) -> Incoming:
         text=without_mention(text, bot),
         update_id=update.update_id,
         chat_title=message.chat.title,
+        facts=context.facts,
     )

@@ -30,20 +30,17 @@ async def on_photo(update: Update, context: BotContext) -> None:
     if message is None or not addressed_to_bot(message, context.bot):
         return
     key = key_of(message)
-    if not context.albums.leads(message, key):
-        return  # a later album part: the album's first photo answers for all of them
     if not await ensure_allowed(update, context):
         return
-    parts = [message]
-    if message.media_group_id:
-        parts = await context.albums.gather((key, message.media_group_id)) or parts
+    # An album reaches us once, complete: its parts travel with its first one (bot/albums.py)
+    parts = (context.facts.parts if context.facts is not None else None) or [message]
     caption = _caption_of(parts)
     if not await ensure_short_enough(update, context, caption):
         return
     if not await ensure_within_limits(update, context):
         return
     collected = await context.vision.collect(context.bot, parts)
-    incoming = incoming_from(update, context.bot, caption)
+    incoming = incoming_from(update, context, caption)
     log.info(
         "images chat=%s update=%s count=%d skipped=%d download_ms=%.0f prepare_ms=%.0f",
         key.chat_id,

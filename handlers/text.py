@@ -19,7 +19,7 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     if not await ensure_within_limits(update, context):
         return
-    incoming = incoming_from(update, context.bot, message.text)
+    incoming = incoming_from(update, context, message.text)
     await context.answerer.answer_text(context.bot, incoming)
 
 

@@ -11,7 +11,6 @@ from bot.answering import Answerer, Incoming
 from bot.config import Settings
 from bot.delivery import Destination
 from bot.i18n import t
-from bot.inbox import Inbox
 from storage import Assistant, ChatKey
 from testkit.fake_telegram import TOKEN
 from tests.unit_fakes import (
@@ -64,7 +63,6 @@ class Turn:
         self.conversations = MemoryConversations()
         self.classifier = MemoryClassifier(label)
         self.assistant = MemoryAssistantService(*scripts)
-        self.inbox = Inbox(cast(Any, None), as_bot(self.bot))
         self.answerer = Answerer(
             self.settings,
             chats=cast(Any, self.chats),
@@ -75,7 +73,6 @@ class Turn:
             assistant=cast(Any, self.assistant),
             tools=cast(Any, NoTools()),
             http=cast(Any, None),
-            inbox=self.inbox,
             languages=cast(Any, MemoryLanguages()),
         )
 
