@@ -36,15 +36,7 @@ from bot.telegram_http import AiohttpRequest
 from bot.tools import default_registry
 from bot.updates import PollingBot
 from storage import (
-    AccessRepository,
-    AssistantRepository,
-    AuditRepository,
-    ChatRepository,
-    Database,
-    InboxRepository,
-    KnowledgeRepository,
-    TranscriptRepository,
-    UsageRepository,
+    Storage,
 )
 
 log = logging.getLogger(__name__)
@@ -160,7 +152,9 @@ def _opener(
         await inbox.prune(INBOX_RETENTION_SECONDS)
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
-        await warn_if_new_database(app.bot, settings, await services.db.take_new_database_notice())
+        await warn_if_new_database(
+            app.bot, settings, await services.storage.take_new_database_notice()
+        )
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
 
@@ -183,19 +177,16 @@ def settle_gc() -> None:
 
 async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
     """Open the database and the OpenAI client, ensure the default assistant."""
-    db = await Database.open(settings.database_path)
+    storage = await Storage.open(settings.database_path)
     try:
-        assistants = AssistantRepository(db.conn)
-        await assistants.ensure_default(
+        await storage.assistants.ensure_default(
             settings.assistant_name, settings.default_instructions(), settings.assistant_model
         )
-        access = AccessRepository(db.conn)
-        await access.load()
+        await storage.access.load()
     except BaseException:
-        await db.close()  # its thread would keep the process alive
+        await storage.close()  # its thread would keep the process alive
         raise
     # Nothing below does I/O: the clients open their connections when first used.
-    usage = UsageRepository(db.conn)
     client = build_openai_client(settings)
     # The requests of every message go over the lean transport, configured like the client.
     transport = OpenAITransport.like(client, pool_size=settings.max_concurrent_chats)
@@ -206,16 +197,16 @@ async def open_services(settings: Settings, albums: AlbumCollector) -> Services:
 
     return Services(
         settings=settings,
-        db=db,
-        chats=ChatRepository(db.conn),
-        assistants=assistants,
-        transcript=TranscriptRepository(db.conn, usage),
-        access=access,
-        knowledge_files=KnowledgeRepository(db.conn),
-        audit=AuditRepository(db.conn),
-        usage=usage,
-        limits=Limits(settings, usage),
-        inbox_repo=InboxRepository(db.conn),
+        storage=storage,
+        chats=storage.chats,
+        assistants=storage.assistants,
+        transcript=storage.transcript,
+        access=storage.access,
+        knowledge_files=storage.knowledge,
+        audit=storage.audit,
+        usage=storage.usage,
+        limits=Limits(settings, storage.usage),
+        inbox_repo=storage.inbox,
         conversations=ConversationService(transport),
         classifier=Classifier(
             transport,
@@ -242,7 +233,7 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     app.bot_data.services = None
     await services.http.aclose()
     await services.close_openai()
-    await services.db.close()
+    await services.storage.close()
 
 
 async def register_menu(app: BotApplication, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from bot.ai import AIError
 from bot.config import Settings
 from bot.context import Services
 from bot.i18n import LANGUAGES, t
-from storage import Assistant, ChatKey
+from storage import Assistant, AssistantChanges, ChatKey
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,11 @@ async def create_assistant(
 
 
 async def update_assistant(
-    services: Services, admin_id: int, assistant: Assistant, **changes: object
+    services: Services, admin_id: int, assistant: Assistant, changes: AssistantChanges
 ) -> Assistant:
-    updated = await services.assistants.update(assistant.id, **changes)
+    updated = await services.assistants.update(assistant.id, changes)
     assert updated is not None
-    details = {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.items()}
+    details = {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.given().items()}
     await services.audit.record(admin_id, "assistant.edit", assistant.name, **details)
     return updated
 
@@ -50,7 +50,6 @@ async def update_assistant(
 async def delete_assistant(services: Services, admin_id: int, assistant: Assistant) -> bool:
     """Delete it (never the default); chats using it fall back to the default assistant."""
     deleted = await services.assistants.delete(assistant.id)
-    services.chats.forget_cached()  # chats bound to it were moved to the default in SQLite
     if not deleted:
         return False
     await services.audit.record(admin_id, "assistant.delete", assistant.name)

@@ -19,9 +19,9 @@ from storage import (
     AssistantRepository,
     AuditRepository,
     ChatRepository,
-    Database,
     InboxRepository,
     KnowledgeRepository,
+    Storage,
     TranscriptRepository,
     UsageRepository,
 )
@@ -32,7 +32,7 @@ class Services:
     """Everything opened at start-up (post_init) and closed at shutdown (post_shutdown)."""
 
     settings: Settings
-    db: Database
+    storage: Storage
     chats: ChatRepository
     assistants: AssistantRepository
     transcript: TranscriptRepository

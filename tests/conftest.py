@@ -14,7 +14,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication, Services
-from storage import Database
+from storage import Storage
 from tests.fakes.fake_openai import API_KEY, FakeOpenAI
 from tests.fakes.fake_telegram import TOKEN, FakeTelegram
 
@@ -118,7 +118,7 @@ async def start_bot(make_settings: SettingsFactory) -> AsyncIterator[Callable[..
         settings = make_settings(**overrides)
         if "database_url" not in overrides and not settings.database_path.exists():
             # A database from an earlier run, as a deployed bot has: a new one warns the admins.
-            db = await Database.open(settings.database_path)
+            db = await Storage.open(settings.database_path)
             await db.take_new_database_notice()  # given by that earlier run
             await db.close()
         bot = RunningBot(settings)

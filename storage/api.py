@@ -1,0 +1,146 @@
+"""The storage contract: what the bot uses, so that another engine (PostgreSQL) can provide it.
+
+`storage.Storage` (SQLite) implements `StorageApi`; mypy checks it (the assignment at the end).
+An engine gives the same domain types (storage.chats, .assistants, ... dataclasses), raises
+NameTaken for a taken assistant name, keeps `append_answer` one transaction, and owns its caches
+(deleting an assistant updates the cached chats bound to it). Nothing above storage/ knows the
+engine: no SQL, no connection, no engine module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import TYPE_CHECKING, Any, Protocol
+
+from storage.assistants import Assistant, AssistantChanges
+from storage.audit import AuditEntry, Stats
+from storage.chats import ChatKey, ChatRecord
+from storage.inbox import PendingUpdate
+from storage.knowledge import KnowledgeFile
+from storage.transcript import Question, TranscriptEntry
+from storage.usage import DailyUsage
+
+
+class Chats(Protocol):
+    async def get(self, key: ChatKey) -> ChatRecord | None: ...
+    async def ensure(self, key: ChatKey, chat_type: str) -> ChatRecord: ...
+    async def set_conversation(self, key: ChatKey, conversation_id: str | None) -> None: ...
+    async def set_camera_context(self, key: ChatKey, context: str | None) -> None: ...
+    async def set_assistant(self, key: ChatKey, assistant_id: int | None) -> None: ...
+
+
+class Assistants(Protocol):
+    async def ensure_default(self, name: str, instructions: str, model: str) -> Assistant: ...
+    async def default(self) -> Assistant | None: ...
+    async def get(self, assistant_id: int) -> Assistant | None: ...
+    async def by_name(self, name: str) -> Assistant | None: ...
+    async def all(self) -> list[Assistant]: ...
+    async def create(
+        self, name: str, instructions: str, model: str, tools: tuple[str, ...] = ()
+    ) -> Assistant: ...
+    async def update(self, assistant_id: int, changes: AssistantChanges) -> Assistant | None: ...
+    async def set_vector_store(self, assistant_id: int, vector_store_id: str) -> None: ...
+    async def delete(self, assistant_id: int) -> bool: ...
+
+
+class Transcript(Protocol):
+    async def append(
+        self,
+        key: ChatKey,
+        role: str,
+        text: str,
+        *,
+        user_id: int | None = None,
+        label: str | None = None,
+        conversation_id: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        created_at: float | None = None,
+    ) -> int: ...
+    async def append_answer(
+        self,
+        key: ChatKey,
+        question: Question | None,
+        answer: str,
+        *,
+        user_id: int,
+        conversation_id: str | None,
+        input_tokens: int,
+        output_tokens: int,
+        update_id: int | None = None,
+    ) -> None: ...
+    async def recent(self, key: ChatKey, limit: int) -> list[TranscriptEntry]: ...
+
+
+class Access(Protocol):
+    @property
+    def allowed(self) -> Set[int]: ...
+    @property
+    def blocked(self) -> Set[int]: ...
+    async def load(self) -> None: ...
+    async def set_rule(self, user_id: int, rule: str, set_by: int) -> None: ...
+
+
+class Knowledge(Protocol):
+    async def add(
+        self,
+        assistant_id: int,
+        *,
+        openai_file_id: str,
+        file_name: str,
+        size_bytes: int,
+        status: str,
+        added_by: int,
+    ) -> None: ...
+    async def files_of(self, assistant_id: int) -> list[KnowledgeFile]: ...
+    async def counts(self) -> dict[int, int]: ...
+
+
+class Audit(Protocol):
+    async def record(self, admin_id: int, action: str, target: str, **details: Any) -> None: ...
+    async def recent(self, limit: int = 50) -> list[AuditEntry]: ...
+    async def stats(self, days: int = 7) -> Stats: ...
+
+
+class Usage(Protocol):
+    async def today(self, user_id: int) -> DailyUsage: ...
+
+
+class Inbox(Protocol):
+    async def accept(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool: ...
+    async def finish(self, *update_ids: int) -> None: ...
+    async def expire(self, *update_ids: int) -> None: ...
+    async def take_pending(self, max_age: float) -> tuple[list[PendingUpdate], int]: ...
+    async def prune(self, older_than: float) -> int: ...
+
+
+class StorageApi(Protocol):
+    """Opened by the engine's `open(...)` classmethod; closed with `close()`."""
+
+    @property
+    def chats(self) -> Chats: ...
+    @property
+    def assistants(self) -> Assistants: ...
+    @property
+    def transcript(self) -> Transcript: ...
+    @property
+    def access(self) -> Access: ...
+    @property
+    def knowledge(self) -> Knowledge: ...
+    @property
+    def audit(self) -> Audit: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def inbox(self) -> Inbox: ...
+    @property
+    def created(self) -> bool: ...
+    async def take_new_database_notice(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+if TYPE_CHECKING:
+    from storage.facade import Storage
+
+    def _sqlite_implements_the_contract(storage: Storage) -> StorageApi:
+        return storage
