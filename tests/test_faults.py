@@ -108,7 +108,7 @@ async def test_the_answer_and_its_inbox_mark_are_one_write(
     [(answered_at,)] = await conn.execute_fetchall(
         "SELECT created_at FROM transcript WHERE role = 'assistant'"
     )
-    # done_at is the answer row's own time: the answers view marked it, no later second write
+    # done_at is the answer row's own time: the answer's write marked it, no later second write
     assert done_at == answered_at
 
 
