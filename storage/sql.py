@@ -10,6 +10,7 @@ outcome says so with RETURNING (the new row's id, or one row per row changed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -132,5 +133,9 @@ class Sql:
                 await self.conn.execute("COMMIT")
             except BaseException:  # the block's error, or a failed COMMIT: nothing stays open
                 if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
+                    # Fails only when there is nothing left to roll back (a COMMIT cancelled
+                    # while queued still ran) or the connection is gone: the error raised is
+                    # the block's.
+                    with contextlib.suppress(sqlite3.Error, ValueError):
+                        await self.conn.execute("ROLLBACK")
                 raise
