@@ -1,4 +1,4 @@
-"""The bot under test: `python -m bot` in its own process, pointed at the fakes by env vars.
+"""The bot under test: `python -m app` in its own process, pointed at the fakes by env vars.
 
 CPU and memory are read from /proc/<pid>: utime + stime of the whole process (every thread,
 aiosqlite's included) and VmRSS. Nothing of the harness is counted.
@@ -85,7 +85,9 @@ class BotProcess:
         self.workdir = workdir
         self.extra_env = dict(extra_env or {})
         self.code_root = code_root or ROOT  # where bot/, handlers/, storage/ are imported from
-        self.command = command or [sys.executable, "-m", "bot"]
+        # `python -m app` (the composition root); code from before it had `python -m bot`.
+        entry = "app" if (self.code_root / "app" / "__main__.py").is_file() else "bot"
+        self.command = command or [sys.executable, "-m", entry]
         self.process: asyncio.subprocess.Process | None = None
         self.log_path = workdir / "bot.log"
         self._log: IO[bytes] | None = None

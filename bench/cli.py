@@ -106,7 +106,7 @@ def _git_revision() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "bot", "handlers", "storage"],
+            ["git", "status", "--porcelain", "--", "app", "bot", "handlers", "storage"],
             cwd=ROOT,
             text=True,
             capture_output=True,
@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = dataclasses.replace(base, repeat=args.repeat or base.repeat)
     bot_env = dict(item.split("=", 1) for item in args.bot_env)
     if args.code is not None:
-        if not (args.code / "bot" / "__main__.py").is_file():
-            _say(f"[bench] --code {args.code}: no bot/__main__.py there")
+        entries = (args.code / "app" / "__main__.py", args.code / "bot" / "__main__.py")
+        if not any(entry.is_file() for entry in entries):
+            _say(f"[bench] --code {args.code}: no app/__main__.py (or bot/__main__.py) there")
             return 2
         Rig.code_root = args.code.resolve()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

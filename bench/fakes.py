@@ -1,6 +1,6 @@
 """Lean loopback fakes of the Telegram Bot API and the OpenAI API for the benchmark.
 
-They answer in the same shapes as the test fakes (``tests/fakes``) but skip everything that
+They answer in the same shapes as the test fakes (``testkit/``) but skip everything that
 costs CPU without changing what the bot does: no spec validation, no deep copies, no message
 store, no call log. Both run in the harness process on aiohttp's low-level server, so the bot
 process pays the real HTTP, JSON and SDK parsing costs while the harness stays light.
@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bench.tracking import AnswerPlan, Msg, Tracker
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN
 
 __all__ = ["API_KEY", "TOKEN", "LeanOpenAI", "LeanTelegram"]
 
@@ -269,7 +269,7 @@ def _sse(kind: str, data: str) -> bytes:
 class LeanOpenAI(_Server):
     """POST /v1/responses (classifier JSON or streamed answer) and POST /v1/conversations.
 
-    Event shapes and order are those of the test fake (``tests/fakes/fake_openai.py``), which
+    Event shapes and order are those of the test fake (``testkit/fake_openai.py``), which
     mirrors the official spec; the response snapshots are built by its own code.
     """
 

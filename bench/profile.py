@@ -99,7 +99,7 @@ def _module(frame: str) -> str:
     if site:
         return "stdlib:" + site.group("mod").removesuffix(".py")
     top = where.split("/")[0]
-    return top if top in ("bot", "handlers", "storage") else where
+    return top if top in ("app", "bot", "handlers", "storage") else where
 
 
 @dataclass

@@ -14,19 +14,37 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.ai import AIError, ConversationGone, StreamInterrupted, ToolRunner
-from bot.context import Services
+from bot.ai import (
+    AIError,
+    AssistantService,
+    Classifier,
+    ConversationGone,
+    ConversationService,
+    StreamInterrupted,
+    ToolRunner,
+)
+from bot.config import Settings
 from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
 from bot.formatting import render_markdown, split_rendered
 from bot.i18n import t
 from bot.images import PreparedImage
-from bot.inbox import KeptAnswer
+from bot.inbox import Inbox, KeptAnswer
 from bot.routing import Route, notify_admins, route_for
-from bot.tools import ToolContext
-from storage import Assistant, ChatKey, ChatRecord, Question
+from bot.tools import ToolContext, ToolRegistry
+from storage import (
+    Assistant,
+    AssistantRepository,
+    ChatKey,
+    ChatRecord,
+    ChatRepository,
+    LanguageRepository,
+    Question,
+    TranscriptRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,69 +73,6 @@ class ModelTurn:
     with_images: bool = False
 
 
-async def conversation_for(
-    services: Services, key: ChatKey, chat_type: str
-) -> tuple[ChatRecord, str]:
-    """The chat's record and conversation id, the conversation created (and stored) on first use."""
-    record = await services.chats.ensure(key, chat_type)
-    if record.conversation_id:
-        return record, record.conversation_id
-    return record, await new_conversation(services, key)
-
-
-async def new_conversation(services: Services, key: ChatKey) -> str:
-    """Create the chat's (topic's) conversation on OpenAI and store it as the chat's one."""
-    conversation_id = await services.conversations.create(key.chat_id, key.thread_id)
-    await services.chats.set_conversation(key, conversation_id)
-    return conversation_id
-
-
-async def answer_text(services: Services, bot: Bot, incoming: Incoming) -> None:
-    """Answer a text message."""
-    text = incoming.text.strip()
-    if not text:
-        await send_plain(bot, incoming.dest, t(incoming.lang, "empty_text"))
-        return
-    await _handle_turn(
-        services, bot, incoming, text, ModelTurn(_speaker(incoming, text), None, text)
-    )
-
-
-async def answer_images(
-    services: Services,
-    bot: Bot,
-    incoming: Incoming,
-    images: Sequence[PreparedImage],
-    camera_context: str | None,
-) -> None:
-    """Answer photos (one, or an album) with the caption as the question."""
-    settings = services.settings
-    caption = incoming.text.strip()
-    if caption:
-        question = caption
-    elif len(images) == 1:
-        question = t(incoming.lang, "vision_default_prompt")
-    else:
-        question = t(incoming.lang, "vision_default_prompt_many", count=len(images))
-    if camera_context:
-        question = (
-            f"{t(incoming.lang, 'camera_context_line', context=camera_context)}\n\n{question}"
-        )
-    content: list[dict[str, Any]] = [{"type": "input_text", "text": _speaker(incoming, question)}]
-    content += [
-        {"type": "input_image", "image_url": image.data_url(), "detail": settings.image_detail}
-        for image in images
-    ]
-    icon = "📷" if len(images) == 1 else f"📷×{len(images)}"
-    turn = ModelTurn(
-        [{"role": "user", "content": content}],
-        settings.vision_model,
-        f"{icon} {caption}".rstrip(),
-        with_images=True,
-    )
-    await _handle_turn(services, bot, incoming, caption, turn)
-
-
 def _speaker(incoming: Incoming, text: str) -> str:
     """In groups several people talk to one conversation: say who is speaking."""
     if incoming.dest.is_private:
@@ -125,275 +80,355 @@ def _speaker(incoming: Incoming, text: str) -> str:
     return f"[{incoming.user_name}] {text}"
 
 
-async def _handle_turn(
-    services: Services, bot: Bot, incoming: Incoming, to_classify: str, turn: ModelTurn
-) -> None:
-    """Classify (when there is text), route, and record both sides in the transcript."""
-    started = time.monotonic()
-    inbox = services.inbox
-    if inbox is not None and incoming.update_id in inbox.replayed:
-        await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
-        inbox.delay_noted(incoming.update_id)
-    kept = inbox.kept_answer(incoming.update_id) if inbox is not None else None
-    if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
-        await _deliver_kept(services, bot, incoming, kept)
-        return
-    classify = asyncio.create_task(_classify(services, to_classify))
-    try:
-        record, conversation_id = await conversation_for(
-            services, incoming.key, incoming.dest.chat_type
+class Answerer:
+    """Answers users' turns (texts, photos): built once at start-up with only what a turn uses."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chats: ChatRepository,
+        assistants: AssistantRepository,
+        transcript: TranscriptRepository,
+        conversations: ConversationService,
+        classifier: Classifier,
+        assistant: AssistantService,
+        tools: ToolRegistry,
+        http: httpx.AsyncClient,
+        inbox: Inbox,
+        languages: LanguageRepository,
+    ) -> None:
+        self._settings = settings
+        self._languages = languages
+        self._chats = chats
+        self._assistants = assistants
+        self._transcript = transcript
+        self._conversations = conversations
+        self._classifier = classifier
+        self._assistant = assistant
+        self._tools = tools
+        self._http = http
+        self._inbox = inbox
+
+    async def conversation_for(self, key: ChatKey, chat_type: str) -> tuple[ChatRecord, str]:
+        """The chat's record and conversation id; the conversation is created (and stored) on
+        first use."""
+        record = await self._chats.ensure(key, chat_type)
+        if record.conversation_id:
+            return record, record.conversation_id
+        return record, await self.new_conversation(key)
+
+    async def new_conversation(self, key: ChatKey) -> str:
+        """Create the chat's (topic's) conversation on OpenAI and store it as the chat's one."""
+        conversation_id = await self._conversations.create(key.chat_id, key.thread_id)
+        await self._chats.set_conversation(key, conversation_id)
+        return conversation_id
+
+    async def answer_text(self, bot: Bot, incoming: Incoming) -> None:
+        """Answer a text message."""
+        text = incoming.text.strip()
+        if not text:
+            await send_plain(bot, incoming.dest, t(incoming.lang, "empty_text"))
+            return
+        await self._handle_turn(
+            bot, incoming, text, ModelTurn(_speaker(incoming, text), None, text)
         )
-    except AIError as exc:
-        question = Question(turn.transcript_text, await classify, time.time())
-        log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
-        error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
-        await _reply_and_record(services, incoming, question, None, error_notice)
-        return
-    route = route_for(services.settings, await classify)
-    question = Question(turn.transcript_text, route.label, time.time())
-    if route.action == "answer":
-        # The question is written with its answer: one statement for the whole turn.
-        await _stream_answer(services, bot, incoming, turn, record, conversation_id, question)
-    else:
-        reply = _reply_without_model(services, bot, incoming, route, turn.transcript_text)
-        await _reply_and_record(services, incoming, question, conversation_id, reply)
-    log.info(
-        "answered chat=%s thread=%s update=%s label=%s route=%s latency_ms=%.0f",
-        incoming.key.chat_id,
-        incoming.key.thread_id,
-        incoming.update_id,
-        route.label,
-        route.action,
-        (time.monotonic() - started) * 1000,
-    )
 
+    async def answer_images(
+        self,
+        bot: Bot,
+        incoming: Incoming,
+        images: Sequence[PreparedImage],
+        camera_context: str | None,
+    ) -> None:
+        """Answer photos (one, or an album) with the caption as the question."""
+        settings = self._settings
+        caption = incoming.text.strip()
+        if caption:
+            question = caption
+        elif len(images) == 1:
+            question = t(incoming.lang, "vision_default_prompt")
+        else:
+            question = t(incoming.lang, "vision_default_prompt_many", count=len(images))
+        if camera_context:
+            question = (
+                f"{t(incoming.lang, 'camera_context_line', context=camera_context)}\n\n{question}"
+            )
+        content: list[dict[str, Any]] = [
+            {"type": "input_text", "text": _speaker(incoming, question)}
+        ]
+        content += [
+            {"type": "input_image", "image_url": image.data_url(), "detail": settings.image_detail}
+            for image in images
+        ]
+        icon = "📷" if len(images) == 1 else f"📷×{len(images)}"
+        turn = ModelTurn(
+            [{"role": "user", "content": content}],
+            settings.vision_model,
+            f"{icon} {caption}".rstrip(),
+            with_images=True,
+        )
+        await self._handle_turn(bot, incoming, caption, turn)
 
-async def _deliver_kept(services: Services, bot: Bot, incoming: Incoming, kept: KeptAnswer) -> None:
-    """A retry of an answer Telegram did not take: send the parts it did not accept yet."""
-    parts = split_rendered(render_markdown(kept.markdown))
-    for part in parts[kept.delivered :]:
-        await send_rendered(bot, incoming.dest, part)
-        kept.delivered += 1
-    await _write_answer(
-        services,
-        incoming,
-        kept.question,
-        kept.markdown,
-        kept.conversation_id,
-        kept.input_tokens,
-        kept.output_tokens,
-    )
-    log.info("answered chat=%s update=%s late", incoming.key.chat_id, incoming.update_id)
-
-
-async def _write_answer(
-    services: Services,
-    incoming: Incoming,
-    question: Question,
-    answer: str,
-    conversation_id: str,
-    input_tokens: int,
-    output_tokens: int,
-) -> None:
-    """The delivered answer on record, its inbox row done with it: the first thing after the
-    final send returns (a crash before this write is answered again after a restart)."""
-    await services.transcript.append_answer(
-        incoming.key,
-        question,
-        answer,
-        user_id=incoming.user_id,
-        conversation_id=conversation_id,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        update_id=incoming.update_id,
-    )
-    if services.inbox is not None:
-        services.inbox.marked_by_answer(incoming.update_id)
-
-
-async def _reply_without_model(
-    services: Services, bot: Bot, incoming: Incoming, route: Route, text: str
-) -> None:
-    """The routes that do not ask the assistant: a fixed reply, a refusal, a hand-off."""
-    if route.action == "reply":
-        await send_plain(bot, incoming.dest, route.text or "")
-    elif route.action == "refuse":
-        await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
-    else:  # handoff
-        where = incoming.chat_title or t("en", "private_chat")
-        who = f"{incoming.user_name} (id {incoming.user_id})"
-        await notify_admins(bot, services.settings, user=who, chat=where, text=text)
-        await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
-
-
-async def _reply_and_record(
-    services: Services,
-    incoming: Incoming,
-    question: Question,
-    conversation_id: str | None,
-    reply: Awaitable[object],
-) -> None:
-    """Send a reply that ends the turn without an answer, then put the question on record.
-
-    When Telegram fails to take the reply and the inbox will retry the update, the question is
-    recorded by the retry that delivers it: once, not once per attempt."""
-    try:
-        await reply
-    except TelegramError as exc:
-        inbox = services.inbox
-        if inbox is None or not inbox.will_retry(incoming.update_id, exc):
-            await _record_question(services, incoming, question, conversation_id)
-        raise
-    await _record_question(services, incoming, question, conversation_id)
-
-
-async def _record_question(
-    services: Services, incoming: Incoming, question: Question, conversation_id: str | None
-) -> None:
-    """The user's message alone in the transcript (a turn without an assistant's answer)."""
-    await services.transcript.append(
-        incoming.key,
-        "user",
-        question.text,
-        user_id=incoming.user_id,
-        label=question.label,
-        conversation_id=conversation_id,
-        created_at=question.asked_at,
-    )
-
-
-async def _classify(services: Services, text: str) -> str:
-    """The label of `text`; a turn without text (a photo alone) takes the default label."""
-    if not text:
-        return services.settings.default_label
-    return await services.classifier.classify(text)
-
-
-def _tool_runner(services: Services, incoming: Incoming, assistant: Assistant) -> ToolRunner:
-    """Tools run with a plain user's context: this chat, this user, no storage, no secrets."""
-    settings = services.settings
-    context = ToolContext(
-        chat_id=incoming.key.chat_id,
-        user_id=incoming.user_id,
-        lang=incoming.lang,
-        http=services.http,
-        weather_geocoding_url=settings.weather_geocoding_url,
-        weather_forecast_url=settings.weather_forecast_url,
-        timeout=settings.tool_timeout_seconds,
-    )
-    enabled = frozenset(assistant.tools)
-
-    async def run(name: str, arguments: str) -> str:
-        return await services.tools.call(name, arguments, context, enabled=enabled)
-
-    return run
-
-
-async def _stream_answer(
-    services: Services,
-    bot: Bot,
-    incoming: Incoming,
-    turn: ModelTurn,
-    record: ChatRecord,
-    conversation_id: str,
-    question: Question,
-) -> None:
-    settings = services.settings
-    assistant = None
-    if record.assistant_id is not None:
-        assistant = await services.assistants.get(record.assistant_id)
-    if assistant is None:
-        assistant = await services.assistants.default()
-    assert assistant is not None, "the default assistant is created at start-up"
-
-    reply = StreamingReply(
-        bot,
-        incoming.dest,
-        draft_interval=settings.stream_draft_interval_seconds,
-        edit_interval=settings.stream_edit_interval_seconds,
-        typing_delay=settings.typing_delay_seconds,
-        first_preview_delay=settings.stream_first_preview_delay_seconds,
-    )
-    reply.start()
-    notice: str | None = None
-    instructions = assistant.instructions
-    if turn.with_images and assistant.vision_instructions:
-        instructions = f"{instructions}\n\n{assistant.vision_instructions}"
-    tools = services.tools.definitions(assistant.tools)
-    if assistant.vector_store_id:
-        tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
-    run_tool = _tool_runner(services, incoming, assistant)
-    answer: str | None = None
-    try:
+    async def _handle_turn(
+        self, bot: Bot, incoming: Incoming, to_classify: str, turn: ModelTurn
+    ) -> None:
+        """Classify (when there is text), route, and record both sides in the transcript."""
+        started = time.monotonic()
+        inbox = self._inbox
+        if incoming.update_id in inbox.replayed:
+            await send_plain(bot, incoming.dest, t(incoming.lang, "delayed"))
+            inbox.delay_noted(incoming.update_id)
+        kept = inbox.kept_answer(incoming.update_id)
+        if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
+            await self._deliver_kept(bot, incoming, kept)
+            return
+        classify = asyncio.create_task(self._classify(to_classify))
         try:
-            for attempt in range(2):
-                stream = services.assistant.answer(
-                    conversation_id=conversation_id,
-                    model=turn.model or assistant.model,
-                    instructions=instructions,
-                    user_input=turn.user_input,
-                    tools=tools,
-                    temperature=assistant.temperature,
-                    reasoning_effort=assistant.reasoning_effort,
-                    run_tool=run_tool,
-                    max_tool_turns=settings.tool_max_turns,
-                )
-                try:
-                    async for delta in stream:
-                        reply.feed(delta)
-                    break
-                except ConversationGone:
-                    if attempt:
-                        raise
-                    log.info(
-                        "chat %s: conversation %s is gone; starting a new one",
-                        incoming.key.chat_id,
-                        conversation_id,
-                    )
-                    conversation_id = await new_conversation(services, incoming.key)
-                    notice = t(incoming.lang, "context_reset")
-            answer = reply.text
-            if not answer.strip():
-                answer = t(incoming.lang, "empty_answer")
-            if notice:
-                answer = f"_{notice}_\n\n{answer}"
-        except StreamInterrupted as exc:
-            log.warning("chat %s: answer stream interrupted: %s", incoming.key.chat_id, exc)
-            answer = f"{reply.text}\n\n_{t(incoming.lang, 'interrupted')}_"
-        await reply.finish(answer)
-        # Delivered: on record at once, nothing in between (a crash here answers twice).
-        await _write_answer(
-            services,
+            record, conversation_id = await self.conversation_for(
+                incoming.key, incoming.dest.chat_type
+            )
+        except AIError as exc:
+            question = Question(turn.transcript_text, await classify, time.time())
+            log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
+            error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+            await self._reply_and_record(incoming, question, None, error_notice)
+            return
+        route = route_for(self._settings, await classify)
+        question = Question(turn.transcript_text, route.label, time.time())
+        if route.action == "answer":
+            # The question is written with its answer: one statement for the whole turn.
+            await self._stream_answer(bot, incoming, turn, record, conversation_id, question)
+        else:
+            reply = self._reply_without_model(bot, incoming, route, turn.transcript_text)
+            await self._reply_and_record(incoming, question, conversation_id, reply)
+        log.info(
+            "answered chat=%s thread=%s update=%s label=%s route=%s latency_ms=%.0f",
+            incoming.key.chat_id,
+            incoming.key.thread_id,
+            incoming.update_id,
+            route.label,
+            route.action,
+            (time.monotonic() - started) * 1000,
+        )
+
+    async def _deliver_kept(self, bot: Bot, incoming: Incoming, kept: KeptAnswer) -> None:
+        """A retry of an answer Telegram did not take: send the parts it did not accept yet."""
+        parts = split_rendered(render_markdown(kept.markdown))
+        for part in parts[kept.delivered :]:
+            await send_rendered(bot, incoming.dest, part)
+            kept.delivered += 1
+        await self._write_answer(
             incoming,
+            kept.question,
+            kept.markdown,
+            kept.conversation_id,
+            kept.input_tokens,
+            kept.output_tokens,
+        )
+        log.info("answered chat=%s update=%s late", incoming.key.chat_id, incoming.update_id)
+
+    async def _write_answer(
+        self,
+        incoming: Incoming,
+        question: Question,
+        answer: str,
+        conversation_id: str,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> None:
+        """The delivered answer on record, its inbox row done with it: the first thing after the
+        final send returns (a crash before this write is answered again after a restart)."""
+        await self._transcript.append_answer(
+            incoming.key,
             question,
             answer,
-            conversation_id,
-            stream.usage.input_tokens,
-            stream.usage.output_tokens,
+            user_id=incoming.user_id,
+            conversation_id=conversation_id,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            update_id=incoming.update_id,
         )
-    except AIError as exc:
-        log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
-        await reply.close()
-        error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
-        await _reply_and_record(services, incoming, question, conversation_id, error_notice)
-        return
-    except TelegramError as exc:
-        inbox = services.inbox
-        if answer is not None and inbox is not None and inbox.will_retry(incoming.update_id, exc):
-            # Telegram is failing: the answer is kept and delivered by the retry (the question
-            # is written with it then).
-            kept = KeptAnswer(
-                answer,
+        self._inbox.marked_by_answer(incoming.update_id)
+
+    async def _reply_without_model(
+        self, bot: Bot, incoming: Incoming, route: Route, text: str
+    ) -> None:
+        """The routes that do not ask the assistant: a fixed reply, a refusal, a hand-off."""
+        if route.action == "reply":
+            await send_plain(bot, incoming.dest, route.text or "")
+        elif route.action == "refuse":
+            await send_plain(bot, incoming.dest, t(incoming.lang, "refused"))
+        else:  # handoff
+            who = f"{incoming.user_name} (id {incoming.user_id})"
+            chat = incoming.chat_title  # None: a private chat, named in each admin's language
+            await notify_admins(
+                bot, self._settings, self._languages, user=who, chat=chat, text=text
+            )
+            await send_plain(bot, incoming.dest, t(incoming.lang, "handoff_user"))
+
+    async def _reply_and_record(
+        self,
+        incoming: Incoming,
+        question: Question,
+        conversation_id: str | None,
+        reply: Awaitable[object],
+    ) -> None:
+        """Send a reply that ends the turn without an answer, then put the question on record.
+
+        When Telegram fails to take the reply and the inbox will retry the update, the question is
+        recorded by the retry that delivers it: once, not once per attempt."""
+        try:
+            await reply
+        except TelegramError as exc:
+            if not self._inbox.will_retry(incoming.update_id, exc):
+                await self._record_question(incoming, question, conversation_id)
+            raise
+        await self._record_question(incoming, question, conversation_id)
+
+    async def _record_question(
+        self, incoming: Incoming, question: Question, conversation_id: str | None
+    ) -> None:
+        """The user's message alone in the transcript (a turn without an assistant's answer)."""
+        await self._transcript.append(
+            incoming.key,
+            "user",
+            question.text,
+            user_id=incoming.user_id,
+            label=question.label,
+            conversation_id=conversation_id,
+            created_at=question.asked_at,
+        )
+
+    async def _classify(self, text: str) -> str:
+        """The label of `text`; a turn without text (a photo alone) takes the default label."""
+        if not text:
+            return self._settings.default_label
+        return await self._classifier.classify(text)
+
+    def _tool_runner(self, incoming: Incoming, assistant: Assistant) -> ToolRunner:
+        """Tools run with a plain user's context: this chat, this user, no storage, no secrets."""
+        settings = self._settings
+        context = ToolContext(
+            chat_id=incoming.key.chat_id,
+            user_id=incoming.user_id,
+            lang=incoming.lang,
+            http=self._http,
+            weather_geocoding_url=settings.weather_geocoding_url,
+            weather_forecast_url=settings.weather_forecast_url,
+            timeout=settings.tool_timeout_seconds,
+        )
+        enabled = frozenset(assistant.tools)
+
+        async def run(name: str, arguments: str) -> str:
+            return await self._tools.call(name, arguments, context, enabled=enabled)
+
+        return run
+
+    async def _stream_answer(
+        self,
+        bot: Bot,
+        incoming: Incoming,
+        turn: ModelTurn,
+        record: ChatRecord,
+        conversation_id: str,
+        question: Question,
+    ) -> None:
+        settings = self._settings
+        assistant = None
+        if record.assistant_id is not None:
+            assistant = await self._assistants.get(record.assistant_id)
+        if assistant is None:
+            assistant = await self._assistants.default()
+        assert assistant is not None, "the default assistant is created at start-up"
+
+        reply = StreamingReply(
+            bot,
+            incoming.dest,
+            draft_interval=settings.stream_draft_interval_seconds,
+            edit_interval=settings.stream_edit_interval_seconds,
+            typing_delay=settings.typing_delay_seconds,
+            first_preview_delay=settings.stream_first_preview_delay_seconds,
+        )
+        reply.start()
+        notice: str | None = None
+        instructions = assistant.instructions
+        if turn.with_images and assistant.vision_instructions:
+            instructions = f"{instructions}\n\n{assistant.vision_instructions}"
+        tools = self._tools.definitions(assistant.tools)
+        if assistant.vector_store_id:
+            tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
+        run_tool = self._tool_runner(incoming, assistant)
+        answer: str | None = None
+        try:
+            try:
+                for attempt in range(2):
+                    stream = self._assistant.answer(
+                        conversation_id=conversation_id,
+                        model=turn.model or assistant.model,
+                        instructions=instructions,
+                        user_input=turn.user_input,
+                        tools=tools,
+                        temperature=assistant.temperature,
+                        reasoning_effort=assistant.reasoning_effort,
+                        run_tool=run_tool,
+                        max_tool_turns=settings.tool_max_turns,
+                    )
+                    try:
+                        async for delta in stream:
+                            reply.feed(delta)
+                        break
+                    except ConversationGone:
+                        if attempt:
+                            raise
+                        log.info(
+                            "chat %s: conversation %s is gone; starting a new one",
+                            incoming.key.chat_id,
+                            conversation_id,
+                        )
+                        conversation_id = await self.new_conversation(incoming.key)
+                        notice = t(incoming.lang, "context_reset")
+                answer = reply.text
+                if not answer.strip():
+                    answer = t(incoming.lang, "empty_answer")
+                if notice:
+                    answer = f"_{notice}_\n\n{answer}"
+            except StreamInterrupted as exc:
+                log.warning("chat %s: answer stream interrupted: %s", incoming.key.chat_id, exc)
+                answer = f"{reply.text}\n\n_{t(incoming.lang, 'interrupted')}_"
+            await reply.finish(answer)
+            # Delivered: on record at once, nothing in between (a crash here answers twice).
+            await self._write_answer(
+                incoming,
                 question,
+                answer,
                 conversation_id,
                 stream.usage.input_tokens,
                 stream.usage.output_tokens,
-                delivered=reply.delivered,
             )
-            inbox.keep_answer(incoming.update_id, kept)
+        except AIError as exc:
+            log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
+            await reply.close()
+            error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
+            await self._reply_and_record(incoming, question, conversation_id, error_notice)
+            return
+        except TelegramError as exc:
+            inbox = self._inbox
+            if answer is not None and inbox.will_retry(incoming.update_id, exc):
+                # Telegram is failing: the answer is kept and delivered by the retry (the question
+                # is written with it then).
+                kept = KeptAnswer(
+                    answer,
+                    question,
+                    conversation_id,
+                    stream.usage.input_tokens,
+                    stream.usage.output_tokens,
+                    delivered=reply.delivered,
+                )
+                inbox.keep_answer(incoming.update_id, kept)
+                raise
+            # not delivered and not to be retried: the question stays on record
+            await self._record_question(incoming, question, conversation_id)
             raise
-        # not delivered and not to be retried: the question stays on record
-        await _record_question(services, incoming, question, conversation_id)
-        raise
-    finally:
-        await reply.close()
+        finally:
+            await reply.close()

@@ -8,11 +8,23 @@ from dataclasses import dataclass
 from telegram import Bot, Document
 from telegram.error import TelegramError
 
-from bot.ai import AIError
+from bot.ai import AIError, KnowledgeService
 from bot.config import Settings
-from bot.context import Services
-from bot.i18n import LANGUAGES, t
-from storage import Assistant, AssistantChanges, ChatKey
+from bot.i18n import language_of, t
+from bot.tools import ToolRegistry
+from storage import (
+    AccessRepository,
+    Assistant,
+    AssistantChanges,
+    AssistantRepository,
+    AuditRepository,
+    ChatKey,
+    ChatRepository,
+    KnowledgeFile,
+    KnowledgeRepository,
+    LanguageRepository,
+    Stats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,94 +41,145 @@ def valid_instructions(text: str) -> bool:
     return 0 < len(text.strip()) <= INSTRUCTIONS_MAX
 
 
-async def create_assistant(
-    services: Services, admin_id: int, name: str, instructions: str, model: str
-) -> Assistant:
-    created = await services.assistants.create(name.strip(), instructions.strip(), model)
-    await services.audit.record(admin_id, "assistant.create", created.name, model=model)
-    return created
-
-
-async def update_assistant(
-    services: Services, admin_id: int, assistant: Assistant, changes: AssistantChanges
-) -> Assistant:
-    updated = await services.assistants.update(assistant.id, changes)
-    assert updated is not None
-    details = {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.given().items()}
-    await services.audit.record(admin_id, "assistant.edit", assistant.name, **details)
-    return updated
-
-
-async def delete_assistant(services: Services, admin_id: int, assistant: Assistant) -> bool:
-    """Delete it (never the default); chats using it fall back to the default assistant."""
-    deleted = await services.assistants.delete(assistant.id)
-    if not deleted:
-        return False
-    await services.audit.record(admin_id, "assistant.delete", assistant.name)
-    if assistant.vector_store_id:
-        try:
-            await services.knowledge.delete_store(assistant.vector_store_id)
-        except AIError as exc:
-            log.warning("could not delete vector store of %s: %s", assistant.name, exc)
-    return True
-
-
-async def use_assistant(
-    services: Services, key: ChatKey, chat_type: str, assistant: Assistant, user_id: int
-) -> None:
-    """Bind the chat to `assistant` and start a fresh conversation."""
-    await services.chats.ensure(key, chat_type)
-    await services.chats.set_assistant(key, None if assistant.is_default else assistant.id)
-    await services.audit.record(user_id, "chat.use", str(key.chat_id), assistant=assistant.name)
-
-
 @dataclass(frozen=True, slots=True)
 class KnowledgeResult:
     file_name: str
     status: str
 
 
-async def add_knowledge(
-    services: Services, bot: Bot, admin_id: int, assistant: Assistant, document: Document
-) -> KnowledgeResult:
-    """Download the document, upload it to OpenAI Files and the assistant's vector store."""
-    telegram_file = await bot.get_file(document.file_id)
-    data = bytes(await telegram_file.download_as_bytearray())
-    file_name = document.file_name or f"{document.file_unique_id}.bin"
-    uploaded = await services.knowledge.add_file(
-        data=data,
-        file_name=file_name,
-        vector_store_id=assistant.vector_store_id,
-        store_name=f"{assistant.name} knowledge",
-    )
-    if assistant.vector_store_id != uploaded.vector_store_id:
-        await services.assistants.set_vector_store(assistant.id, uploaded.vector_store_id)
-    await services.knowledge_files.add(
-        assistant.id,
-        openai_file_id=uploaded.file_id,
-        file_name=file_name,
-        size_bytes=len(data),
-        status=uploaded.status,
-        added_by=admin_id,
-    )
-    await services.audit.record(
-        admin_id, "knowledge.add", assistant.name, file=file_name, file_id=uploaded.file_id
-    )
-    return KnowledgeResult(file_name, uploaded.status)
+class AdminActions:
+    """What admins (and /use) change, each change written to the audit log; and the lookups
+    the admin commands show. Built once at start-up with only the stores it needs."""
+
+    def __init__(
+        self,
+        *,
+        assistants: AssistantRepository,
+        chats: ChatRepository,
+        audit: AuditRepository,
+        rules: AccessRepository,
+        knowledge: KnowledgeService,
+        knowledge_files: KnowledgeRepository,
+        tools: ToolRegistry,
+    ) -> None:
+        self._assistants = assistants
+        self._chats = chats
+        self._audit = audit
+        self._rules = rules
+        self._knowledge = knowledge
+        self._knowledge_files = knowledge_files
+        self._tools = tools
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    async def find(self, name: str) -> Assistant | None:
+        return await self._assistants.by_name(name)
+
+    async def get(self, assistant_id: int) -> Assistant | None:
+        return await self._assistants.get(assistant_id)
+
+    async def all(self) -> list[Assistant]:
+        return await self._assistants.all()
+
+    async def file_counts(self) -> dict[int, int]:
+        """Knowledge files per assistant id."""
+        return await self._knowledge_files.counts()
+
+    async def files_of(self, assistant_id: int) -> list[KnowledgeFile]:
+        return await self._knowledge_files.files_of(assistant_id)
+
+    async def stats(self) -> Stats:
+        return await self._audit.stats()
+
+    def tool_names(self) -> list[str]:
+        return self._tools.names()
+
+    # --- changes -----------------------------------------------------------------------------
+
+    async def create_assistant(
+        self, admin_id: int, name: str, instructions: str, model: str
+    ) -> Assistant:
+        created = await self._assistants.create(name.strip(), instructions.strip(), model)
+        await self._audit.record(admin_id, "assistant.create", created.name, model=model)
+        return created
+
+    async def update_assistant(
+        self, admin_id: int, assistant: Assistant, changes: AssistantChanges
+    ) -> Assistant:
+        updated = await self._assistants.update(assistant.id, changes)
+        assert updated is not None
+        details = {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.given().items()}
+        await self._audit.record(admin_id, "assistant.edit", assistant.name, **details)
+        return updated
+
+    async def delete_assistant(self, admin_id: int, assistant: Assistant) -> bool:
+        """Delete it (never the default); chats using it fall back to the default assistant."""
+        deleted = await self._assistants.delete(assistant.id)
+        if not deleted:
+            return False
+        await self._audit.record(admin_id, "assistant.delete", assistant.name)
+        if assistant.vector_store_id:
+            try:
+                await self._knowledge.delete_store(assistant.vector_store_id)
+            except AIError as exc:
+                log.warning("could not delete vector store of %s: %s", assistant.name, exc)
+        return True
+
+    async def use_assistant(
+        self, key: ChatKey, chat_type: str, assistant: Assistant, user_id: int
+    ) -> None:
+        """Bind the chat to `assistant` and start a fresh conversation."""
+        await self._chats.ensure(key, chat_type)
+        await self._chats.set_assistant(key, None if assistant.is_default else assistant.id)
+        await self._audit.record(user_id, "chat.use", str(key.chat_id), assistant=assistant.name)
+
+    async def add_knowledge(
+        self, bot: Bot, admin_id: int, assistant: Assistant, document: Document
+    ) -> KnowledgeResult:
+        """Download the document, upload it to OpenAI Files and the assistant's vector store."""
+        telegram_file = await bot.get_file(document.file_id)
+        data = bytes(await telegram_file.download_as_bytearray())
+        file_name = document.file_name or f"{document.file_unique_id}.bin"
+        uploaded = await self._knowledge.add_file(
+            data=data,
+            file_name=file_name,
+            vector_store_id=assistant.vector_store_id,
+            store_name=f"{assistant.name} knowledge",
+        )
+        if assistant.vector_store_id != uploaded.vector_store_id:
+            await self._assistants.set_vector_store(assistant.id, uploaded.vector_store_id)
+        await self._knowledge_files.add(
+            assistant.id,
+            openai_file_id=uploaded.file_id,
+            file_name=file_name,
+            size_bytes=len(data),
+            status=uploaded.status,
+            added_by=admin_id,
+        )
+        await self._audit.record(
+            admin_id, "knowledge.add", assistant.name, file=file_name, file_id=uploaded.file_id
+        )
+        return KnowledgeResult(file_name, uploaded.status)
+
+    async def set_access(self, admin_id: int, user_id: int, rule: str) -> None:
+        await self._rules.set_rule(user_id, rule, admin_id)
+        await self._audit.record(admin_id, f"access.{rule}", str(user_id))
 
 
-async def set_access(services: Services, admin_id: int, user_id: int, rule: str) -> None:
-    await services.access.set_rule(user_id, rule, admin_id)
-    await services.audit.record(admin_id, f"access.{rule}", str(user_id))
+#: The start notice of an admin whose language is not known: in both of the first languages.
+UNKNOWN_ADMIN_LANGUAGES = ("en", "es")
 
 
-async def warn_if_new_database(bot: Bot, settings: Settings, created: bool) -> int:
+async def warn_if_new_database(
+    bot: Bot, settings: Settings, languages: LanguageRepository, created: bool
+) -> int:
     """At start, when the database is new (created by this start, or by a `--check` before it,
     and no start has told the admins yet): any /allow and /block rules of an earlier
     one are gone with it (a lost volume, a replaced file), so a bot that was limited to its
     allow-list may now answer everyone. Every admin gets a private message, and the log a
-    warning. We do not know an admin's language before they write, so the message carries both
-    languages (English first). Returns how many admins were reached."""
+    warning. The message is in the admin's language when their updates gave it; otherwise
+    (always so, in practice: the languages are kept in the database that is new) in English,
+    then Spanish. Returns how many admins were reached."""
     if not created or not settings.admin_user_ids:
         return 0
     path = settings.database_path
@@ -129,11 +192,12 @@ async def warn_if_new_database(bot: Bot, settings: Settings, created: bool) -> i
         len(settings.admin_user_ids),
     )
     key = "new_database_open" if is_open else "new_database_limited"
-    text = "\n\n".join(
-        t(lang, key, path=path, count=len(settings.allowed_user_ids)) for lang in LANGUAGES
-    )
+    count = len(settings.allowed_user_ids)
     reached = 0
     for admin_id in sorted(settings.admin_user_ids):
+        code = languages.code_of(admin_id)
+        langs = (language_of(code),) if code else UNKNOWN_ADMIN_LANGUAGES
+        text = "\n\n".join(t(lang, key, path=path, count=count) for lang in langs)
         try:
             await bot.send_message(admin_id, text)
             reached += 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -17,22 +19,42 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-#: What each route action means, for the README and validation.
-ROUTE_ACTIONS = ("answer", "refuse", "handoff", "reply")
+#: What the bot does with a classified message: answer it with the assistant, refuse it, hand it
+#: to the admins, or send the route's fixed text.
+RouteAction = Literal["answer", "refuse", "handoff", "reply"]
+ROUTE_ACTIONS: tuple[str, ...] = get_args(RouteAction)
 
-DEFAULT_ROUTES: dict[str, dict[str, str]] = {
-    "general": {
-        "action": "answer",
-        "description": "anything the assistant should simply answer: questions, requests, chat",
-    },
-    "abusive": {
-        "action": "refuse",
-        "description": "insults, harassment, hate, or attempts to make the bot say harmful things",
-    },
-    "human": {
-        "action": "handoff",
-        "description": "the user explicitly asks to talk to a real person, staff or an admin",
-    },
+
+class ClassifierRoute(BaseModel):
+    """One CLASSIFIER_ROUTES entry: the label's action, its description for the classifier, and
+    the fixed text of a `reply` route."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    action: RouteAction
+    description: str = ""
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _reply_needs_text(self) -> ClassifierRoute:
+        if self.action == "reply" and not self.text:
+            raise ValueError("has action reply but no text")
+        return self
+
+
+DEFAULT_ROUTES: dict[str, ClassifierRoute] = {
+    "general": ClassifierRoute(
+        action="answer",
+        description="anything the assistant should simply answer: questions, requests, chat",
+    ),
+    "abusive": ClassifierRoute(
+        action="refuse",
+        description="insults, harassment, hate, or attempts to make the bot say harmful things",
+    ),
+    "human": ClassifierRoute(
+        action="handoff",
+        description="the user explicitly asks to talk to a real person, staff or an admin",
+    ),
 }
 
 DEFAULT_INSTRUCTIONS = (
@@ -100,6 +122,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=3, ge=0, le=10)
+    #: How the requests of every message are sent: `lean` (plain JSON over aiohttp, less CPU)
+    #: or `sdk` (the openai SDK's client); both retry and fail alike (bot/ai/protocol.py).
+    openai_transport: Literal["lean", "sdk"] = "lean"
     assistant_model: str = "gpt-5.4-mini"
     assistant_name: str = "Assistant"
     #: Instructions of the default assistant: inline text, or a path to a text file.
@@ -122,8 +147,8 @@ class Settings(BaseSettings):
     #: Reasoning effort sent with classifier requests (e.g. "none", "minimal", "low"); empty: omit.
     classifier_reasoning_effort: str = ""
     #: Label -> {"action": answer|refuse|handoff|reply, "description": ..., "text": ...} as JSON.
-    classifier_routes: Annotated[dict[str, dict[str, str]], NoDecode] = Field(
-        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_ROUTES.items()}
+    classifier_routes: Annotated[dict[str, ClassifierRoute], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_ROUTES)
     )
 
     #: Model that looks at photos (must accept image input).
@@ -249,19 +274,12 @@ class Settings(BaseSettings):
             )
         return value
 
-    @model_validator(mode="after")
-    def _check_routes(self) -> Settings:
-        if not self.classifier_routes:
-            raise ValueError("CLASSIFIER_ROUTES needs at least one label")
-        for label, route in self.classifier_routes.items():
-            action = route.get("action", "")
-            if action not in ROUTE_ACTIONS:
-                raise ValueError(
-                    f"CLASSIFIER_ROUTES[{label!r}].action must be one of {', '.join(ROUTE_ACTIONS)}"
-                )
-            if action == "reply" and not route.get("text"):
-                raise ValueError(f"CLASSIFIER_ROUTES[{label!r}] has action reply but no text")
-        return self
+    @field_validator("classifier_routes")
+    @classmethod
+    def _check_routes(cls, value: dict[str, ClassifierRoute]) -> dict[str, ClassifierRoute]:
+        if not value:
+            raise ValueError("needs at least one label")
+        return value
 
     # --- derived ----------------------------------------------------------------------------
     @property
@@ -272,7 +290,7 @@ class Settings(BaseSettings):
     def default_label(self) -> str:
         """The label used when classification fails: the first label whose action is answer."""
         for label, route in self.classifier_routes.items():
-            if route["action"] == "answer":
+            if route.action == "answer":
                 return label
         return next(iter(self.classifier_routes))
 
@@ -307,6 +325,9 @@ def load_settings(**overrides: Any) -> Settings:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "settings"
         name = field.upper()
+        inner = error["loc"][1:]
+        if inner and isinstance(inner[0], str):  # in a JSON object: CLASSIFIER_ROUTES['x'].action
+            name += f"[{inner[0]!r}]" + "".join(f".{part}" for part in inner[1:])
         if error["type"] in {"missing", "empty"}:
             hint = _HINTS.get(field, f"set {name} in .env or the environment")
             state = "missing" if error["type"] == "missing" else "empty"

@@ -1,78 +1,112 @@
-"""The typed context handlers receive: resources reach them as `context.services`."""
+"""The typed context handlers receive: each collaborator is a property (`context.answerer`...).
+
+The collaborators are built once at start-up by the composition root (`app/wiring.py`) and set
+here in post_init; each holds only what it uses. Handlers reach nothing else: no database, no
+bag of every resource.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.ai import AssistantService, Classifier, ConversationService, KnowledgeService
+from bot.access import Access
 from bot.albums import AlbumCollector
+from bot.answering import Answerer
+from bot.assistant_admin import AdminActions
 from bot.config import Settings
 from bot.inbox import Inbox
 from bot.limits import Limits
-from bot.tools import ToolRegistry
-from storage import (
-    AccessRepository,
-    AssistantRepository,
-    AuditRepository,
-    ChatRepository,
-    InboxRepository,
-    KnowledgeRepository,
-    Storage,
-    TranscriptRepository,
-    UsageRepository,
-)
+from bot.vision import VisionPreparer
+from storage import ChatRepository, LanguageRepository, TranscriptRepository, UsageRepository
 
 
-@dataclass(slots=True)
-class Services:
-    """Everything opened at start-up (post_init) and closed at shutdown (post_shutdown)."""
+@dataclass(frozen=True, slots=True)
+class Collaborators:
+    """What handlers call, built at start-up (post_init)."""
 
     settings: Settings
-    storage: Storage
-    chats: ChatRepository
-    assistants: AssistantRepository
-    transcript: TranscriptRepository
-    access: AccessRepository
-    knowledge_files: KnowledgeRepository
-    audit: AuditRepository
-    usage: UsageRepository
-    inbox_repo: InboxRepository
-    conversations: ConversationService
-    classifier: Classifier
-    assistant: AssistantService
-    knowledge: KnowledgeService
+    answerer: Answerer
+    vision: VisionPreparer
     albums: AlbumCollector
-    tools: ToolRegistry
+    access: Access
     limits: Limits
-    #: Outgoing HTTP for tools (weather...), one pool for the whole process.
-    http: httpx.AsyncClient
-    close_openai: Any  # the client's async close()
-    #: Set in post_init, once the bot (needed to read updates back) exists.
-    inbox: Inbox | None = None
+    admin: AdminActions
+    chats: ChatRepository
+    transcript: TranscriptRepository
+    usage: UsageRepository
+    languages: LanguageRepository
+    inbox: Inbox
 
 
 class BotData:
-    """Application-wide data; `services` is set in post_init."""
+    """Application-wide data; `collaborators` is set in post_init."""
 
-    __slots__ = ("services",)
+    __slots__ = ("collaborators",)
 
     def __init__(self) -> None:
-        self.services: Services | None = None
+        self.collaborators: Collaborators | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
-    """CallbackContext with typed access to the bot's services."""
+    """CallbackContext with typed access to the collaborators."""
 
     @property
-    def services(self) -> Services:
-        services = self.bot_data.services
-        if services is None:
-            raise RuntimeError("services are not initialised yet (post_init has not run)")
-        return services
+    def _parts(self) -> Collaborators:
+        parts = self.bot_data.collaborators
+        if parts is None:
+            raise RuntimeError("the bot is not started yet (post_init has not run)")
+        return parts
+
+    @property
+    def settings(self) -> Settings:
+        return self._parts.settings
+
+    @property
+    def answerer(self) -> Answerer:
+        return self._parts.answerer
+
+    @property
+    def vision(self) -> VisionPreparer:
+        return self._parts.vision
+
+    @property
+    def albums(self) -> AlbumCollector:
+        return self._parts.albums
+
+    @property
+    def access(self) -> Access:
+        return self._parts.access
+
+    @property
+    def limits(self) -> Limits:
+        return self._parts.limits
+
+    @property
+    def admin(self) -> AdminActions:
+        return self._parts.admin
+
+    @property
+    def chats(self) -> ChatRepository:
+        return self._parts.chats
+
+    @property
+    def transcript(self) -> TranscriptRepository:
+        return self._parts.transcript
+
+    @property
+    def usage(self) -> UsageRepository:
+        return self._parts.usage
+
+    @property
+    def languages(self) -> LanguageRepository:
+        return self._parts.languages
+
+    @property
+    def inbox(self) -> Inbox:
+        return self._parts.inbox
 
 
 BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -8,6 +8,7 @@ figures stored in `usage_daily`. Admins are exempt from both.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
@@ -27,9 +28,28 @@ class Verdict:
     values: dict[str, object] | None = None
 
 
+Clock = Callable[[], float]
+
+
+class _Bucket(AsyncLimiter):
+    """aiolimiter's leaky bucket on the limiter's clock instead of the event loop's."""
+
+    def __init__(self, max_rate: float, time_period: float, clock: Clock) -> None:
+        super().__init__(max_rate, time_period)
+        self._clock = clock
+
+    def _leak(self) -> None:
+        now = self._clock()
+        if self._level:
+            elapsed = now - self._last_check
+            self._level = max(self._level - elapsed * self._rate_per_sec, 0)
+        self._last_check = now
+
+
 class UserRateLimiter:
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, clock: Clock = time.monotonic) -> None:
         self._per_minute = per_minute
+        self._clock = clock
         self._buckets: dict[int, tuple[AsyncLimiter, float]] = {}
         self._told_until: dict[int, float] = {}
         self._next_prune = 0.0
@@ -37,12 +57,12 @@ class UserRateLimiter:
     async def check(self, user_id: int) -> Verdict:
         if self._per_minute <= 0:
             return Verdict(True)
-        now = time.monotonic()
+        now = self._clock()
         if now >= self._next_prune:  # a scan of every bucket, so at most once a minute
             self._next_prune = now + 60
             self._forget_idle(now)
         bucket = self._buckets.get(user_id)
-        limiter = bucket[0] if bucket else AsyncLimiter(self._per_minute, 60)
+        limiter = bucket[0] if bucket else _Bucket(self._per_minute, 60, self._clock)
         self._buckets[user_id] = (limiter, now)
         if limiter.has_capacity():
             await limiter.acquire()  # has capacity: returns at once
@@ -62,10 +82,12 @@ class UserRateLimiter:
 class Limits:
     """The checks a message passes before it may cost anything."""
 
-    def __init__(self, settings: Settings, usage: UsageRepository) -> None:
+    def __init__(
+        self, settings: Settings, usage: UsageRepository, clock: Clock = time.monotonic
+    ) -> None:
         self._settings = settings
         self._usage = usage
-        self._rate = UserRateLimiter(settings.rate_limit_per_minute)
+        self._rate = UserRateLimiter(settings.rate_limit_per_minute, clock)
 
     async def check(self, user_id: int) -> Verdict:
         if user_id in self._settings.admin_user_ids:

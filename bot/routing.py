@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.config import Settings
-from bot.i18n import t
+from bot.config import RouteAction, Settings
+from bot.i18n import language_of, t
+from storage import LanguageRepository
 
 log = logging.getLogger(__name__)
-
-Action = Literal["answer", "refuse", "handoff", "reply"]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     label: str
-    action: Action
+    action: RouteAction
     text: str | None = None  # the fixed reply of a "reply" route
 
 
@@ -30,20 +28,30 @@ def route_for(settings: Settings, label: str) -> Route:
     if route is None:
         label = settings.default_label
         route = settings.classifier_routes[label]
-    action: Action = route["action"]  # type: ignore[assignment]  # validated in Settings
-    return Route(label, action, route.get("text"))
+    return Route(label, route.action, route.text)
 
 
-async def notify_admins(bot: Bot, settings: Settings, *, user: str, chat: str, text: str) -> int:
-    """Tell every admin (in their private chat with the bot) that a person is wanted.
+async def notify_admins(
+    bot: Bot,
+    settings: Settings,
+    languages: LanguageRepository,
+    *,
+    user: str,
+    chat: str | None,
+    text: str,
+) -> int:
+    """Tell every admin (in their private chat with the bot), in their own language (English if
+    they never wrote to the bot), that a person is wanted in `chat` (None: a private chat).
 
     Returns how many admins were reached; an admin who never started the bot is skipped.
     """
     reached = 0
     for admin_id in sorted(settings.admin_user_ids):
+        lang = language_of(languages.code_of(admin_id))
+        where = chat or t(lang, "private_chat")
         try:
             await bot.send_message(
-                admin_id, t("en", "handoff_admin", user=user, chat=chat, text=text[:3500])
+                admin_id, t(lang, "handoff_admin", user=user, chat=where, text=text[:3500])
             )
             reached += 1
         except TelegramError as exc:

@@ -94,3 +94,17 @@ def _too_large(size: int, limit: int) -> tuple[str, dict[str, object]]:
         "size": f"{size / 1_048_576:.1f}",
         "limit": f"{limit / 1_048_576:.0f}",
     }
+
+
+class VisionPreparer:
+    """Gets photos ready for the vision model, with the size limits of the settings."""
+
+    def __init__(self, *, max_bytes: int, max_side: int) -> None:
+        self._max_bytes = max_bytes
+        self._max_side = max_side
+
+    async def collect(self, bot: Bot, messages: Sequence[Message]) -> CollectedImages:
+        """Every image of `messages` downloaded and prepared (see `collect_images`)."""
+        return await collect_images(
+            bot, messages, max_bytes=self._max_bytes, max_side=self._max_side
+        )

@@ -9,7 +9,9 @@ from handlers import (
     assistants,
     camera,
     commands,
+    gate,
     knowledge,
+    languages,
     photos,
     text,
     unsupported,
@@ -17,7 +19,10 @@ from handlers import (
 
 
 def register_all(app: BotApplication) -> None:
-    """Guided flows first (they own the admin's replies mid-flow), then commands, then content."""
+    """An admin's language is noted first (its own group, -2), then the gate (group -1); then
+    guided flows (they own the admin's replies mid-flow), then commands, then content."""
+    languages.register(app)
+    gate.register(app)
     assistant_flows.register(app)
     commands.register(app)
     camera.register(app)

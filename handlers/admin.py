@@ -5,21 +5,19 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.access import has_allow_list, is_admin
-from bot.assistant_admin import set_access
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
-from handlers.common import destination_of, ensure_admin, lang_of
+from handlers.common import destination_of, lang_of
 from storage.sql import int64_of
 
 
 async def on_access(update: Update, context: BotContext) -> None:
     """/allow <id> or /block <id>: runtime rules on top of ALLOWED_USER_IDS."""
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not await ensure_admin(update, context):
+    if message is None or user is None:
         return
-    services, lang, dest = context.services, lang_of(update), destination_of(message)
+    access, lang, dest = context.access, lang_of(update), destination_of(message)
     command = (message.text or "/allow").split()[0].lstrip("/").split("@")[0]
     args = context.args or []
     target = args[0].lstrip("@") if len(args) == 1 else ""
@@ -28,16 +26,16 @@ async def on_access(update: Update, context: BotContext) -> None:
         await send_plain(context.bot, dest, t(lang, "access_usage", command=command))
         return
     if command == "block":
-        if is_admin(services.settings, user_id):
+        if access.is_admin(user_id):
             await send_plain(context.bot, dest, t(lang, "cannot_block_admin"))
             return
-        await set_access(services, user.id, user_id, "block")
+        await context.admin.set_access(user.id, user_id, "block")
         await send_plain(context.bot, dest, t(lang, "blocked_user", user=user_id))
         return
-    was_open = not has_allow_list(services.settings, services.access)
-    await set_access(services, user.id, user_id, "allow")
+    was_open = not access.has_allow_list()
+    await context.admin.set_access(user.id, user_id, "allow")
     if was_open:
-        count = len(services.settings.allowed_user_ids | services.access.allowed)
+        count = access.allowed_count()
         await send_plain(
             context.bot, dest, t(lang, "allowed_now_limited", user=user_id, count=count)
         )
@@ -48,10 +46,10 @@ async def on_access(update: Update, context: BotContext) -> None:
 async def on_stats(update: Update, context: BotContext) -> None:
     """Users, chats, messages per day, classifier labels and tokens used."""
     message = update.effective_message
-    if message is None or not await ensure_admin(update, context):
+    if message is None:
         return
     lang = lang_of(update)
-    stats = await context.services.audit.stats()
+    stats = await context.admin.stats()
     none = t(lang, "none")
     text = t(
         lang,

@@ -1,7 +1,8 @@
 """Guided /newassistant and /editassistant for admins (python-telegram-bot ConversationHandler).
 
 Every step re-checks that the sender is an admin: buttons and replies are trusted no more than
-the command that started the flow. A button's data is checked against the buttons the step
+the command that started the flow (commands and buttons in the gate, handlers/gate.py; typed
+replies here). A button's data is checked against the buttons the step
 offers (handlers/buttons.py): forged or stale presses get a short pop-up and change nothing.
 /cancel leaves at any step.
 """
@@ -31,13 +32,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.assistant_admin import (
-    INSTRUCTIONS_MAX,
-    create_assistant,
-    update_assistant,
-    valid_instructions,
-    valid_name,
-)
+from bot.assistant_admin import INSTRUCTIONS_MAX, valid_instructions, valid_name
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain, set_buttons, show_in_place
 from bot.i18n import t
@@ -66,11 +61,9 @@ def _flow(context: BotContext, which: str) -> dict[str, Any]:
 
 async def _flow_press(
     update: Update, context: BotContext, options: Mapping[str, V]
-) -> tuple[CallbackQuery, V] | None:
-    """A flow's button: checked like the command (admins only; None, and the flow is over, for
-    anyone else), its data one of `options` (BadButton otherwise), then acknowledged."""
-    if not await ensure_admin(update, context):
-        return None
+) -> tuple[CallbackQuery, V]:
+    """A flow's button (the gate lets only admins' presses through), its data one of `options`
+    (BadButton otherwise)."""
     query = update.callback_query
     assert query is not None
     value = choice(query.data, options)
@@ -104,8 +97,6 @@ def _buttons(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
 
 async def new_start(update: Update, context: BotContext) -> int:
     """`/newassistant` starts the guided flow; `/newassistant Name | instructions` creates it."""
-    if not await ensure_admin(update, context):
-        return END
     lang = lang_of(update)
     _flow(context, "new").clear()
     line = " ".join(context.args or [])
@@ -140,7 +131,7 @@ async def _take_name(update: Update, context: BotContext, name: str) -> int:
     if not valid_name(name):
         await _ask(update, context, t(lang, "bad_name"))
         return NAME
-    if await context.services.assistants.by_name(name) is not None:
+    if await context.admin.find(name) is not None:
         await _ask(update, context, t(lang, "name_taken", name=name))
         return NAME
     _flow(context, "new")["name"] = name
@@ -163,7 +154,7 @@ async def new_instructions(update: Update, context: BotContext) -> int:
 
 def _model_options(context: BotContext, prefix: str) -> dict[str, str]:
     """Button data -> model, one button per configured choice."""
-    choices = context.services.settings.assistant_model_choices
+    choices = context.settings.assistant_model_choices
     return {f"{prefix}:{i}": model for i, model in enumerate(choices)}
 
 
@@ -174,8 +165,6 @@ def _model_buttons(context: BotContext, prefix: str) -> InlineKeyboardMarkup:
 @button
 async def new_model(update: Update, context: BotContext) -> int:
     pressed = await _flow_press(update, context, _model_options(context, "na:model"))
-    if pressed is None:
-        return END
     query, model = pressed
     flow, lang = _flow(context, "new"), lang_of(update)
     if "name" not in flow or "instructions" not in flow:
@@ -197,8 +186,6 @@ async def new_model(update: Update, context: BotContext) -> int:
 @button
 async def new_confirm(update: Update, context: BotContext) -> int:
     pressed = await _flow_press(update, context, {"na:ok": True, "na:cancel": False})
-    if pressed is None:
-        return END
     query, confirmed = pressed
     flow = _flow(context, "new")
     if not {"name", "instructions", "model"} <= flow.keys():
@@ -225,9 +212,9 @@ async def _create(
     if not valid_instructions(instructions):
         await send_plain(context.bot, dest, t(lang, "bad_instructions", limit=INSTRUCTIONS_MAX))
         return
-    chosen = model or context.services.settings.assistant_model
+    chosen = model or context.settings.assistant_model
     try:
-        created = await create_assistant(context.services, user.id, name, instructions, chosen)
+        created = await context.admin.create_assistant(user.id, name, instructions, chosen)
     except NameTaken:
         await send_plain(context.bot, dest, t(lang, "name_taken", name=name))
         return
@@ -239,15 +226,13 @@ async def _create(
 
 async def edit_start(update: Update, context: BotContext) -> int:
     """`/editassistant Name`: a menu of what to change."""
-    if not await ensure_admin(update, context):
-        return END
     message = update.effective_message
     assert message is not None
     lang, name = lang_of(update), " ".join(context.args or []).strip()
     if not name:
         await send_plain(context.bot, destination_of(message), t(lang, "edit_usage"))
         return END
-    assistant = await context.services.assistants.by_name(name)
+    assistant = await context.admin.find(name)
     if assistant is None:
         await send_plain(
             context.bot, destination_of(message), t(lang, "no_such_assistant", name=name)
@@ -277,7 +262,7 @@ def _menu(lang: str, assistant: Assistant) -> tuple[str, InlineKeyboardMarkup]:
 
 async def _editing(update: Update, context: BotContext) -> Assistant | None:
     assistant_id = _flow(context, "edit").get("edit_id")
-    assistant = await context.services.assistants.get(assistant_id) if assistant_id else None
+    assistant = await context.admin.get(assistant_id) if assistant_id else None
     if assistant is None and update.effective_message is not None:
         await send_plain(
             context.bot,
@@ -289,16 +274,13 @@ async def _editing(update: Update, context: BotContext) -> Assistant | None:
 
 async def _pressed(
     update: Update, context: BotContext, options: Mapping[str, V]
-) -> tuple[CallbackQuery, Assistant, int, V] | None:
+) -> tuple[CallbackQuery, Assistant, int, V]:
     """An edit-flow button (see _flow_press), and the assistant being edited (a press for one
-    that is gone is refused and ends the flow); None (flow over) for anyone but an admin."""
-    pressed = await _flow_press(update, context, options)
-    if pressed is None:
-        return None
-    query, value = pressed
+    that is gone is refused and ends the flow)."""
+    query, value = await _flow_press(update, context, options)
     user = update.effective_user
     assistant_id = _flow(context, "edit").get("edit_id")
-    assistant = await context.services.assistants.get(assistant_id) if assistant_id else None
+    assistant = await context.admin.get(assistant_id) if assistant_id else None
     if assistant is None or user is None:
         raise BadButton(query.data, END)
     await query.answer()
@@ -309,8 +291,6 @@ async def _pressed(
 async def edit_menu(update: Update, context: BotContext) -> int:
     options = {"ea:done": "", **{f"ea:f:{field}": field for field in FIELDS}}
     pressed = await _pressed(update, context, options)
-    if pressed is None:
-        return END
     query, assistant, _, field = pressed
     lang = lang_of(update)
     if not field:
@@ -349,7 +329,7 @@ async def edit_menu(update: Update, context: BotContext) -> int:
 def _tool_buttons(context: BotContext, assistant: Assistant) -> InlineKeyboardMarkup:
     rows = [
         [(("✅ " if name in assistant.tools else "⬜ ") + name, f"ea:tool:{name}")]
-        for name in context.services.tools.names()
+        for name in context.admin.tool_names()
     ]
     rows.append([(t("en", "btn_done"), "ea:tools:done")])
     return _buttons(rows)
@@ -386,7 +366,7 @@ async def edit_value(update: Update, context: BotContext) -> int:
         changes = AssistantChanges(instructions=str(value))
     else:
         changes = AssistantChanges(vision_instructions=cast(str | None, value))
-    updated = await update_assistant(context.services, update.effective_user.id, assistant, changes)
+    updated = await context.admin.update_assistant(update.effective_user.id, assistant, changes)
     return await _back_to_menu(update, context, updated, update.effective_message)
 
 
@@ -403,11 +383,9 @@ async def _back_to_menu(
 @button
 async def edit_model(update: Update, context: BotContext) -> int:
     pressed = await _pressed(update, context, _model_options(context, "ea:model"))
-    if pressed is None:
-        return END
     query, assistant, admin_id, model = pressed
-    updated = await update_assistant(
-        context.services, admin_id, assistant, AssistantChanges(model=model)
+    updated = await context.admin.update_assistant(
+        admin_id, assistant, AssistantChanges(model=model)
     )
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
@@ -416,10 +394,8 @@ async def edit_model(update: Update, context: BotContext) -> int:
 
 @button
 async def edit_tools(update: Update, context: BotContext) -> int:
-    options = {"ea:tools:done": "", **{f"ea:tool:{n}": n for n in context.services.tools.names()}}
+    options = {"ea:tools:done": "", **{f"ea:tool:{n}": n for n in context.admin.tool_names()}}
     pressed = await _pressed(update, context, options)
-    if pressed is None:
-        return END
     query, assistant, admin_id, name = pressed
     if not name:
         text, keyboard = _menu(lang_of(update), assistant)
@@ -430,8 +406,8 @@ async def edit_tools(update: Update, context: BotContext) -> int:
         if name in assistant.tools
         else (*assistant.tools, name)
     )
-    updated = await update_assistant(
-        context.services, admin_id, assistant, AssistantChanges(tools=tools)
+    updated = await context.admin.update_assistant(
+        admin_id, assistant, AssistantChanges(tools=tools)
     )
     await set_buttons(context.bot, query, _tool_buttons(context, updated))
     return TOOLS
@@ -445,11 +421,9 @@ def _reasoning_options() -> dict[str, str | None]:
 @button
 async def edit_reasoning(update: Update, context: BotContext) -> int:
     pressed = await _pressed(update, context, _reasoning_options())
-    if pressed is None:
-        return END
     query, assistant, admin_id, value = pressed
-    updated = await update_assistant(
-        context.services, admin_id, assistant, AssistantChanges(reasoning_effort=value)
+    updated = await context.admin.update_assistant(
+        admin_id, assistant, AssistantChanges(reasoning_effort=value)
     )
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)

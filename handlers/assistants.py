@@ -7,26 +7,24 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.access import is_admin
-from bot.assistant_admin import delete_assistant, use_assistant
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain, show_in_place
 from bot.i18n import t
 from handlers.buttons import BadButton, button, number_after, refuse_button
-from handlers.common import destination_of, ensure_admin, ensure_allowed, key_of, lang_of
+from handlers.common import destination_of, key_of, lang_of
 
 
 async def on_assistants(update: Update, context: BotContext) -> None:
     """List the assistants, marking the chat's current one."""
     message = update.effective_message
-    if message is None or not await ensure_allowed(update, context):
+    if message is None:
         return
-    services, lang = context.services, lang_of(update)
-    record = await services.chats.get(key_of(message))
+    lang = lang_of(update)
+    record = await context.chats.get(key_of(message))
     current = record.assistant_id if record else None
-    files = await services.knowledge_files.counts()
+    files = await context.admin.file_counts()
     lines = [t(lang, "assistants_title")]
-    for assistant in await services.assistants.all():
+    for assistant in await context.admin.all():
         chosen = assistant.id == current or (current is None and assistant.is_default)
         count = files.get(assistant.id, 0)
         lines.append(
@@ -45,9 +43,9 @@ async def on_assistants(update: Update, context: BotContext) -> None:
 async def on_use(update: Update, context: BotContext) -> None:
     """Bind this chat to an assistant (in groups: group admins and bot admins only)."""
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not await ensure_allowed(update, context):
+    if message is None or user is None:
         return
-    services, lang, dest = context.services, lang_of(update), destination_of(message)
+    lang, dest = lang_of(update), destination_of(message)
     name = " ".join(context.args or []).strip()
     if not name:
         await send_plain(context.bot, dest, t(lang, "use_usage"))
@@ -55,18 +53,18 @@ async def on_use(update: Update, context: BotContext) -> None:
     if message.chat.type != ChatType.PRIVATE and not await _may_configure_group(update, context):
         await send_plain(context.bot, dest, t(lang, "use_group_admins"))
         return
-    assistant = await services.assistants.by_name(name)
+    assistant = await context.admin.find(name)
     if assistant is None:
         await send_plain(context.bot, dest, t(lang, "no_such_assistant", name=name))
         return
-    await use_assistant(services, key_of(message), message.chat.type, assistant, user.id)
+    await context.admin.use_assistant(key_of(message), message.chat.type, assistant, user.id)
     await send_plain(context.bot, dest, t(lang, "use_done", name=assistant.name))
 
 
 async def _may_configure_group(update: Update, context: BotContext) -> bool:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
-    if is_admin(context.services.settings, user.id):
+    if context.access.is_admin(user.id):
         return True
     try:
         member = await context.bot.get_chat_member(chat.id, user.id)
@@ -78,11 +76,11 @@ async def _may_configure_group(update: Update, context: BotContext) -> bool:
 async def on_delete(update: Update, context: BotContext) -> None:
     """Ask for confirmation before deleting an assistant."""
     message = update.effective_message
-    if message is None or not await ensure_admin(update, context):
+    if message is None:
         return
     lang, dest = lang_of(update), destination_of(message)
     name = " ".join(context.args or []).strip()
-    assistant = await context.services.assistants.by_name(name) if name else None
+    assistant = await context.admin.find(name) if name else None
     if not name:
         text = t(lang, "delete_usage")
     elif assistant is None:
@@ -117,7 +115,7 @@ async def on_delete_button(update: Update, context: BotContext) -> None:
     """The confirmation buttons: checked on the server like the command itself; a press for an
     assistant that is gone (or an id this bot never sent) is refused (handlers/buttons.py)."""
     query = update.callback_query
-    if query is None or not await ensure_admin(update, context):
+    if query is None:
         return
     lang = lang_of(update)
     if query.data is not None and query.data.startswith("del:no:"):
@@ -125,10 +123,10 @@ async def on_delete_button(update: Update, context: BotContext) -> None:
         await show_in_place(context.bot, query, t(lang, "cancelled"))
         return
     assistant_id = number_after(query.data, "del:yes:")
-    assistant = await context.services.assistants.get(assistant_id)
+    assistant = await context.admin.get(assistant_id)
     if assistant is None or update.effective_user is None:
         raise BadButton(query.data)
-    deleted = await delete_assistant(context.services, update.effective_user.id, assistant)
+    deleted = await context.admin.delete_assistant(update.effective_user.id, assistant)
     await query.answer()
     text = t(lang, "deleted", name=assistant.name) if deleted else t(lang, "cannot_delete_default")
     await show_in_place(context.bot, query, text)

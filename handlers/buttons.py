@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.access import is_admin
 from bot.context import BotContext
 from bot.i18n import t
 from handlers.common import lang_of
@@ -67,7 +66,7 @@ async def refuse_button(update: Update, context: BotContext) -> None:
     query, user = update.callback_query, update.effective_user
     if query is None:
         return
-    admin = user is not None and is_admin(context.services.settings, user.id)
+    admin = user is not None and context.access.is_admin(user.id)
     log.info("button refused: %r from user %s", (query.data or "")[:80], user.id if user else "?")
     try:
         await query.answer(

@@ -8,7 +8,7 @@ from telegram.ext import CommandHandler
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
-from handlers.common import destination_of, ensure_allowed, key_of, lang_of
+from handlers.common import destination_of, key_of, lang_of
 
 MAX_CONTEXT_CHARS = 200
 _CLEAR_WORDS = {"off", "clear", "none", "reset", "-", "quitar", "borrar", "ninguno"}
@@ -17,12 +17,11 @@ _CLEAR_WORDS = {"off", "clear", "none", "reset", "-", "quitar", "borrar", "ningu
 async def on_camera(update: Update, context: BotContext) -> None:
     """Set, show (no argument) or clear (`off`) the chat's standing camera context."""
     message = update.effective_message
-    services = context.services
-    if message is None or not await ensure_allowed(update, context):
+    if message is None:
         return
     lang = lang_of(update)
     key = key_of(message)
-    record = await services.chats.ensure(key, message.chat.type)
+    record = await context.chats.ensure(key, message.chat.type)
     wanted = " ".join(context.args or []).strip()
     if not wanted:
         text = (
@@ -31,12 +30,12 @@ async def on_camera(update: Update, context: BotContext) -> None:
             else t(lang, "camera_none")
         )
     elif wanted.lower() in _CLEAR_WORDS:
-        await services.chats.set_camera_context(key, None)
+        await context.chats.set_camera_context(key, None)
         text = t(lang, "camera_cleared")
     elif len(wanted) > MAX_CONTEXT_CHARS:
         text = t(lang, "camera_too_long", limit=MAX_CONTEXT_CHARS)
     else:
-        await services.chats.set_camera_context(key, wanted)
+        await context.chats.set_camera_context(key, wanted)
         text = t(lang, "camera_set", context=wanted)
     await send_plain(context.bot, destination_of(message), text)
 

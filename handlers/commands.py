@@ -5,19 +5,18 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot.access import is_admin
 from bot.addressing import is_command_for_bot
 from bot.app_commands import menu_lines
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain, send_rendered
 from bot.formatting import labelled_lines
 from bot.i18n import t
-from handlers.common import destination_of, ensure_allowed, key_of, lang_of
+from handlers.common import destination_of, key_of, lang_of
 
 
 async def on_start(update: Update, context: BotContext) -> None:
     """Greet the user and explain how to talk to the bot."""
-    if update.effective_message is None or not await ensure_allowed(update, context):
+    if update.effective_message is None:
         return
     lang = lang_of(update)
     user = update.effective_user
@@ -28,7 +27,7 @@ async def on_start(update: Update, context: BotContext) -> None:
 
 async def on_help(update: Update, context: BotContext) -> None:
     """List the commands."""
-    if update.effective_message is None or not await ensure_allowed(update, context):
+    if update.effective_message is None:
         return
     text = _help_text(lang_of(update), context)
     await send_plain(context.bot, destination_of(update.effective_message), text)
@@ -37,23 +36,21 @@ async def on_help(update: Update, context: BotContext) -> None:
 async def on_new(update: Update, context: BotContext) -> None:
     """Forget the chat's conversation: the next message starts a new one."""
     message = update.effective_message
-    services = context.services
-    if message is None or not await ensure_allowed(update, context):
+    if message is None:
         return
     key = key_of(message)
-    await services.chats.ensure(key, message.chat.type)
-    await services.chats.set_conversation(key, None)
+    await context.chats.ensure(key, message.chat.type)
+    await context.chats.set_conversation(key, None)
     await send_plain(context.bot, destination_of(message), t(lang_of(update), "new_done"))
 
 
 async def on_history(update: Update, context: BotContext) -> None:
     """Show the chat's recent exchanges from the local transcript, newest last."""
     message = update.effective_message
-    services = context.services
-    if message is None or not await ensure_allowed(update, context):
+    if message is None:
         return
     lang = lang_of(update)
-    entries = await services.transcript.recent(key_of(message), services.settings.history_limit * 2)
+    entries = await context.transcript.recent(key_of(message), context.settings.history_limit * 2)
     if not entries:
         await send_plain(context.bot, destination_of(message), t(lang, "history_empty"))
         return
@@ -69,12 +66,12 @@ async def on_history(update: Update, context: BotContext) -> None:
 async def on_usage(update: Update, context: BotContext) -> None:
     """Show the user their own use today and what is left of the daily allowance."""
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not await ensure_allowed(update, context):
+    if message is None or user is None:
         return
-    services, lang = context.services, lang_of(update)
-    used = await services.usage.today(user.id)
-    budget = services.settings.daily_token_budget
-    if is_admin(services.settings, user.id):
+    lang = lang_of(update)
+    used = await context.usage.today(user.id)
+    budget = context.settings.daily_token_budget
+    if context.access.is_admin(user.id):
         extra = t(lang, "usage_admin")
     elif budget > 0:
         extra = t(

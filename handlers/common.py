@@ -1,10 +1,11 @@
-"""What every handler needs: who talks, where to answer, whether they may, whether we're asked."""
+"""What every handler needs: who talks, where to answer, whether it is within the limits.
+
+Who may use what is checked once, by the gate (handlers/gate.py)."""
 
 from __future__ import annotations
 
 from telegram import Bot, Message, Update
 
-from bot.access import is_admin, is_allowed
 from bot.addressing import without_mention
 from bot.answering import Incoming
 from bot.context import BotContext
@@ -33,11 +34,11 @@ def lang_of(update: Update) -> str:
 
 
 async def ensure_allowed(update: Update, context: BotContext) -> bool:
-    """True if the sender may use the bot; otherwise one short refusal, and False."""
+    """True if the sender may use the bot; otherwise one short refusal, and False. (The gate
+    asks this for texts and commands; photos ask it themselves, see handlers/gate.py.)"""
     user = update.effective_user
     message = update.effective_message
-    services = context.services
-    if user is not None and is_allowed(services.settings, services.access, user.id):
+    if user is not None and context.access.is_allowed(user.id):
         return True
     if message is not None:
         await send_plain(context.bot, destination_of(message), t(lang_of(update), "not_allowed"))
@@ -47,7 +48,7 @@ async def ensure_allowed(update: Update, context: BotContext) -> bool:
 async def ensure_short_enough(update: Update, context: BotContext, text: str) -> bool:
     """True when `text` (a message, or a photo's caption) is within MAX_TEXT_CHARS; otherwise
     one short message saying so, before anything costs money, and False."""
-    limit = context.services.settings.max_text_chars
+    limit = context.settings.max_text_chars
     message = update.effective_message
     if len(text) <= limit:
         return True
@@ -62,10 +63,9 @@ async def ensure_within_limits(update: Update, context: BotContext) -> bool:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return False
-    inbox = context.services.inbox
-    if inbox is not None and inbox.is_retry(update.update_id):
+    if context.inbox.is_retry(update.update_id):
         return True  # its first run was counted; a redelivery must not be refused as "too many"
-    verdict = await context.services.limits.check(user.id)
+    verdict = await context.limits.check(user.id)
     if verdict.allowed:
         return True
     if verdict.notice:
@@ -75,9 +75,10 @@ async def ensure_within_limits(update: Update, context: BotContext) -> bool:
 
 
 async def ensure_admin(update: Update, context: BotContext) -> bool:
-    """True for bot admins; anyone else gets a short refusal and nothing changes."""
+    """True for bot admins; anyone else gets a short refusal and nothing changes (the gate
+    checks commands and buttons; a guided flow's typed replies are checked with this)."""
     user = update.effective_user
-    if user is not None and is_admin(context.services.settings, user.id):
+    if user is not None and context.access.is_admin(user.id):
         return True
     text = t(lang_of(update), "admins_only")
     if update.callback_query is not None:

@@ -8,11 +8,10 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.ai import AIError
-from bot.assistant_admin import add_knowledge
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
-from handlers.common import destination_of, ensure_admin, lang_of
+from handlers.common import destination_of, lang_of
 
 log = logging.getLogger(__name__)
 
@@ -20,21 +19,21 @@ log = logging.getLogger(__name__)
 async def on_knowledge(update: Update, context: BotContext) -> None:
     """With a document: upload it to the assistant's vector store. Alone: list its files."""
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not await ensure_admin(update, context):
+    if message is None or user is None:
         return
-    services, lang, dest = context.services, lang_of(update), destination_of(message)
+    admin, lang, dest = context.admin, lang_of(update), destination_of(message)
     command = (message.caption or message.text or "").split(maxsplit=1)
     name = command[1].strip() if len(command) > 1 else ""
     if not name:
         await send_plain(context.bot, dest, t(lang, "knowledge_usage"))
         return
-    assistant = await services.assistants.by_name(name)
+    assistant = await admin.find(name)
     if assistant is None:
         await send_plain(context.bot, dest, t(lang, "no_such_assistant", name=name))
         return
     document = message.document
     if document is None:
-        files = await services.knowledge_files.files_of(assistant.id)
+        files = await admin.files_of(assistant.id)
         if not files:
             await send_plain(context.bot, dest, t(lang, "knowledge_empty", name=assistant.name))
             return
@@ -42,13 +41,13 @@ async def on_knowledge(update: Update, context: BotContext) -> None:
         lines += [f"• {f.file_name} ({f.size_bytes / 1024:.0f} KB, {f.status})" for f in files]
         await send_plain(context.bot, dest, "\n".join(lines))
         return
-    limit = services.settings.max_file_bytes
+    limit = context.settings.max_file_bytes
     if document.file_size and document.file_size > limit:
         size, cap = f"{document.file_size / 1_048_576:.1f}", f"{limit / 1_048_576:.0f}"
         await send_plain(context.bot, dest, t(lang, "image_too_large", size=size, limit=cap))
         return
     try:
-        result = await add_knowledge(services, context.bot, user.id, assistant, document)
+        result = await admin.add_knowledge(context.bot, user.id, assistant, document)
     except AIError as exc:
         log.warning("knowledge upload for %s failed: %s", assistant.name, exc)
         await send_plain(context.bot, dest, t(lang, "knowledge_failed"))

@@ -8,11 +8,9 @@ from telegram import Message, Update
 from telegram.ext import MessageHandler, filters
 
 from bot.addressing import addressed_to_bot
-from bot.answering import answer_images
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
-from bot.vision import collect_images
 from handlers.common import (
     ensure_allowed,
     ensure_short_enough,
@@ -31,23 +29,20 @@ async def on_photo(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or not addressed_to_bot(message, context.bot):
         return
-    services = context.services
     key = key_of(message)
-    if not services.albums.leads(message, key):
+    if not context.albums.leads(message, key):
         return  # a later album part: the album's first photo answers for all of them
     if not await ensure_allowed(update, context):
         return
     parts = [message]
     if message.media_group_id:
-        parts = await services.albums.gather((key, message.media_group_id)) or parts
-    settings, caption = services.settings, _caption_of(parts)
+        parts = await context.albums.gather((key, message.media_group_id)) or parts
+    caption = _caption_of(parts)
     if not await ensure_short_enough(update, context, caption):
         return
     if not await ensure_within_limits(update, context):
         return
-    collected = await collect_images(
-        context.bot, parts, max_bytes=settings.max_file_bytes, max_side=settings.image_max_side
-    )
+    collected = await context.vision.collect(context.bot, parts)
     incoming = incoming_from(update, context.bot, caption)
     log.info(
         "images chat=%s update=%s count=%d skipped=%d download_ms=%.0f prepare_ms=%.0f",
@@ -67,8 +62,10 @@ async def on_photo(update: Update, context: BotContext) -> None:
         await send_plain(
             context.bot, incoming.dest, t(incoming.lang, "images_skipped", count=count)
         )
-    record = await services.chats.ensure(key, message.chat.type)
-    await answer_images(services, context.bot, incoming, collected.images, record.camera_context)
+    record = await context.chats.ensure(key, message.chat.type)
+    await context.answerer.answer_images(
+        context.bot, incoming, collected.images, record.camera_context
+    )
 
 
 def _caption_of(parts: list[Message]) -> str:

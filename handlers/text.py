@@ -6,14 +6,8 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from bot.addressing import addressed_to_bot
-from bot.answering import answer_text
 from bot.context import BotApplication, BotContext
-from handlers.common import (
-    ensure_allowed,
-    ensure_short_enough,
-    ensure_within_limits,
-    incoming_from,
-)
+from handlers.common import ensure_short_enough, ensure_within_limits, incoming_from
 
 
 async def on_text(update: Update, context: BotContext) -> None:
@@ -21,14 +15,12 @@ async def on_text(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or message.text is None or not addressed_to_bot(message, context.bot):
         return
-    if not await ensure_allowed(update, context):
-        return
     if not await ensure_short_enough(update, context, message.text):
         return
     if not await ensure_within_limits(update, context):
         return
     incoming = incoming_from(update, context.bot, message.text)
-    await answer_text(context.services, context.bot, incoming)
+    await context.answerer.answer_text(context.bot, incoming)
 
 
 def register(app: BotApplication) -> None:

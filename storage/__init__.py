@@ -11,6 +11,7 @@ from storage.database import DatabaseUnusable
 from storage.facade import Storage
 from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
+from storage.languages import LanguageRepository
 from storage.transcript import Question, TranscriptEntry, TranscriptRepository
 from storage.usage import DailyUsage, UsageRepository
 
@@ -35,6 +36,7 @@ __all__ = [
     "InboxRepository",
     "KnowledgeFile",
     "KnowledgeRepository",
+    "LanguageRepository",
     "NameTaken",
     "PendingUpdate",
     "Question",

@@ -22,6 +22,7 @@ from storage.chats import CACHE_SIZE, ChatRepository
 from storage.database import Database
 from storage.inbox import InboxRepository
 from storage.knowledge import KnowledgeRepository
+from storage.languages import LanguageRepository
 from storage.sql import Sql, Tx
 from storage.transcript import TranscriptRepository
 from storage.usage import UsageRepository
@@ -43,6 +44,7 @@ class Storage:
         self.knowledge = KnowledgeRepository(sql)
         self.audit = AuditRepository(sql)
         self.inbox = InboxRepository(sql)
+        self.languages = LanguageRepository(sql)
 
     @classmethod
     async def open(cls, path: Path | str, *, chat_cache_size: int = CACHE_SIZE) -> Storage:
@@ -85,6 +87,7 @@ class Storage:
         self.chats._forget_all()
         self.assistants._forget()
         self.usage._forget_all()
+        # languages and access rules are loaded whole at start (load()): load them again
 
     async def take_new_database_notice(self) -> bool:
         """Is the admins' "this database is new" notice still owed? Taken (cleared) by asking:

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import Update
 
-from bot.app import build_application
 from bot.config import Settings
-from bot.context import BotApplication, Services
 from storage import Storage
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.running import RunningBot
 
 ADMIN_ID = 4242
 
@@ -70,43 +68,9 @@ def make_settings(tmp_path: Path, tg: FakeTelegram, ai: FakeOpenAI) -> SettingsF
             "classifier_timeout_seconds": 2.0,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return make
-
-
-class RunningBot:
-    """The real Application long polling the fake Telegram, started and stopped like run_polling."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.app: BotApplication = build_application(settings)
-
-    @property
-    def services(self) -> Services:
-        services = self.app.bot_data.services
-        assert services is not None
-        return services
-
-    async def start(self) -> None:
-        await self.app.initialize()
-        assert self.app.post_init is not None
-        await self.app.post_init(self.app)
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        await self.app.start()
-
-    async def stop(self) -> None:
-        assert self.app.updater is not None
-        with contextlib.suppress(RuntimeError):
-            await self.app.updater.stop()
-        with contextlib.suppress(RuntimeError):
-            await self.app.stop()
-        await self.app.shutdown()
-        assert self.app.post_shutdown is not None
-        await self.app.post_shutdown(self.app)
 
 
 @pytest.fixture

@@ -14,7 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.report import KEYS
+
+#: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 

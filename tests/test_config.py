@@ -1,4 +1,4 @@
-"""Settings: parsing, defaults, and readable errors from `python -m bot`."""
+"""Settings: parsing, defaults, and readable errors from `python -m app`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "app", *args],
         env={**base, **env},
         cwd=cwd,
         capture_output=True,
@@ -32,13 +32,13 @@ def test_lists_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     monkeypatch.setenv("ADMIN_USER_IDS", "1, 2,3")
     monkeypatch.setenv("ALLOWED_USER_IDS", "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.admin_user_ids == frozenset({1, 2, 3})
     assert settings.allowed_user_ids == frozenset()
     assert settings.database_path == Path("data/bot.sqlite3")
     assert settings.telegram_base_url == "https://api.telegram.org/bot"
     assert settings.default_label == "general"
-    assert settings.classifier_routes["abusive"]["action"] == "refuse"
+    assert settings.classifier_routes["abusive"].action == "refuse"
 
 
 def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +57,7 @@ def test_instructions_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "instructions.md"
     path.write_text("Talk like a pirate.\n")
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=TOKEN,
         openai_api_key="k",
         assistant_instructions=str(path),
@@ -65,6 +65,7 @@ def test_instructions_from_a_file(tmp_path: Path) -> None:
     assert settings.default_instructions() == "Talk like a pirate."
 
 
+@pytest.mark.slow
 def test_missing_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     result = _run([], {"OPENAI_API_KEY": "k"}, tmp_path)
     assert result.returncode == 2
@@ -73,11 +74,13 @@ def test_missing_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_key_is_named(tmp_path: Path) -> None:
     result = _run([], {"TELEGRAM_BOT_TOKEN": TOKEN}, tmp_path)
     assert result.returncode == 2 and "OPENAI_API_KEY" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_validates_without_starting(tmp_path: Path) -> None:
     env = {
         "TELEGRAM_BOT_TOKEN": "123456:secret_token_value_abcdefghijklmnop",
@@ -90,6 +93,7 @@ def test_check_validates_without_starting(tmp_path: Path) -> None:
     assert "secret" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         f"TELEGRAM_BOT_TOKEN={TOKEN}\nOPENAI_API_KEY=k\nLOG_LEVEL=warning\n"
@@ -115,6 +119,7 @@ def _one_line_naming(result: subprocess.CompletedProcess[str], setting: str) -> 
     return output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_the_copied_env_example_is_refused_naming_the_empty_token(
     tmp_path: Path, args: list[str]
@@ -125,6 +130,7 @@ def test_the_copied_env_example_is_refused_naming_the_empty_token(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_an_empty_key_is_refused(tmp_path: Path, args: list[str]) -> None:
     env = {**NOWHERE, "TELEGRAM_BOT_TOKEN": TOKEN, "OPENAI_API_KEY": "  "}
@@ -132,6 +138,7 @@ def test_an_empty_key_is_refused(tmp_path: Path, args: list[str]) -> None:
     assert "is empty" in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 @pytest.mark.parametrize(
     "token",
@@ -151,6 +158,7 @@ def test_a_malformed_token_is_refused_without_showing_it(
     assert (token.partition(":")[2] or token) not in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_instructions_naming_a_missing_file_are_refused(tmp_path: Path, args: list[str]) -> None:
     env = {
@@ -166,7 +174,7 @@ def test_instructions_naming_a_missing_file_are_refused(tmp_path: Path, args: li
 def test_token_shapes_and_inline_instructions() -> None:
     def settings(**values: str) -> Settings:
         base = {"telegram_bot_token": TOKEN, "openai_api_key": "k", **values}
-        return Settings(_env_file=None, **base)  # type: ignore[call-arg, arg-type]
+        return Settings(_env_file=None, **base)  # type: ignore[arg-type]
 
     # @BotFather's form, with surrounding blanks from a pasted .env line
     real = " 7712345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-_ \n"
@@ -182,16 +190,49 @@ def test_token_shapes_and_inline_instructions() -> None:
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_help_names_the_program_it_was_started_as(tmp_path: Path) -> None:
     module = _run(["--help"], {}, tmp_path)
-    assert module.returncode == 0 and module.stdout.startswith("usage: python -m bot")
+    assert module.returncode == 0 and module.stdout.startswith("usage: python -m app")
     # The console script runs main() with argv[0] set to its own path.
     script = subprocess.run(
         [sys.executable, "-c",
          "import sys; sys.argv[0] = '/venv/bin/telegram-ai-assistant'; "
-         "from bot.__main__ import main; main(['--help'])"],
+         "from app.__main__ import main; main(['--help'])"],
         env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert script.returncode == 0, script.stderr
     assert script.stdout.startswith("usage: telegram-ai-assistant")
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ('{"x": {"action": "explode"}}', "CLASSIFIER_ROUTES['x'].action is invalid: Input"),
+        ('{"x": {"action": "reply"}}', "CLASSIFIER_ROUTES['x'] is invalid: has action reply"),
+        ("{}", "CLASSIFIER_ROUTES is invalid: needs at least one label"),
+    ],
+)
+def test_a_bad_route_names_its_label(
+    monkeypatch: pytest.MonkeyPatch, routes: str, message: str
+) -> None:
+    """Routes are a typed model: the error says which label and which field is wrong."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("CLASSIFIER_ROUTES", routes)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value).startswith(message)
+
+
+def test_routes_are_typed() -> None:
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        openai_api_key="k",
+        classifier_routes='{"hours": {"action": "reply", "text": "9-17", "extra": 1}}',
+    )
+    route = settings.classifier_routes["hours"]
+    assert (route.action, route.text, route.description) == ("reply", "9-17", "")
+    assert settings.default_label == "hours"  # no answer route: the first label

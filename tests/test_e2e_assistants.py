@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from storage import AssistantChanges
-from tests.conftest import ADMIN_ID, RunningBot
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
-from tests.fakes.fake_weather import FakeWeather
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.fake_weather import FakeWeather
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID
 
 USER = 5151
 
@@ -29,7 +30,7 @@ async def _admin_says(tg: FakeTelegram, text: str, count: int) -> str:
     await tg.wait_for(
         "sendMessage", count, where=lambda c: c.params["chat_id"] == ADMIN_ID and not c.failed
     )
-    return tg.messages_in(ADMIN_ID)[count - 1]["text"]
+    return str(tg.messages_in(ADMIN_ID)[count - 1]["text"])
 
 
 def _press(tg: FakeTelegram, chat_id: int, data: str, user_id: int | None = None) -> None:
@@ -418,3 +419,30 @@ async def test_temperature_is_checked_and_saved(tg: FakeTelegram, start_bot: Any
     await _admin_says(tg, "0,7", 7)  # "Saved." then the menu again
     warm = await bot.services.assistants.by_name("Warm")
     assert warm is not None and warm.temperature == 0.7
+
+
+async def test_the_gate_refuses_what_each_rule_says_and_passes_the_rest(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """A user outside the allow-list: admin commands say they are for admins, commands anyone
+    may use still answer, a group message for someone else stays silent (handlers/gate.py)."""
+    await start_bot(allowed_user_ids="1")
+    for text in ("/start", "/stats", "/nonsense", "/cancel", "hello"):
+        tg.private_text(text, chat_id=USER)
+    await tg.wait_for("sendMessage", 5, where=lambda c: c.params["chat_id"] == USER)
+    not_allowed = "Sorry, you're not allowed to use this bot. Ask its admin for access."
+    assert tg.sent_texts(USER) == [
+        not_allowed,
+        "Only the bot's admins can do that.",
+        "I don't know that command. See /help for the ones I understand.",
+        "There's nothing to cancel.",
+        not_allowed,
+    ]
+    group = -1005151
+    tg.group_text("talking to a friend", chat_id=group, user_id=USER)
+    addressed = tg.group_text("@test_ai_bot hi", chat_id=group, user_id=USER)
+    [sent] = await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == group)
+    assert tg.sent_texts(group) == [not_allowed]
+    # the one refusal answers the message for the bot (one per chat at a time: it came first)
+    assert sent.params["reply_parameters"]["message_id"] == addressed["message"]["message_id"]
+    assert _answers(ai) == []

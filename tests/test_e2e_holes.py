@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from storage import AssistantChanges, ChatKey, Question, Storage
-from tests.botprocess import start_process
-from tests.conftest import ADMIN_ID, RunningBot
-from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import start_process
+from testkit.fake_openai import FakeOpenAI
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID
 from tests.test_e2e_vision import make_image
 
 EXPIRED = "This button has expired. Start again with the command."
@@ -364,10 +365,11 @@ async def test_a_new_database_without_admins_sends_nothing(
     assert not tg.sent_texts(ADMIN_ID)[0].startswith(NEW_DATABASE)
 
 
+@pytest.mark.slow
 async def test_a_database_created_by_check_still_warns_at_the_first_start(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, tmp_path: Path
 ) -> None:
-    """`python -m bot --check` after a loss creates the database without telling anyone: the
+    """`python -m app --check` after a loss creates the database without telling anyone: the
     notice stays owed, and the first real start gives it (once)."""
     path = tmp_path / "checked.sqlite3"
     check = await start_process(tg, ai, tmp_path, "--check", database_url=f"sqlite:///{path}")

@@ -1,12 +1,17 @@
-"""The real entry point: `python -m bot` as a process on the fakes, stopped by SIGTERM."""
+"""The real entry point: `python -m app` as a process on the fakes, stopped by SIGTERM."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.botprocess import start_process, stop_process
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+import pytest
+
+from testkit.botprocess import start_process, stop_process
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
+
+#: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 
 async def test_process_answers_stops_on_sigterm_and_keeps_the_conversation(

@@ -7,10 +7,15 @@ import itertools
 import json
 from typing import Any
 
+import pytest
+
+from bot.app_commands import ADMIN_COMMANDS, MENU_COMMANDS
+from bot.i18n import LANGUAGES, language_of, t, telegram_code
 from bot.ordering import ChatOrderedProcessor
-from tests.conftest import ADMIN_ID, RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID, eventually
 
 
 def _assistant_requests(ai: FakeOpenAI) -> list[dict[str, Any]]:
@@ -92,22 +97,22 @@ async def test_command_menu_is_registered_in_both_languages(
         for c in calls
         if c.params.get("scope", {"type": "default"})["type"] == "default"
     }
-    assert set(public) == {None, "es"}
-    assert public[None] == [
-        "start",
-        "help",
-        "new",
-        "history",
-        "camera",
-        "assistants",
-        "use",
-        "usage",
-        "cancel",
-    ]
+    # English is the default menu; every other language has its own, under Telegram's code
+    assert set(public) == {None} | {telegram_code(lang) for lang in LANGUAGES if lang != "en"}
+    assert {None, "es", "pt", "de", "uk"} <= set(public)
+    assert all(commands == list(MENU_COMMANDS) for commands in public.values())
     assert "newassistant" not in public["es"]
     admin = [c for c in calls if c.params.get("scope", {}).get("type") == "chat"]
     assert {c.params["scope"]["chat_id"] for c in admin} == {ADMIN_ID}
     assert "newassistant" in [x["command"] for x in admin[0].params["commands"]]
+    assert all(
+        [x["command"] for x in c.params["commands"]] == list(MENU_COMMANDS + ADMIN_COMMANDS)
+        for c in admin
+    )
+    for call in calls:  # each menu in its own language: "pt" is Brazilian Portuguese
+        lang = language_of(call.params.get("language_code"))
+        described = {x["command"]: x["description"] for x in call.params["commands"]}
+        assert described == {c: t(lang, f"cmd_{c}") for c in described}
     es = next(c for c in calls if c.params.get("language_code") == "es")
     assert es.params["commands"][2]["description"].startswith("Empezar")
 
@@ -186,6 +191,7 @@ async def test_group_needs_a_mention_or_a_reply(
     assert tg.sent_texts(group)[1] == "Echo: [Bea] and 3+3?"
 
 
+@pytest.mark.slow
 async def test_group_streams_by_editing_one_message_throttled(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -196,7 +202,7 @@ async def test_group_streams_by_editing_one_message_throttled(
     await tg.wait_for("sendMessage", 1)
 
     async def complete() -> bool:
-        return tg.messages_in(-1003)[-1]["text"] == "".join(words).strip()
+        return bool(tg.messages_in(-1003)[-1]["text"] == "".join(words).strip())
 
     await eventually(complete, timeout=60)
     edits = tg.calls_to("editMessageText")
@@ -305,6 +311,7 @@ async def test_ten_thousand_character_answer_arrives_whole_and_in_order(
     assert all(t.startswith("Paragraph") for t in texts)
 
 
+@pytest.mark.slow
 async def test_flood_control_is_honoured_and_the_message_still_delivered(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -317,6 +324,7 @@ async def test_flood_control_is_honoured_and_the_message_still_delivered(
     assert tg.sent_texts(400) == ["Echo: hello under load"]
 
 
+@pytest.mark.slow
 async def test_openai_failing_then_recovering(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -484,7 +492,8 @@ async def test_secrets_never_reach_logs_or_chats(
         logging.getLogger("test").error("token in a message: %s", bot.settings.secrets()[0])
         await bot.stop()
     finally:
-        logging.root.handlers[:], _ = saved[0], logging.root.setLevel(saved[1])
+        logging.root.handlers[:] = saved[0]
+        logging.root.setLevel(saved[1])
     captured = capfd.readouterr()
     logged = captured.err + captured.out
     assert "token in a message: [REDACTED]" in logged

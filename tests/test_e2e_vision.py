@@ -7,10 +7,11 @@ import base64
 import io
 from typing import Any
 
+import pytest
 from PIL import Image
 
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
 
 
 def make_image(
@@ -197,6 +198,7 @@ async def test_camera_context_is_set_shown_used_and_cleared(
     assert tg.sent_texts(2006)[4] == "Camera context cleared."
 
 
+@pytest.mark.slow
 async def test_large_photo_is_downscaled_upright(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:

@@ -29,8 +29,8 @@ from openai.types.responses import (
 )
 from pydantic import BaseModel
 
-from tests.fakes import openapi_check
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI, Reply
+from testkit import openapi_check
+from testkit.fake_openai import API_KEY, FakeOpenAI, Reply
 
 MODEL = "gpt-4o-mini"
 ROUTE_FORMAT: ResponseTextConfigParam = {

@@ -34,8 +34,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.conftest import eventually
-from tests.fakes.fake_telegram import (
+from testkit.fake_telegram import (
     TOKEN,
     Call,
     FakeTelegram,
@@ -43,6 +42,7 @@ from tests.fakes.fake_telegram import (
     parse_markdown_v2,
     utf16_len,
 )
+from tests.conftest import eventually
 
 
 @pytest.fixture
@@ -479,6 +479,7 @@ async def test_json_bodies_and_raw_http(fake: FakeTelegram) -> None:
     fake.violations.clear()
 
 
+@pytest.mark.slow
 async def test_long_polling_semantics(fake: FakeTelegram, bot: PTBBot) -> None:
     # returns immediately with pending updates, honours limit and offset
     u1 = fake.private_text("one")

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ import pytest
 
 from bot.ordering import ChatOrderedProcessor
 from storage import ChatKey, Storage
-from tests.botprocess import kill_process, start_process, stop_process
-from tests.conftest import ADMIN_ID, RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import kill_process, start_process, stop_process
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID, eventually
 
 
 def _answers(ai: FakeOpenAI) -> list[dict[str, Any]]:
@@ -40,6 +42,7 @@ async def _inbox_state(storage: Storage, update_id: int) -> str | None:
     return next((str(r[0]) for r in rows), None)
 
 
+@pytest.mark.slow
 async def test_kill_9_mid_answer_then_restart_answers_with_a_delay_note(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -64,6 +67,7 @@ async def test_kill_9_mid_answer_then_restart_answers_with_a_delay_note(
         assert db.execute("SELECT state FROM inbox").fetchall() == [("done",)]
 
 
+@pytest.mark.slow
 async def test_messages_older_than_the_replay_age_are_not_answered_late(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -178,6 +182,7 @@ async def test_an_update_delivered_twice_is_processed_once(
 # --- 3. graceful shutdown -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_sigterm_finishes_the_answer_in_flight(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -189,6 +194,7 @@ async def test_sigterm_finishes_the_answer_in_flight(
     assert tg.sent_texts(64) == ["finished in time"]
 
 
+@pytest.mark.slow
 async def test_sigterm_past_the_grace_period_keeps_the_message_for_the_next_start(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -265,6 +271,7 @@ async def test_openai_429_with_retry_after_is_waited_out(
     assert attempts[1].at - attempts[0].at >= 0.45
 
 
+@pytest.mark.slow
 async def test_openai_timeouts_end_in_a_clear_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -289,6 +296,7 @@ async def test_openai_429_that_persists_says_busy(
 # --- 6. Telegram faults -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_flood_control_on_drafts_and_sends_still_delivers(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -302,6 +310,7 @@ async def test_flood_control_on_drafts_and_sends_still_delivers(
     assert tg.sent_texts(71) == ["slow and steady wins"]
 
 
+@pytest.mark.slow
 async def test_telegram_5xx_on_send_is_retried(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -312,6 +321,7 @@ async def test_telegram_5xx_on_send_is_retried(
     assert tg.sent_texts(72) == ["Echo: through a bad gateway"]
 
 
+@pytest.mark.slow
 async def test_polling_survives_telegram_errors(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -375,7 +385,7 @@ async def test_bad_inputs_get_sensible_answers(
 ) -> None:
     await start_bot()
     longest = "x" * 4095 + "😀"  # 4,097 UTF-16 units would be refused by Telegram itself
-    cases = [
+    cases: list[tuple[str, Callable[[str], bool]]] = [
         ("a" * 4096, lambda t: t.startswith("Echo: aaaa")),
         ("😀🎉🔥", lambda t: t == "Echo: 😀🎉🔥"),
         ("   ", lambda t: t.startswith("Your message looks empty")),
@@ -481,6 +491,7 @@ async def test_text_size_limit_is_enforced_before_any_call(
 # --- a storm of faults: nothing lost ------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_storm_of_faults_loses_no_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:

@@ -104,8 +104,8 @@ def test_history_view_keeps_newest_and_fits() -> None:
 def test_every_part_fits_telegrams_own_limit_not_just_the_modules_constant() -> None:
     """Checked against Telegram's 4096 UTF-16 units (the fake's MAX_TEXT_LENGTH), so raising
     MAX_MESSAGE_UTF16 past it cannot go unnoticed; and exactly 4096 units is still one part."""
-    from tests.fakes.fake_telegram import MAX_TEXT_LENGTH
-    from tests.fakes.fake_telegram import utf16_len as telegram_utf16_len
+    from testkit.fake_telegram import MAX_TEXT_LENGTH
+    from testkit.fake_telegram import utf16_len as telegram_utf16_len
 
     assert MAX_TEXT_LENGTH == 4096
     assert split_rendered(Rendered("a" * 4096)) == [Rendered("a" * 4096)]

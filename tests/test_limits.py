@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.limits import Limits
 from storage import ChatKey, Storage, TranscriptRepository
-from tests.fakes.fake_telegram import TOKEN
+from testkit.fake_telegram import TOKEN
 
 USER = 77
 BUDGET = 1000
@@ -27,7 +27,7 @@ def _settings(**overrides: object) -> Settings:
         "admin_user_ids": "1",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 async def _answer_costing(transcript: TranscriptRepository, tokens: int) -> None:

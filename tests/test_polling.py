@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from telegram.error import Conflict, NetworkError, TelegramError
 
-from bot.app import on_error
+from app.wiring import on_error
 from bot.logs import RepeatLimit, configure_logging
 from bot.updates import CONFLICT_EPISODE_GAP, PollingBot, parse_updates
-from tests.botprocess import start_process, stop_process
-from tests.fakes.fake_openai import FakeOpenAI
-from tests.fakes.fake_telegram import _CONFLICT_POLL, TOKEN, FakeTelegram
+from testkit.botprocess import start_process, stop_process
+from testkit.fake_openai import FakeOpenAI
+from testkit.fake_telegram import _CONFLICT_POLL, TOKEN, FakeTelegram
 
 SECRET_TEXT = "my card number is 4111 1111"
 
@@ -229,6 +229,7 @@ async def test_on_error_stays_quiet_about_409_and_short_about_polling_errors(
     assert "update ?" not in record.getMessage()
 
 
+@pytest.mark.slow
 async def test_two_processes_polling_one_token_say_so_once_each(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:

@@ -24,9 +24,13 @@ from telegram.ext import TypeHandler
 
 from bot.config import Settings
 from bot.ordering import ChatOrderedProcessor
-from tests.conftest import ADMIN_ID, RunningBot, eventually
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import ADMIN_ID, eventually
+
+#: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 T = TypeVar("T")
 
@@ -62,7 +66,7 @@ class BackgroundBot:
         folder = tempfile.mkdtemp()
         self.bot = RunningBot(
             Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 telegram_bot_token=TOKEN,
                 telegram_base_url=self.tg.base_url,
                 telegram_base_file_url=self.tg.base_file_url,

@@ -1,4 +1,4 @@
-"""A start that cannot succeed: `python -m bot` as a process prints one line and exits.
+"""A start that cannot succeed: `python -m app` as a process prints one line and exits.
 
 Each case runs the real entry point against the fakes (or a closed port) and checks the exit
 status, that the failure is one line naming what to fix, and that nothing else got out: no
@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 
 from storage.database import _migration_files
-from tests.botprocess import start_process, stop_process
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI
-from tests.fakes.fake_telegram import TOKEN, FakeTelegram
+from testkit.botprocess import start_process, stop_process
+from testkit.fake_openai import API_KEY, FakeOpenAI
+from testkit.fake_telegram import TOKEN, FakeTelegram
+
+#: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 WRONG_TOKEN = "123456789:WRONG_token_that_telegram_does_not_know"
 WRONG_KEY = "sk-wrong-key-nobody-issued-0000"

@@ -17,7 +17,7 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:

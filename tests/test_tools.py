@@ -17,9 +17,9 @@ import pytest
 
 from bot.tools import Tool, ToolContext, ToolError, ToolRegistry, default_registry
 from bot.tools.weather import CURRENT_VARIABLES, describe_code
-from tests.fakes import openapi_check
-from tests.fakes.fake_openai import API_KEY, FakeOpenAI, Reply
-from tests.fakes.fake_weather import FakeWeather
+from testkit import openapi_check
+from testkit.fake_openai import API_KEY, FakeOpenAI, Reply
+from testkit.fake_weather import FakeWeather
 
 ALL = ("current_time", "weather")
 

@@ -17,10 +17,11 @@ from tenacity import wait_none
 import bot.delivery
 from bot.ordering import ChatOrderedProcessor
 from storage import ChatKey
-from tests.botprocess import kill_process, start_process, stop_process
-from tests.conftest import RunningBot, eventually
-from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.fakes.fake_telegram import FakeTelegram
+from testkit.botprocess import kill_process, start_process, stop_process
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import eventually
 from tests.test_e2e_vision import _data_url, make_image
 
 DELAY_NOTE = "Sorry for the delay"
@@ -28,7 +29,7 @@ DELAY_NOTE = "Sorry for the delay"
 
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.delivery.send_rendered.retry, "wait", wait_none())  # type: ignore[attr-defined]
+    monkeypatch.setattr(bot.delivery.send_rendered.retry, "wait", wait_none())
 
 
 async def _start(start_bot: Any, **settings: Any) -> RunningBot:
@@ -148,6 +149,7 @@ async def test_past_the_replay_age_an_undelivered_message_is_given_up(
     assert len(tg.calls_to("sendMessage")) == 4  # one send and its tenacity retries
 
 
+@pytest.mark.slow
 async def test_a_restart_while_telegram_fails_answers_at_the_next_start(
     tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -183,7 +185,7 @@ async def _has(tg: FakeTelegram, chat_id: int, text: str) -> bool:
 
 
 async def _equals(value: Any, expected: Any) -> bool:
-    return await value == expected
+    return bool(await value == expected)
 
 
 async def test_an_albums_retry_answers_all_its_photos(

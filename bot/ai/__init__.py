@@ -2,15 +2,28 @@
 
 from bot.ai.assistant import AnswerStream, AssistantService, ToolLoopExceeded, ToolRunner
 from bot.ai.classifier import Classifier
-from bot.ai.client import build_openai_client
+from bot.ai.client import build_openai_client, build_transport
 from bot.ai.conversations import ConversationService
-from bot.ai.errors import AIError, AIRateLimited, AIUnavailable, ConversationGone, StreamInterrupted
+from bot.ai.errors import (
+    AIConnectionError,
+    AIError,
+    AIRateLimited,
+    AITimeout,
+    AIUnavailable,
+    ConversationGone,
+    StreamInterrupted,
+)
 from bot.ai.knowledge import KnowledgeService, UploadedKnowledge
+from bot.ai.protocol import AITransport
+from bot.ai.sdk_transport import SDKTransport
 from bot.ai.transport import OpenAITransport
 
 __all__ = [
+    "AIConnectionError",
     "AIError",
     "AIRateLimited",
+    "AITimeout",
+    "AITransport",
     "AIUnavailable",
     "AnswerStream",
     "AssistantService",
@@ -19,9 +32,11 @@ __all__ = [
     "ConversationService",
     "KnowledgeService",
     "OpenAITransport",
+    "SDKTransport",
     "StreamInterrupted",
     "ToolLoopExceeded",
     "ToolRunner",
     "UploadedKnowledge",
     "build_openai_client",
+    "build_transport",
 ]

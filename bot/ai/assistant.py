@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-import openai
-
-from bot.ai.errors import AIError, AIUnavailable, StreamInterrupted, translate
-from bot.ai.transport import OpenAITransport, sse_data
+from bot.ai.errors import AIConnectionError, AIError, AIUnavailable, StreamInterrupted
+from bot.ai.protocol import AITransport
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +50,7 @@ class AnswerStream:
 
     def __init__(
         self,
-        transport: OpenAITransport,
+        transport: AITransport,
         request: dict[str, Any],
         *,
         run_tool: ToolRunner | None = None,
@@ -98,16 +94,15 @@ class AnswerStream:
     async def _one_response(
         self, request: dict[str, Any], calls: list[FunctionCall]
     ) -> AsyncIterator[str]:
-        """One streamed response, read as raw server-sent events: one json.loads per event
-        instead of a typed model per event, the largest CPU cost of a streamed answer. The
-        transport retries before the stream starts; the stream is read to its end, so the
-        connection goes back to the pool.
+        """One streamed response, read as plain decoded events (the lean transport: one
+        json.loads per event instead of a typed model per event, the largest CPU cost of a
+        streamed answer). The transport retries before the stream starts; the stream is read
+        to its end, so the connection goes back to the pool.
         """
         completed = False
         try:
-            async with self._transport.stream("/responses", {**request, "stream": True}) as body:
-                async for data in sse_data(body):
-                    event = json.loads(data)
+            async with self._transport.stream("/responses", {**request, "stream": True}) as events:
+                async for event in events:
                     kind = event.get("type")
                     if kind == "response.output_text.delta":
                         self.received_text = True
@@ -124,19 +119,11 @@ class AnswerStream:
                         completed = True
                     elif kind in ("response.failed", "response.incomplete", "error"):
                         raise self._broken(f"stream ended with {kind}")
-        except AIError:
+        except AIConnectionError as exc:  # no answer, or its stream broke or stalled
+            raise self._broken(str(exc)) from exc
+        except AIError:  # an error answer before any event (after the retries), or ours
             raise
-        except openai.APIStatusError as exc:  # answered before any event, after the retries
-            raise translate(exc) from exc
-        except (
-            openai.OpenAIError,
-            aiohttp.ClientError,
-            TimeoutError,
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-        ) as exc:
+        except (KeyError, TypeError) as exc:  # an event of the wrong shape
             raise self._broken(f"{type(exc).__name__}: {exc}") from exc
         if not completed:  # the server closed the stream without a terminal event
             raise self._broken("stream closed before response.completed")
@@ -148,7 +135,7 @@ class AnswerStream:
 
 
 class AssistantService:
-    def __init__(self, transport: OpenAITransport) -> None:
+    def __init__(self, transport: AITransport) -> None:
         self._transport = transport
 
     def answer(

@@ -8,9 +8,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import openai
-
-from bot.ai.transport import OpenAITransport
+from bot.ai.errors import AIError
+from bot.ai.protocol import AITransport
+from bot.config import ClassifierRoute
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,10 @@ class Classifier:
 
     def __init__(
         self,
-        transport: OpenAITransport,
+        transport: AITransport,
         *,
         model: str,
-        routes: Mapping[str, Mapping[str, str]],
+        routes: Mapping[str, ClassifierRoute],
         default_label: str,
         timeout: float,
         reasoning_effort: str | None = None,
@@ -40,7 +40,7 @@ class Classifier:
         self._timeout = timeout
         self._reasoning_effort = reasoning_effort
         described = "\n".join(
-            f"- {label}: {route.get('description', label)}" for label, route in routes.items()
+            f"- {label}: {route.description or label}" for label, route in routes.items()
         )
         self._instructions = _PROMPT.format(labels=described, default=default_label)
         self._text_config: Any = {
@@ -64,7 +64,7 @@ class Classifier:
                 return await self._ask(text)
         except TimeoutError:
             log.warning("classifier timed out after %.1fs; using %r", self._timeout, self._default)
-        except openai.OpenAIError as exc:
+        except AIError as exc:
             log.warning("classifier failed (%s); using %r", type(exc).__name__, self._default)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("classifier gave malformed output (%s); using %r", exc, self._default)

@@ -1,9 +1,12 @@
-"""The one AsyncOpenAI client, with retries and timeouts from the settings."""
+"""The one AsyncOpenAI client, with retries and timeouts from the settings, and the transport."""
 
 from __future__ import annotations
 
 import openai
 
+from bot.ai.protocol import AITransport
+from bot.ai.sdk_transport import SDKTransport
+from bot.ai.transport import OpenAITransport
 from bot.config import Settings
 
 
@@ -20,3 +23,13 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
         timeout=settings.openai_timeout_seconds,
         http_client=openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds),
     )
+
+
+def build_transport(settings: Settings, client: openai.AsyncOpenAI) -> AITransport:
+    """The requests of every message: OPENAI_TRANSPORT=lean (default) or sdk, set like `client`.
+
+    Close it before the client: the sdk one sends through `client`.
+    """
+    if settings.openai_transport == "sdk":
+        return SDKTransport(client)
+    return OpenAITransport.like(client, pool_size=settings.max_concurrent_chats)

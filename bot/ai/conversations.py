@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import openai
-
-from bot.ai.errors import AIUnavailable, translate
-from bot.ai.transport import OpenAITransport
+from bot.ai.errors import AIUnavailable
+from bot.ai.protocol import AITransport
 
 
 class ConversationService:
-    def __init__(self, transport: OpenAITransport) -> None:
+    def __init__(self, transport: AITransport) -> None:
         self._transport = transport
 
     async def create(self, chat_id: int, thread_id: int) -> str:
-        """A new, empty conversation; returns its `conv_...` id."""
-        try:
-            conversation = await self._transport.post_json(
-                "/conversations",
-                {
-                    "metadata": {
-                        "telegram_chat_id": str(chat_id),
-                        "telegram_thread_id": str(thread_id),
-                    }
-                },
-            )
-        except openai.OpenAIError as exc:
-            raise translate(exc) from exc
-        except ValueError as exc:  # not JSON
-            raise AIUnavailable(f"unreadable conversation: {exc}") from exc
+        """A new, empty conversation; returns its `conv_...` id. Raises AIError."""
+        conversation = await self._transport.create_conversation(
+            {"telegram_chat_id": str(chat_id), "telegram_thread_id": str(thread_id)}
+        )
         conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
         if not isinstance(conversation_id, str) or not conversation_id:
             raise AIUnavailable(f"conversation without an id: {conversation!r:.200}")

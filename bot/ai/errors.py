@@ -1,22 +1,42 @@
-"""Errors of the AI layer that are safe to turn into a short message for the user."""
+"""Errors of the AI layer that are safe to turn into a short message for the user.
+
+Both transports (bot/ai/transport.py, bot/ai/sdk_transport.py) raise these, never the SDK's
+classes, so the services above them catch only these. `status_error` is the one mapping from
+an HTTP error answer to a class, used by both.
+"""
 
 from __future__ import annotations
 
-import openai
-
 
 class AIError(Exception):
-    """Base of the errors the AI layer raises; `user_key` names the i18n text to show."""
+    """Base of the errors the AI layer raises; `user_key` names the i18n text to show.
+
+    `status` and `body` are the HTTP status and the API's error object when OpenAI answered
+    with an error, None otherwise.
+    """
 
     user_key = "ai_unavailable"
 
+    def __init__(self, message: str, *, status: int | None = None, body: object = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
 
 class AIUnavailable(AIError):
-    """OpenAI failed (5xx, network, timeout, bad request) after the SDK's retries."""
+    """OpenAI failed (5xx, network, timeout, bad request) after the retries."""
+
+
+class AIConnectionError(AIUnavailable):
+    """No usable answer arrived: the connection failed or broke, or the stream was unreadable."""
+
+
+class AITimeout(AIConnectionError):
+    """Connecting or a read took longer than the timeout."""
 
 
 class AIRateLimited(AIError):
-    """OpenAI kept answering 429 after the SDK's retries."""
+    """OpenAI kept answering 429 after the retries."""
 
     user_key = "ai_rate_limited"
 
@@ -29,19 +49,33 @@ class StreamInterrupted(AIError):
     """The answer's stream broke after some text had arrived."""
 
 
-def is_conversation_missing(exc: openai.APIStatusError) -> bool:
+def error_object(body: object) -> object:
+    """The API's error object of a decoded error answer: its `error` member, else the body."""
+    return body.get("error", body) if isinstance(body, dict) else body
+
+
+def is_conversation_missing(status: int, message: str, error: object) -> bool:
     """True for the 404 OpenAI returns when a `conversation` id is unknown."""
-    if exc.status_code != 404:
+    if status != 404:
         return False
-    body = exc.body if isinstance(exc.body, dict) else {}
-    param = body.get("param")
-    return param == "conversation" or "conversation" in str(exc.message).lower()
+    param = error.get("param") if isinstance(error, dict) else None
+    return param == "conversation" or "conversation" in message.lower()
 
 
-def translate(exc: Exception) -> AIError:
-    """Map an SDK exception to our error classes."""
-    if isinstance(exc, openai.RateLimitError):
-        return AIRateLimited(str(exc))
-    if isinstance(exc, openai.APIStatusError) and is_conversation_missing(exc):
-        return ConversationGone(str(exc))
-    return AIUnavailable(f"{type(exc).__name__}: {exc}")
+def status_message(status: int, error: object) -> str:
+    """`Error code: 429 - <the API's message>`, the text the SDK gives its status errors."""
+    message = f"Error code: {status}"
+    text = error.get("message") if isinstance(error, dict) else None
+    if isinstance(text, str) and text:
+        message += f" - {text}"
+    return message
+
+
+def status_error(status: int, error: object) -> AIError:
+    """Our error for an HTTP error answer; `error` is the API's error object (`error_object`)."""
+    message = status_message(status, error)
+    if status == 429:
+        return AIRateLimited(message, status=status, body=error)
+    if is_conversation_missing(status, message, error):
+        return ConversationGone(message, status=status, body=error)
+    return AIUnavailable(message, status=status, body=error)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import openai
 
-from bot.ai.errors import translate
+from bot.ai.sdk_transport import translate
 
 
 @dataclass(frozen=True, slots=True)

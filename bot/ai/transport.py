@@ -1,19 +1,20 @@
-"""The requests every message makes (classify, answer stream, new conversation), over aiohttp.
+"""The lean `AITransport` (bot/ai/protocol.py): the requests every message makes (classify,
+answer stream, new conversation) as plain JSON over aiohttp. OPENAI_TRANSPORT=lean, the default.
 
 The openai SDK stays the client for everything else (files, vector stores, deletions) and the
 source of the settings: key, base URL, organisation, project, retries and timeout are read from
-the one `AsyncOpenAI` built in bot/ai/client.py. What the SDK spends per request on building it
-(typed options, httpx2 request and header objects, the httpx2-to-aiohttp adapter) measured more
-CPU than the rest of a reply's HTTP work together (docs/benchmarks.md), so these requests are
-sent here with plain JSON bodies, keeping the SDK's behaviour:
+the one `AsyncOpenAI` built in bot/ai/client.py through its public attributes. What the SDK
+spends per request on building it (typed options, httpx2 request and header objects, the
+httpx2-to-aiohttp adapter) measured more CPU than the rest of a reply's HTTP work together
+(docs/benchmarks.md), so these requests are sent here, keeping the SDK's behaviour
+(tests/test_transport.py runs both transports against the same fake answers):
 
 - the same retry policy: connection errors, timeouts, 408, 409, 429 and 5xx are retried up to
   `max_retries` times; the server's `x-should-retry` is obeyed; `retry-after-ms` / `retry-after`
   up to two minutes are honoured, otherwise exponential backoff from 0.5 s, at most 8 s, with
-  up to 25% jitter (openai's `_base_client`, constants in `openai._constants`);
-- the same errors: `openai.APIStatusError` subclasses built with the SDK's status mapping and
-  message, `openai.APIConnectionError` and `openai.APITimeoutError`, so `bot.ai.errors` and
-  every caller handle them as before.
+  up to 25% jitter (the SDK's values, below);
+- the same errors as `SDKTransport`: `bot.ai.errors.status_error` for an error answer (the
+  SDK's message text), AIConnectionError / AITimeout when no answer or a broken one arrived.
 """
 
 from __future__ import annotations
@@ -26,27 +27,27 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
-import httpx2
 import openai
-from openai._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER_DELAY, MAX_RETRY_DELAY
+
+from bot.ai.errors import AIConnectionError, AITimeout, error_object, status_error
+from bot.ai.protocol import Event
 
 log = logging.getLogger(__name__)
 
 _RETRY_STATUSES = frozenset({408, 409, 429})
 
-_STATUS_ERRORS: Mapping[int, type[openai.APIStatusError]] = {
-    400: openai.BadRequestError,
-    401: openai.AuthenticationError,
-    403: openai.PermissionDeniedError,
-    404: openai.NotFoundError,
-    409: openai.ConflictError,
-    422: openai.UnprocessableEntityError,
-    429: openai.RateLimitError,
-}
+#: The SDK's backoff (openai's _base_client): seconds of the first wait, of the longest, and the
+#: longest Retry-After honoured (a longer one is not retried at all).
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER_DELAY = 120.0
+
+#: The SDK's default timeout, used when the client's is not a plain number of seconds.
+DEFAULT_TIMEOUT_SECONDS = 600.0
 
 
 class OpenAITransport:
@@ -83,7 +84,7 @@ class OpenAITransport:
     def like(cls, client: openai.AsyncOpenAI, *, pool_size: int = 1024) -> OpenAITransport:
         """A transport with the SDK client's key, base URL, organisation, project, retries."""
         timeout = client.timeout
-        seconds = timeout if isinstance(timeout, int | float) else 600.0
+        seconds = timeout if isinstance(timeout, int | float) else DEFAULT_TIMEOUT_SECONDS
         return cls(
             api_key=client.api_key,
             base_url=str(client.base_url),
@@ -106,6 +107,9 @@ class OpenAITransport:
             await self._session.close()
         self._session = None
 
+    async def create_conversation(self, metadata: Mapping[str, str]) -> Any:
+        return await self.post_json("/conversations", {"metadata": dict(metadata)})
+
     async def post_json(
         self,
         path: str,
@@ -114,25 +118,25 @@ class OpenAITransport:
         max_retries: int | None = None,
         read_timeout: float | None = None,
     ) -> Any:
-        """POST `body` as JSON; the decoded JSON answer. Raises openai's error classes.
-
-        `read_timeout` bounds connecting and each read (the SDK's `timeout`), not the total.
-        """
+        """POST `body` as JSON; the decoded JSON answer (AITransport.post_json)."""
         async with self._open(path, body, max_retries, read_timeout) as response:
-            return json.loads(await response.read())
+            try:
+                return json.loads(await response.read())
+            except TimeoutError as exc:
+                raise AITimeout(f"reading {path}: {type(exc).__name__}") from exc
+            except (aiohttp.ClientError, ValueError) as exc:
+                raise AIConnectionError(f"reading {path}: {type(exc).__name__}: {exc}") from exc
 
     @contextlib.asynccontextmanager
     async def stream(
         self, path: str, body: Mapping[str, Any]
-    ) -> AsyncIterator[aiohttp.StreamReader]:
-        """POST `body`; yields the open response's byte stream (server-sent events: `sse_data`).
-
-        Retries happen before the first byte of a successful answer, never mid-stream. A read
-        that stalls longer than the timeout raises TimeoutError; a broken connection raises
-        aiohttp.ClientError: the caller decides what a cut stream means.
-        """
-        async with self._open(path, body, None, None) as response:
-            yield response.content
+    ) -> AsyncIterator[AsyncIterator[Event]]:
+        """POST `body`; yields its server-sent events, decoded (AITransport.stream)."""
+        async with (
+            self._open(path, body, None, None) as response,
+            contextlib.aclosing(_events(response.content)) as events,
+        ):
+            yield events
 
     @contextlib.asynccontextmanager
     async def _open(
@@ -154,11 +158,11 @@ class OpenAITransport:
                 response = await session.post(url, data=data, timeout=limits)
             except TimeoutError as exc:
                 if attempt >= retries:
-                    raise openai.APITimeoutError(request=_request(url)) from exc
+                    raise AITimeout(f"POST {path}: request timed out") from exc
                 delay = _backoff(attempt, retries, None)
             except aiohttp.ClientError as exc:
                 if attempt >= retries:
-                    raise openai.APIConnectionError(request=_request(url)) from exc
+                    raise AIConnectionError(f"POST {path}: connection error") from exc
                 delay = _backoff(attempt, retries, None)
             else:
                 if response.status < 400:
@@ -175,7 +179,7 @@ class OpenAITransport:
                     response.release()
                 headers = response.headers
                 if attempt >= retries or not _should_retry(response.status, headers):
-                    raise _status_error(url, response.status, headers, content)
+                    raise status_error(response.status, _error_body(content))
                 delay = _backoff(attempt, retries, headers)
             attempt += 1
             log.info("OpenAI %s failed; retry %d of %d in %.2fs", path, attempt, retries, delay)
@@ -197,8 +201,19 @@ async def sse_data(reader: aiohttp.StreamReader) -> AsyncIterator[bytes]:
                 yield data[0] if len(data) == 1 else b"\n".join(data)
 
 
-def _request(url: str) -> httpx2.Request:
-    return httpx2.Request("POST", url)
+async def _events(reader: aiohttp.StreamReader) -> AsyncGenerator[Event, None]:
+    """The stream's events, one json.loads each; a cut, stalled or unreadable stream raises
+    AIConnectionError / AITimeout."""
+    try:
+        async for data in sse_data(reader):
+            event = json.loads(data)
+            if not isinstance(event, dict):
+                raise ValueError(f"event is not an object: {event!r:.100}")
+            yield event
+    except TimeoutError as exc:
+        raise AITimeout(f"stream stalled: {type(exc).__name__}") from exc
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise AIConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -238,22 +253,10 @@ def _backoff(attempt: int, retries: int, headers: Mapping[str, str] | None) -> f
     return delay * (1 - 0.25 * random.random())
 
 
-def _status_error(
-    url: str, status: int, headers: Mapping[str, str], content: bytes
-) -> openai.APIStatusError:
-    """The SDK's error for this answer: same class, message and body as it would raise."""
-    response = httpx2.Response(
-        status, headers=list(headers.items()), content=content, request=_request(url)
-    )
-    message = f"Error code: {status}"
+def _error_body(content: bytes) -> object:
+    """The API's error object in an error answer (the body's `error`), as the SDK reads it."""
     text = content.decode("utf-8", "replace").strip()
     body: object = text or None
     with contextlib.suppress(ValueError):
         body = json.loads(text)
-    data = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
-        message += f" - {data['message']}"
-    kind = _STATUS_ERRORS.get(status)
-    if kind is None:
-        kind = openai.InternalServerError if status >= 500 else openai.APIStatusError
-    return kind(message, response=response, body=data)
+    return error_object(body)

@@ -1,0 +1,1 @@
+"""The composition root: builds the bot from bot/, handlers/ and storage/ (none imports it)."""

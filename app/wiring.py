@@ -1,0 +1,398 @@
+"""The composition root: build_application(settings) wires bot/, handlers/ and storage/.
+
+Nothing in bot/ or handlers/ imports this module. Resources (the database, the OpenAI clients,
+the HTTP pool) open in post_init and close in post_shutdown; the collaborators handlers call
+(bot/context.py) are built once, in post_init, each with only what it uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+from telegram import BotCommandScope, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import Conflict, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+import handlers
+from bot.access import Access
+from bot.ai import (
+    AssistantService,
+    Classifier,
+    ConversationService,
+    KnowledgeService,
+    build_openai_client,
+    build_transport,
+)
+from bot.albums import AlbumCollector
+from bot.answering import Answerer
+from bot.app_commands import menu, menu_language_code
+from bot.assistant_admin import AdminActions, warn_if_new_database
+from bot.config import Settings
+from bot.context import BotApplication, BotContext, BotData, Collaborators
+from bot.delivery import Destination, send_plain, topic_of
+from bot.i18n import LANGUAGES, language_of, t
+from bot.inbox import Inbox
+from bot.limits import Limits
+from bot.ordering import ChatOrderedProcessor
+from bot.telegram_http import AiohttpRequest
+from bot.tools import ToolRegistry, default_registry
+from bot.updates import PollingBot
+from bot.vision import VisionPreparer
+from storage import (
+    AccessRepository,
+    AssistantRepository,
+    AuditRepository,
+    ChatRepository,
+    InboxRepository,
+    KnowledgeRepository,
+    LanguageRepository,
+    Storage,
+    TranscriptRepository,
+    UsageRepository,
+)
+
+log = logging.getLogger(__name__)
+
+#: Young-generation GC threshold once started (CPython's default is 700 allocations).
+GC_GEN0_THRESHOLD = 20_000
+
+#: Finished inbox rows are kept this long (seconds) for duplicate detection, then pruned.
+INBOX_RETENTION_SECONDS = 7 * 86_400
+
+
+@dataclass(slots=True)
+class Resources:
+    """Everything opened at start-up (post_init) and closed at shutdown (post_shutdown). Only
+    the composition root holds it: handlers get the collaborators built from it."""
+
+    settings: Settings
+    storage: Storage
+    chats: ChatRepository
+    assistants: AssistantRepository
+    transcript: TranscriptRepository
+    access: AccessRepository
+    knowledge_files: KnowledgeRepository
+    audit: AuditRepository
+    usage: UsageRepository
+    #: Admins' Telegram languages, for the notices they get outside their own conversation.
+    languages: LanguageRepository
+    inbox_repo: InboxRepository
+    conversations: ConversationService
+    classifier: Classifier
+    assistant: AssistantService
+    knowledge: KnowledgeService
+    tools: ToolRegistry
+    #: Outgoing HTTP for tools (weather...), one pool for the whole process.
+    http: httpx.AsyncClient
+    close_openai: Any  # the client's async close()
+
+
+class GracefulApplication(Application):  # type: ignore[type-arg]
+    """Stops like PTB's Application (no new updates, finish what is running), but only waits
+    `grace_seconds`: then unfinished updates are cancelled and stay in the inbox."""
+
+    def __init__(self, *, grace_seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.grace_seconds = grace_seconds
+        #: Set in post_init, cleared in post_shutdown (tests read the stores through it).
+        self.resources: Resources | None = None
+
+    async def initialize(self) -> None:
+        try:
+            await super().initialize()
+        except BaseException:
+            # getMe failed (or was cancelled) after the bot's HTTP sessions opened: PTB's
+            # shutdown() skips an application that never finished initialising, so close them.
+            await self.bot.shutdown()
+            raise
+
+    async def stop(self) -> None:
+        processor = self.update_processor
+        timer = None
+        if isinstance(processor, ChatOrderedProcessor):
+
+            def expire() -> None:
+                cancelled = processor.cancel_all()
+                if cancelled:
+                    log.warning(
+                        "shutdown grace of %.0fs over: %d unfinished update(s) stay in the inbox",
+                        self.grace_seconds,
+                        cancelled,
+                    )
+
+            timer = asyncio.get_running_loop().call_later(self.grace_seconds, expire)
+            processor.stop_retrying()  # a reply waiting for Telegram to recover waits no more
+        try:
+            await super().stop()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def build_application(settings: Settings) -> BotApplication:
+    """Everything wired but nothing opened: resources open in post_init, close in post_shutdown."""
+    context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    albums = AlbumCollector(
+        quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
+    )
+    # Connection pool sized for the concurrency (previews, finals and typing of many chats), but
+    # not more sockets to Telegram than a busy bot needs: calls are short.
+    pool = min(256, max(64, settings.max_concurrent_chats))
+    poll_read_timeout = settings.telegram_poll_timeout + 10.0
+    rate_limiter = AIORateLimiter(
+        overall_max_rate=settings.telegram_rate_limit_per_second,
+        overall_time_period=1,
+        group_max_rate=settings.telegram_group_rate_limit_per_minute,
+        group_time_period=60,
+        max_retries=5,
+    )
+    processor = ChatOrderedProcessor(
+        settings.max_concurrent_chats, albums, max_age=settings.inbox_replay_max_age_seconds
+    )
+    application = (
+        ApplicationBuilder()
+        .application_class(
+            GracefulApplication, kwargs={"grace_seconds": settings.shutdown_grace_seconds}
+        )
+        .bot(
+            PollingBot(
+                token=settings.telegram_bot_token.get_secret_value(),
+                base_url=settings.telegram_base_url,
+                base_file_url=settings.telegram_base_file_url,
+                rate_limiter=rate_limiter,
+                request=AiohttpRequest(connection_pool_size=pool),
+                get_updates_request=AiohttpRequest(
+                    connection_pool_size=1, read_timeout=poll_read_timeout
+                ),
+            )
+        )
+        .context_types(context_types)
+        .concurrent_updates(processor)
+        .post_init(_opener(settings, albums, processor))
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app = cast(BotApplication, application)
+    handlers.register_all(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+def _opener(
+    settings: Settings, albums: AlbumCollector, processor: ChatOrderedProcessor
+) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
+    """post_init: open the services with these settings, then register the command menu."""
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        app = cast(BotApplication, application)
+        resources = await open_services(settings)
+        cast(GracefulApplication, application).resources = resources
+        inbox = Inbox(resources.inbox_repo, app.bot)
+        app.bot_data.collaborators = collaborators(resources, albums, inbox)
+        processor.attach_inbox(inbox, app.process_update)
+        await inbox.prune(INBOX_RETENTION_SECONDS)
+        await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
+        await register_menu(app, settings)
+        await warn_if_new_database(
+            app.bot,
+            settings,
+            resources.languages,
+            await resources.storage.take_new_database_notice(),
+        )
+        settle_gc()
+        log.info("bot @%s ready", app.bot.username)
+
+    return post_init
+
+
+def settle_gc() -> None:
+    """Garbage collection tuned for a long-running server, once everything is loaded.
+
+    The modules, settings and caches loaded at start-up live as long as the process: frozen,
+    collections no longer walk them. Each reply allocates thousands of short-lived objects
+    (Telegram objects, JSON, HTTP): with CPython's default threshold a young collection ran
+    every few hundred of them and the profile put ~15% of the bot's CPU in the collector.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, older, oldest)
+
+
+def collaborators(resources: Resources, albums: AlbumCollector, inbox: Inbox) -> Collaborators:
+    """What handlers call, each built with only what it uses."""
+    r, settings = resources, resources.settings
+    answerer = Answerer(
+        settings,
+        chats=r.chats,
+        assistants=r.assistants,
+        transcript=r.transcript,
+        conversations=r.conversations,
+        classifier=r.classifier,
+        assistant=r.assistant,
+        tools=r.tools,
+        http=r.http,
+        inbox=inbox,
+        languages=r.languages,
+    )
+    admin = AdminActions(
+        assistants=r.assistants,
+        chats=r.chats,
+        audit=r.audit,
+        rules=r.access,
+        knowledge=r.knowledge,
+        knowledge_files=r.knowledge_files,
+        tools=r.tools,
+    )
+    return Collaborators(
+        settings=settings,
+        answerer=answerer,
+        vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
+        albums=albums,
+        access=Access(settings, r.access),
+        limits=Limits(settings, r.usage),
+        admin=admin,
+        chats=r.chats,
+        transcript=r.transcript,
+        usage=r.usage,
+        languages=r.languages,
+        inbox=inbox,
+    )
+
+
+async def open_services(settings: Settings) -> Resources:
+    """Open the database and the OpenAI client, ensure the default assistant."""
+    storage = await Storage.open(settings.database_path)
+    try:
+        await storage.assistants.ensure_default(
+            settings.assistant_name, settings.default_instructions(), settings.assistant_model
+        )
+        await storage.access.load()
+        await storage.languages.load()
+    except BaseException:
+        await storage.close()  # its thread would keep the process alive
+        raise
+    # Nothing below does I/O: the clients open their connections when first used.
+    client = build_openai_client(settings)
+    # The requests of every message: OPENAI_TRANSPORT (lean by default), configured like the client.
+    transport = build_transport(settings, client)
+
+    async def close_openai() -> None:
+        await transport.close()
+        await client.close()
+
+    return Resources(
+        settings=settings,
+        storage=storage,
+        chats=storage.chats,
+        assistants=storage.assistants,
+        transcript=storage.transcript,
+        access=storage.access,
+        knowledge_files=storage.knowledge,
+        audit=storage.audit,
+        usage=storage.usage,
+        languages=storage.languages,
+        inbox_repo=storage.inbox,
+        conversations=ConversationService(transport),
+        classifier=Classifier(
+            transport,
+            model=settings.classifier_model,
+            routes=settings.classifier_routes,
+            default_label=settings.default_label,
+            timeout=settings.classifier_timeout_seconds,
+            reasoning_effort=settings.classifier_reasoning_effort or None,
+        ),
+        assistant=AssistantService(transport),
+        knowledge=KnowledgeService(client),
+        tools=default_registry(),
+        http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
+        close_openai=close_openai,
+    )
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    app = cast(BotApplication, application)
+    graceful = cast(GracefulApplication, application)
+    resources = graceful.resources
+    app.bot_data.collaborators = None
+    if resources is None:
+        return
+    graceful.resources = None
+    await resources.http.aclose()
+    await resources.close_openai()
+    await resources.storage.close()
+
+
+async def register_menu(app: BotApplication, settings: Settings) -> None:
+    """The command menu in every language (English is the default); admins also see theirs."""
+    scopes: list[tuple[BotCommandScope, bool]] = [(BotCommandScopeDefault(), False)]
+    scopes += [
+        (BotCommandScopeChat(admin_id), True) for admin_id in sorted(settings.admin_user_ids)
+    ]
+    for scope, admin in scopes:
+        for lang in LANGUAGES:
+            try:
+                await app.bot.set_my_commands(
+                    menu(lang, admin=admin),
+                    scope=scope,
+                    language_code=menu_language_code(lang),
+                )
+            except TelegramError as exc:  # e.g. an admin who never started the bot
+                log.warning("could not set the %s command menu for %s: %s", lang, scope.type, exc)
+
+
+def _retry_later(update: object, context: BotContext, error: BaseException | None) -> bool:
+    """Telegram failed to take the reply: the inbox keeps the update and it is retried."""
+    parts = context.bot_data.collaborators
+    if parts is None or not isinstance(update, Update):
+        return False
+    if not parts.inbox.will_retry(update.update_id, error):
+        return False
+    parts.inbox.undelivered(update.update_id)
+    log.warning("update %s: Telegram failed (%s); it will be retried", update.update_id, error)
+    return True
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log with the traceback; tell the user something short, never the traceback.
+
+    Without an update, a Telegram error comes from polling (`run_polling` hands each failed
+    getUpdates here, then PTB retries with backoff; the bot creates no other update-less tasks).
+    A 409 Conflict was already explained once by PollingBot: not repeated. Other polling failures
+    (Telegram down, network) get one line without a traceback. A reply Telegram failed to take
+    is retried later (`_retry_later`): no error message then, the answer itself comes, late.
+    """
+    error = context.error
+    if update is None and isinstance(error, Conflict):
+        return
+    if update is None and isinstance(error, TelegramError):
+        log.warning("polling Telegram for updates failed (python-telegram-bot retries): %s", error)
+        return
+    if update is None:
+        log.error("error in a background task", exc_info=error)
+        return
+    if _retry_later(update, context, error):
+        return
+    log.error("error while handling update %s", getattr(update, "update_id", "?"), exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    message = update.effective_message
+    user = update.effective_user
+    lang = language_of(user.language_code if user else None)
+    dest = Destination(
+        update.effective_chat.id,
+        update.effective_chat.type,
+        thread_id=topic_of(message),
+        reply_to=message.message_id if message else None,
+    )
+    try:
+        await send_plain(context.bot, dest, t(lang, "internal_error"))
+    except TelegramError as exc:
+        log.warning("could not tell chat %s about the error: %s", dest.chat_id, exc)
+        _retry_later(update, context, exc)

@@ -1,0 +1,88 @@
+"""What a photo adds to the bot's latency: `python -m bench.experiments.photo_latency`.
+
+Runs the real application in-process against the test fakes and measures, per case, the time
+from an update being queued in the fake Bot API to the answer request reaching the fake OpenAI.
+The difference to a text message (in an existing conversation) is what the bot adds for a
+photo: getFile, download, decode and check, EXIF turn and downscale, re-encode, base64. Images are
+noisy phone-camera-like JPEGs made with Pillow, EXIF-rotated as phones store them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import statistics
+import time
+from collections.abc import Callable
+
+from PIL import Image
+
+from bench.experiments.inprocess import in_process_bot
+
+REPEATS = 7
+
+
+def phone_jpeg(width: int, height: int) -> bytes:
+    image = Image.effect_noise((width // 4, height // 4), 60).convert("RGB")
+    image = image.resize((width, height))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, as phones do
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+async def _measure() -> dict[str, float]:
+    async with in_process_bot() as (tg, ai, _bot):
+
+        async def turn(push: Callable[[int], object], chat: int) -> float:
+            seen = len(ai.requests_to("/v1/responses"))
+            started = time.monotonic()
+            push(chat)
+            while True:
+                fresh = ai.requests_to("/v1/responses")[seen:]
+                answers = [r for r in fresh if r.body and r.body.get("stream")]
+                if answers:
+                    return answers[0].at - started
+                await asyncio.sleep(0.0005)
+
+        small, large = phone_jpeg(1280, 960), phone_jpeg(4032, 3024)
+        cases: dict[str, Callable[[int], object]] = {
+            "text": lambda c: tg.private_text("hello", chat_id=c),
+            "photo 1280x960 (as Telegram compresses)": lambda c: tg.media_message(
+                {"photo": tg.photo_sizes(small, 1280, 960)}, chat_id=c
+            ),
+            "file 4032x3024 12 MP JPEG (4.3 MB)": lambda c: tg.media_message(
+                {
+                    "document": {
+                        **tg.add_file(large),
+                        "file_name": "IMG_0001.jpg",
+                        "mime_type": "image/jpeg",
+                    }
+                },
+                chat_id=c,
+            ),
+        }
+        results: dict[str, float] = {}
+        for name, push in cases.items():
+            samples = []
+            for i in range(REPEATS):
+                chat = 50_000 + i
+                await turn(lambda c: tg.private_text("warm up", chat_id=c), chat)
+                await asyncio.sleep(0.05)
+                samples.append(await turn(push, chat))
+                await asyncio.sleep(0.05)
+            results[name] = statistics.median(samples) * 1000
+        return results
+
+
+def main() -> None:
+    results = asyncio.run(_measure())
+    base = results["text"]
+    print(f"{'case':45s} {'update -> model request':>24s} {'added by the photo':>20s}")
+    for name, ms in results.items():
+        print(f"{name:45s} {ms:21.1f} ms {ms - base:17.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1292 @@
+"""A loopback HTTP fake of the OpenAI API for tests (Responses + Conversations + files).
+
+The ``openai`` SDK (3.x) talks to it over real HTTP, so there is nothing to patch::
+
+    async with FakeOpenAI() as ai:
+        client = openai.AsyncOpenAI(base_url=ai.base_url, api_key=API_KEY, max_retries=0)
+        ai.script(Reply(text="Hello!"))
+        response = await client.responses.create(model="gpt-4o-mini", input="hi")
+        assert response.output_text == "Hello!"
+        assert ai.violations == []
+
+What it serves (answers mirror the shapes of the official OpenAPI spec, errors are
+``{"error": {"message", "type", "param", "code"}}`` with the real status codes):
+
+* ``POST /v1/responses`` (JSON or SSE stream), ``GET``/``DELETE /v1/responses/{id}``,
+  ``GET /v1/responses/{id}/input_items``;
+* ``POST /v1/conversations``, ``GET``/``POST``/``DELETE /v1/conversations/{id}``,
+  ``GET``/``POST /v1/conversations/{id}/items``, ``GET``/``DELETE .../items/{item_id}``;
+* ``POST``/``GET /v1/files`` (multipart upload), ``GET``/``DELETE /v1/files/{id}``,
+  ``GET /v1/files/{id}/content``;
+* ``POST``/``GET /v1/vector_stores``, ``GET``/``DELETE /v1/vector_stores/{id}``,
+  ``POST``/``GET /v1/vector_stores/{id}/files``.
+
+Anything else is ``404 Invalid URL (METHOD /path)`` as the real API says. Every request is
+recorded in :attr:`FakeOpenAI.requests`; request bodies of ``POST /v1/responses`` (and of the
+conversation/vector-store creations) are validated against the spec and problems land in
+:attr:`FakeOpenAI.violations` instead of failing the request.
+
+Answers to ``POST /v1/responses`` are scripted with :class:`Reply`: assistant requests take
+them FIFO from :meth:`FakeOpenAI.script` (then :attr:`FakeOpenAI.default_reply`); requests
+asking for structured output (``text.format.type == "json_schema"``) go to
+:attr:`FakeOpenAI.classifier` instead, whose label is wrapped into a schema-shaped object.
+
+Holding answers without a clock: ``Reply(gate=event)`` answers only once the test sets the
+``asyncio.Event`` (the request is recorded on arrival, so ``ai.wait_for`` sees it while it is
+held). Replies sharing one event are a barrier: a ``default_reply`` that counts the requests
+and sets the event when N of them are waiting proves N were in flight at once (if they were
+serialised, the N-th would never come and the test fails by its deadline instead). A
+``Reply(step=semaphore)`` streams in lock-step: each delta after the first waits for one
+``release()``.
+
+Function calling: ``Reply(tool_calls=[("weather", {"place": "Madrid"})])`` answers with one
+``function_call`` output item per call (after the text message, or alone when the text is
+empty), streamed with the real events (``response.output_item.added`` with empty arguments,
+``response.function_call_arguments.delta``..., ``response.function_call_arguments.done``,
+``response.output_item.done``). The calls join the request's conversation, and so do the
+``function_call_output`` items a later request sends; the default reply to a request carrying
+only tool outputs is ``Tool said: <outputs joined with " | ">``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aiohttp import web
+
+from testkit.server import LoopbackServer
+
+from . import openapi_check
+
+__all__ = ["API_KEY", "FakeOpenAI", "Recorded", "Reply"]
+
+API_KEY: Final = "sk-test-loopback-fake-key"
+
+JSONDict = dict[str, Any]
+Handler = Callable[[web.Request, "re.Match[str]", "Recorded"], Awaitable[web.StreamResponse]]
+
+_DEFAULT_ERROR_MESSAGE: Final = (
+    "The server had an error while processing your request. Sorry about that!"
+)
+# Prefix of every request path the fake serves (the SDK's base_url ends in it).
+_PREFIX: Final = "/v1"
+
+
+@dataclass
+class Recorded:
+    """One HTTP request the fake received (recorded on arrival, before any latency)."""
+
+    method: str
+    path: str  # e.g. "/v1/responses" (no query string)
+    body: JSONDict | None  # parsed JSON; multipart uploads as {field: value | file-summary}
+    headers: dict[str, str]  # lower-cased names
+    at: float  # time.monotonic() on arrival
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """One scripted answer to ``POST /v1/responses``."""
+
+    text: str = ""
+    # Stream deltas; ``None`` splits ``text`` into word-sized deltas ("Hello", " world").
+    # If given, they should join to ``text`` (an empty ``text`` is taken as their join).
+    chunks: list[str] | None = None
+    status: int = 200  # anything but 200 answers with an error body in the real shape
+    error_message: str = _DEFAULT_ERROR_MESSAGE
+    error_type: str = "server_error"
+    error_code: str | None = None
+    error_param: str | None = None
+    retry_after: float | None = None  # error answers: Retry-After (s) + retry-after-ms headers
+    latency: float = 0.0  # seconds before the response headers / first byte
+    # Held (after `latency`) until the test sets this event: no clock involved. Several replies
+    # sharing one event make a barrier: e.g. set it once N requests are waiting at once.
+    gate: asyncio.Event | None = field(default=None, compare=False, repr=False)
+    token_delay: float = 0.0  # streaming: seconds between two deltas
+    # Streaming: before each delta after the first, wait until the test releases this once (a
+    # lock-step stream: proves each delta is flushed on its own, with no clock involved).
+    step: asyncio.Semaphore | None = field(default=None, compare=False, repr=False)
+    cut_after: int | None = None  # streaming: drop the connection after N deltas
+    usage: JSONDict | None = None  # overrides (merged into) the computed usage
+    # Function calls the model makes, (name, arguments): one function_call output item each.
+    # Streaming: cut_after counts their argument deltas after the text deltas.
+    tool_calls: list[tuple[str, dict[str, Any]]] | None = None
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = 1.0, **kwargs: Any) -> Reply:
+        """A 429 as the real API sends it for a tokens-per-minute limit."""
+        kwargs.setdefault(
+            "error_message",
+            "Rate limit reached for gpt-4o-mini in organization org-fake on tokens per min "
+            "(TPM): Limit 200000, Used 200000, Requested 120. Please try again in 1s.",
+        )
+        kwargs.setdefault("error_type", "tokens")
+        kwargs.setdefault("error_code", "rate_limit_exceeded")
+        return cls(status=429, retry_after=retry_after, **kwargs)
+
+    @classmethod
+    def server_error(cls, status: int = 500, **kwargs: Any) -> Reply:
+        """A 5xx in the real shape (``server_error``, default message)."""
+        return cls(status=status, **kwargs)
+
+    def deltas(self) -> list[str]:
+        """The stream deltas for this reply."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        # Word-sized pieces that keep their leading whitespace, like real token streams.
+        return re.findall(r"\s*\S+|\s+$", self.text) or ([self.text] if self.text else [])
+
+    def full_text(self) -> str:
+        if not self.text and self.chunks:
+            return "".join(self.chunks)
+        return self.text
+
+
+def _new_id(prefix: str, nbytes: int = 24) -> str:
+    return f"{prefix}{secrets.token_hex(nbytes)}"
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _error_body(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> JSONDict:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _sse(event: Mapping[str, Any]) -> bytes:
+    """One server-sent event exactly as OpenAI frames it."""
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+class _ErrorReply(Exception):
+    """Raised inside handlers to answer with an error in the real shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = _error_body(message, type_, param, code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers on request bodies
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_schema_format(body: Mapping[str, Any]) -> JSONDict | None:
+    """``text.format`` of a request when it asks for structured (json_schema) output."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return fmt
+    return None
+
+
+def _schema_properties(schema: Mapping[str, Any]) -> Iterator[tuple[str, JSONDict]]:
+    """(name, resolved sub-schema) of each property of an object schema, ``$defs`` followed."""
+
+    def resolve(node: JSONDict) -> JSONDict:
+        for _ in range(16):  # follow local "#/$defs/X" chains, bounded
+            ref = node.get("$ref")
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                break
+            target: Any = schema
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return node
+
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        for name, sub in props.items():
+            yield name, resolve(sub if isinstance(sub, dict) else {})
+
+
+def _enum_values(prop: Mapping[str, Any]) -> list[Any]:
+    if isinstance(prop.get("enum"), list):
+        return list(prop["enum"])
+    if "const" in prop:
+        return [prop["const"]]
+    for key in ("anyOf", "oneOf"):  # e.g. {"anyOf": [{"enum": [...]}, {"type": "null"}]}
+        for branch in prop.get(key) or []:
+            if isinstance(branch, dict) and (values := _enum_values(branch)):
+                return values
+    return []
+
+
+def _is_string_like(prop: Mapping[str, Any]) -> bool:
+    kind = prop.get("type")
+    return (
+        kind == "string"
+        or (isinstance(kind, list) and "string" in kind)
+        or bool(_enum_values(prop))
+    )
+
+
+def _placeholder(prop: Mapping[str, Any]) -> Any:
+    """A schema-valid filler value for a property the label does not go into."""
+    if values := _enum_values(prop):
+        return values[0]
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    return {
+        "string": "",
+        "integer": 0,
+        "number": 0,
+        "boolean": False,
+        "array": [],
+        "object": {},
+    }.get(str(kind))
+
+
+def default_classifier(body: JSONDict) -> str:
+    """First enum value of the schema's first enum property (``""`` when there is none)."""
+    fmt = _json_schema_format(body) or {}
+    schema = fmt.get("schema") or {}
+    for _name, prop in _schema_properties(schema):
+        if values := _enum_values(prop):
+            return str(values[0])
+    return ""
+
+
+def wrap_label(schema: Mapping[str, Any], label: str) -> JSONDict:
+    """The JSON object a model would produce for ``schema`` carrying ``label``.
+
+    The label goes into the first string/enum property; the other properties get
+    schema-valid placeholders, so strict schemas (all properties required) are satisfied.
+    """
+    result: JSONDict = {}
+    placed = False
+    for name, prop in _schema_properties(schema):
+        if not placed and _is_string_like(prop):
+            result[name], placed = label, True
+        else:
+            result[name] = _placeholder(prop)
+    if not placed:
+        result["label"] = label
+    return result
+
+
+def _last_user_text(body: Mapping[str, Any]) -> str:
+    """Text of the last user message of a request (the whole input when it is a string)."""
+    inp = body.get("input")
+    if isinstance(inp, str):
+        return inp
+    if isinstance(inp, list):
+        for item in reversed(inp):
+            if isinstance(item, dict) and item.get("role") == "user":
+                return "\n".join(_message_texts(item))
+    return ""
+
+
+def _message_texts(item: Mapping[str, Any]) -> list[str]:
+    content = item.get("content")
+    if isinstance(content, str):
+        return [content]
+    texts: list[str] = []
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif (
+                isinstance(part, dict)
+                and part.get("type") == "input_text"
+                and isinstance(part.get("text"), str)
+            ):
+                texts.append(part["text"])
+    return texts
+
+
+def _function_outputs(body: Mapping[str, Any] | None) -> list[JSONDict]:
+    inp = (body or {}).get("input")
+    items: list[Any] = inp if isinstance(inp, list) else []
+    return [i for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
+
+
+def _output_text(item: Mapping[str, Any]) -> str:
+    """A function_call_output's output as text (its input_text parts when it is a list)."""
+    output = item.get("output")
+    if isinstance(output, str):
+        return output
+    return "".join(_message_texts({"content": output}))
+
+
+def default_reply(body: JSONDict) -> Reply:
+    """``Echo: <last user input text>``; ``Tool said: <outputs>`` when only tool outputs came."""
+    inp = body.get("input")
+    outputs = _function_outputs(body)
+    if outputs and isinstance(inp, list) and len(outputs) == len(inp):
+        return Reply(text="Tool said: " + " | ".join(_output_text(o) for o in outputs))
+    return Reply(text="Echo: " + _last_user_text(body))
+
+
+def _argument_deltas(arguments: str) -> list[str]:
+    """Token-like pieces of a function call's arguments: '{"', 'place', '":"', 'Madrid', '"}'."""
+    return re.findall(r"\w+|\s+|[^\w\s]+", arguments) or [arguments]
+
+
+def _conversation_id(body: Mapping[str, Any]) -> str | None:
+    conv = body.get("conversation")
+    if isinstance(conv, str):
+        return conv
+    if isinstance(conv, dict) and isinstance(conv.get("id"), str):
+        return str(conv["id"])
+    return None
+
+
+def _input_item_to_stored(item: Any) -> JSONDict | None:
+    """An input item as the Conversations API stores and lists it (with id and status)."""
+    if isinstance(item, str):
+        item = {"role": "user", "content": item}
+    if not isinstance(item, dict) or item.get("type") == "item_reference":
+        return None
+    if item.get("type", "message") != "message":
+        stored = dict(item)
+        stored.setdefault("id", _new_id("item_"))
+        if stored.get("type") in ("function_call", "function_call_output"):
+            stored.setdefault("status", "completed")  # listed items always carry a status
+        return stored
+    role = item.get("role", "user")
+    content = item.get("content")
+    parts: list[JSONDict] = []
+    raw_parts: list[Any] = [content] if isinstance(content, str) else list(content or [])
+    for part in raw_parts:
+        if isinstance(part, str):
+            kind = "output_text" if role == "assistant" else "input_text"
+            part = {"type": kind, "text": part}
+        if not isinstance(part, dict):
+            continue
+        part = dict(part)
+        if part.get("type") == "output_text":
+            part.setdefault("annotations", [])
+            part.setdefault("logprobs", [])
+        elif part.get("type") == "input_image":
+            part.setdefault("detail", "auto")
+            part.setdefault("file_id", None)
+            part.setdefault("image_url", None)
+        parts.append(part)
+    return {
+        "type": "message",
+        "id": item.get("id") or _new_id("msg_"),
+        "status": "completed",
+        "role": role,
+        "content": parts,
+    }
+
+
+def _stored_input_items(body: Mapping[str, Any]) -> list[JSONDict]:
+    inp = body.get("input")
+    raw: list[Any] = [inp] if isinstance(inp, str) else list(inp or [])
+    return [s for s in map(_input_item_to_stored, raw) if s is not None]
+
+
+def _paginate(items: list[JSONDict], query: Mapping[str, str], *, default_order: str) -> JSONDict:
+    """A cursor page ``{object, data, first_id, last_id, has_more}`` (limit/order/after)."""
+    ordered = list(reversed(items)) if query.get("order", default_order) == "desc" else items
+    after = query.get("after")
+    if after:
+        ids = [i.get("id") for i in ordered]
+        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+    try:
+        limit = max(1, min(100, int(query.get("limit", "20"))))
+    except ValueError:
+        limit = 20
+    page = ordered[:limit]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0].get("id") if page else None,
+        "last_id": page[-1].get("id") if page else None,
+        "has_more": len(ordered) > limit,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake
+# ---------------------------------------------------------------------------------------------
+
+
+class FakeOpenAI(LoopbackServer):
+    """A real HTTP server on 127.0.0.1 speaking (a subset of) the OpenAI API."""
+
+    def __init__(self, *, validate: bool = True, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
+        self.requests: list[Recorded] = []
+        self.violations: list[str] = []
+        self.conversations: dict[str, list[JSONDict]] = {}
+        self.responses: dict[str, JSONDict] = {}  # stored responses (store not false)
+        self.files: dict[str, JSONDict] = {}
+        self.file_contents: dict[str, bytes] = {}
+        self.vector_stores: dict[str, JSONDict] = {}
+        self.vector_store_files: dict[str, list[JSONDict]] = {}
+        self.default_reply: Callable[[JSONDict], Reply] = default_reply
+        self.classifier: Callable[[JSONDict], str | Reply] = default_classifier
+        self.validate = validate
+        self._queue: list[Reply] = []
+        self._conversation_meta: dict[str, JSONDict] = {}
+        self._input_items: dict[str, list[JSONDict]] = {}  # response id -> its input items
+        self._arrived = asyncio.Condition()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("POST", re.compile(r"/responses"), self._create_response),
+            ("GET", re.compile(r"/responses/(?P<rid>[^/]+)"), self._get_response),
+            ("DELETE", re.compile(r"/responses/(?P<rid>[^/]+)"), self._delete_response),
+            ("GET", re.compile(r"/responses/(?P<rid>[^/]+)/input_items"), self._input_items_list),
+            ("POST", re.compile(r"/conversations"), self._create_conversation),
+            ("GET", re.compile(r"/conversations/(?P<cid>[^/]+)"), self._get_conversation),
+            ("POST", re.compile(r"/conversations/(?P<cid>[^/]+)"), self._update_conversation),
+            ("DELETE", re.compile(r"/conversations/(?P<cid>[^/]+)"), self._delete_conversation),
+            ("GET", re.compile(r"/conversations/(?P<cid>[^/]+)/items"), self._list_items),
+            ("POST", re.compile(r"/conversations/(?P<cid>[^/]+)/items"), self._create_items),
+            (
+                "GET",
+                re.compile(r"/conversations/(?P<cid>[^/]+)/items/(?P<iid>[^/]+)"),
+                self._get_item,
+            ),
+            (
+                "DELETE",
+                re.compile(r"/conversations/(?P<cid>[^/]+)/items/(?P<iid>[^/]+)"),
+                self._delete_item,
+            ),
+            ("POST", re.compile(r"/files"), self._create_file),
+            ("GET", re.compile(r"/files"), self._list_files),
+            ("GET", re.compile(r"/files/(?P<fid>[^/]+)"), self._get_file),
+            ("DELETE", re.compile(r"/files/(?P<fid>[^/]+)"), self._delete_file),
+            ("GET", re.compile(r"/files/(?P<fid>[^/]+)/content"), self._file_content),
+            ("POST", re.compile(r"/vector_stores"), self._create_vector_store),
+            ("GET", re.compile(r"/vector_stores"), self._list_vector_stores),
+            ("GET", re.compile(r"/vector_stores/(?P<vid>[^/]+)"), self._get_vector_store),
+            ("DELETE", re.compile(r"/vector_stores/(?P<vid>[^/]+)"), self._delete_vector_store),
+            ("POST", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._add_vs_file),
+            ("GET", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._list_vs_files),
+            ("GET", re.compile(r"/models"), self._list_models),
+        ]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+
+    async def start(self) -> None:
+        if self.validate:  # parse the spec off the event loop, once per process
+            await asyncio.to_thread(openapi_check.preload)
+        await super().start()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: pass it as ``AsyncOpenAI(base_url=...)``."""
+        return f"{self.origin}{_PREFIX}"
+
+    # -- scripting and assertions -----------------------------------------------------------
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies for assistant (non-classifier) response requests, FIFO."""
+        self._queue.extend(replies)
+
+    @property
+    def pending_replies(self) -> int:
+        """How many scripted replies were not consumed yet."""
+        return len(self._queue)
+
+    def forget_conversation(self, conv_id: str) -> None:
+        """Make ``conv_id`` unknown: using it afterwards answers 404 like the real API."""
+        self.conversations.pop(conv_id, None)
+        self._conversation_meta.pop(conv_id, None)
+
+    @staticmethod
+    def _normalise_path(path: str) -> str:
+        path = "/" + path.lstrip("/")
+        return path if path.startswith(_PREFIX + "/") else _PREFIX + path
+
+    def requests_to(self, path: str, method: str = "POST") -> list[Recorded]:
+        """Recorded requests to ``path`` (``/v1`` optional) with ``method``."""
+        wanted = self._normalise_path(path)
+        return [r for r in self.requests if r.path == wanted and r.method == method.upper()]
+
+    # A deadline parameter is this helper's documented API, hence the noqa.
+    async def wait_for(
+        self,
+        path: str,
+        count: int = 1,
+        timeout: float = 10.0,
+        *,
+        method: str = "POST",
+    ) -> list[Recorded]:
+        """Wait until at least ``count`` requests to ``path`` arrived; returns them all."""
+
+        def enough() -> bool:
+            return len(self.requests_to(path, method)) >= count
+
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._arrived:
+                    await self._arrived.wait_for(enough)
+        except TimeoutError:
+            seen = [f"{r.method} {r.path}" for r in self.requests]
+            raise TimeoutError(
+                f"waited {timeout}s for {count} x {method} {path}; got "
+                f"{len(self.requests_to(path, method))} (all requests: {seen})"
+            ) from None
+        return self.requests_to(path, method)
+
+    @staticmethod
+    def function_outputs(body: Mapping[str, Any] | None) -> list[JSONDict]:
+        """The ``function_call_output`` items of a request body's ``input``, in order."""
+        return _function_outputs(body)
+
+    @staticmethod
+    def input_texts(body: Mapping[str, Any] | None) -> list[str]:
+        """Every ``input_text`` part and string content a request body's ``input`` carried."""
+        if not body:
+            return []
+        inp = body.get("input")
+        if isinstance(inp, str):
+            return [inp]
+        texts: list[str] = []
+        for item in inp if isinstance(inp, list) else []:
+            if isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, dict):
+                texts.extend(_message_texts(item))
+        return texts
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _headers(self, **extra: str) -> dict[str, str]:
+        return {
+            "x-request-id": _new_id("req_", 16),
+            "openai-version": "2020-10-01",
+            "openai-processing-ms": "1",
+            **extra,
+        }
+
+    def _json(self, payload: Any, status: int = 200, **headers: str) -> web.Response:
+        return web.json_response(payload, status=status, headers=self._headers(**headers))
+
+    async def _record(self, request: web.Request) -> Recorded:
+        body: JSONDict | None = None
+        ctype = request.content_type
+        if request.can_read_body:
+            if ctype.startswith("multipart/"):
+                body = {}
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, web.FileField):
+                        data = value.file.read()
+                        body[key] = {
+                            "filename": value.filename,
+                            "content_type": value.content_type,
+                            "bytes": len(data),
+                            "data": data,
+                        }
+                    else:
+                        body[key] = value
+            else:
+                raw = await request.read()
+                try:
+                    parsed = json.loads(raw) if raw else None
+                except ValueError:
+                    parsed = {"_unparseable": raw.decode("utf-8", "replace")}
+                body = parsed if isinstance(parsed, dict) or parsed is None else {"_json": parsed}
+        rec = Recorded(
+            method=request.method,
+            path=request.path,
+            body=body,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            at=time.monotonic(),
+            query=dict(request.query),
+        )
+        self.requests.append(rec)
+        async with self._arrived:
+            self._arrived.notify_all()
+        return rec
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        rec = await self._record(request)
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return self._auth_error(request.headers.get("Authorization"))
+        if rec.body is not None and "_unparseable" in rec.body:
+            self.violations.append(f"{rec.method} {rec.path}: body is not valid JSON")
+            return self._json(
+                _error_body(
+                    "We could not parse the JSON body of your request. (HINT: This likely "
+                    "means you aren't using your HTTP library correctly. The OpenAI API "
+                    "expects a JSON payload, but what was sent was not valid JSON.)",
+                    "invalid_request_error",
+                ),
+                status=400,
+            )
+        sub = request.path.removeprefix(_PREFIX) if request.path.startswith(_PREFIX + "/") else None
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(sub) if sub is not None else None
+            if match and method == request.method:
+                try:
+                    return await handler(request, match, rec)
+                except _ErrorReply as err:
+                    return self._json(err.body, status=err.status)
+        return self._json(
+            _error_body(f"Invalid URL ({request.method} {request.path})", "invalid_request_error"),
+            status=404,
+        )
+
+    def _auth_error(self, header: str | None) -> web.Response:
+        if not header:
+            message = (
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), "
+                "or as the password field (i.e. -u YOUR_KEY:) when using curl. You can obtain "
+                "an API key from https://platform.openai.com/account/api-keys."
+            )
+            return self._json(_error_body(message, "invalid_request_error"), status=401)
+        key = header.removeprefix("Bearer ").strip()
+        shown = f"{key[:3]}*****{key[-4:]}" if len(key) > 8 else key
+        message = (
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
+        return self._json(
+            _error_body(message, "invalid_request_error", code="invalid_api_key"), status=401
+        )
+
+    def _check_request(self, spec_path: str, rec: Recorded) -> None:
+        if not self.validate:
+            return
+        where = f"{rec.method} {rec.path}"
+        for problem in openapi_check.request_violations(spec_path, rec.method, rec.body):
+            self.violations.append(f"{where}: {problem}")
+
+    # -- /responses -----------------------------------------------------------------------------
+
+    def _next_reply(self, body: JSONDict) -> Reply:
+        """The scripted reply (assistant requests) or the classifier's (json_schema ones)."""
+        fmt = _json_schema_format(body)
+        if fmt is None:
+            return self._queue.pop(0) if self._queue else self.default_reply(body)
+        schema = fmt.get("schema") or {}
+        verdict = self.classifier(body)
+        if not isinstance(verdict, Reply):
+            return Reply(text=json.dumps(wrap_label(schema, verdict)))
+        if not verdict.text and not verdict.chunks and verdict.status == 200:
+            # A Reply used only for latency/pacing still answers with the default label.
+            verdict.text = json.dumps(wrap_label(schema, default_classifier(body)))
+        return verdict
+
+    def _usage(self, reply: Reply, text: str) -> JSONDict:
+        usage: JSONDict = {
+            "input_tokens": 10,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": len(text) // 4,
+            "output_tokens_details": {"reasoning_tokens": 0},
+        }
+        override = dict(reply.usage or {})
+        for key in ("input_tokens_details", "output_tokens_details"):
+            if isinstance(override.get(key), dict):
+                override[key] = {**usage[key], **override.pop(key)}
+        usage.update(override)
+        usage.setdefault("total_tokens", usage["input_tokens"] + usage["output_tokens"])
+        return usage
+
+    def _response_object(
+        self,
+        body: JSONDict,
+        *,
+        resp_id: str,
+        created_at: int,
+        status: str,
+        output: list[JSONDict],
+        usage: JSONDict | None,
+        conv_id: str | None,
+    ) -> JSONDict:
+        """A ``Response`` object echoing the request's settings, like the real API.
+
+        Only well-typed settings are echoed (an invalid request would get a 400 from the
+        real API; here it is answered anyway, with defaults, and noted in `violations`).
+        """
+
+        def echo(key: str, kinds: type | tuple[type, ...], default: Any = None) -> Any:
+            value = body.get(key)
+            if isinstance(value, bool) and kinds in (int, float, (int, float)):
+                return default  # bool is an int subclass, but never a valid number here
+            return value if isinstance(value, kinds) else default
+
+        text_cfg: JSONDict = {"format": {"type": "text"}, "verbosity": "medium"}
+        requested = echo("text", dict, {})
+        if isinstance(requested.get("format"), dict) and "type" in requested["format"]:
+            text_cfg["format"] = requested["format"]
+        if requested.get("verbosity") in ("low", "medium", "high"):
+            text_cfg["verbosity"] = requested["verbosity"]
+        response: JSONDict = {
+            "id": resp_id,
+            "object": "response",
+            "created_at": created_at,
+            "status": status,
+            "background": echo("background", bool, False),
+            "completed_at": _now() if status == "completed" else None,
+            "conversation": {"id": conv_id} if conv_id else None,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": echo("instructions", (str, list)),
+            "max_output_tokens": echo("max_output_tokens", int),
+            "max_tool_calls": echo("max_tool_calls", int),
+            "model": echo("model", str, "gpt-4o-mini"),
+            "output": output,
+            "parallel_tool_calls": echo("parallel_tool_calls", bool, True),
+            "previous_response_id": echo("previous_response_id", str),
+            "prompt_cache_key": echo("prompt_cache_key", str),
+            "reasoning": {"effort": None, "summary": None, **echo("reasoning", dict, {})},
+            "safety_identifier": echo("safety_identifier", str),
+            "service_tier": echo("service_tier", str, "default"),
+            "store": body.get("store") is not False,
+            "temperature": echo("temperature", (int, float), 1.0),
+            "text": text_cfg,
+            "tool_choice": echo("tool_choice", (str, dict), "auto"),
+            "tools": echo("tools", list, []),
+            "top_logprobs": echo("top_logprobs", int, 0),
+            "top_p": echo("top_p", (int, float), 1.0),
+            "truncation": echo("truncation", str, "disabled"),
+            "usage": usage,
+            "user": echo("user", str),
+            "metadata": echo("metadata", dict, {}),
+        }
+        # The real API sends `"usage": null` / `"user": null`, but the spec types them as
+        # non-nullable; leaving them out satisfies both the spec and the SDK (defaults None).
+        for key in ("usage", "user"):
+            if response[key] is None:
+                del response[key]
+        return response
+
+    async def _create_response(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        body = rec.body or {}
+        self._check_request("/responses", rec)
+        if self.validate and not body.get("model") and not body.get("prompt"):
+            self.violations.append(f"POST {rec.path}: Missing required parameter: 'model'.")
+        conv_id = _conversation_id(body)
+        if conv_id is not None and conv_id not in self.conversations:
+            raise _ErrorReply(
+                404, f"Conversation with id '{conv_id}' not found.", param="conversation"
+            )
+        reply = self._next_reply(body)
+        if reply.latency > 0:
+            await asyncio.sleep(reply.latency)
+        if reply.gate is not None:
+            await reply.gate.wait()
+        if reply.status != 200:
+            return self._scripted_error(reply)
+
+        text = reply.full_text()
+        calls = self._function_calls(reply)
+        ids = {"resp_id": _new_id("resp_"), "msg_id": _new_id("msg_")}
+        if body.get("stream"):
+            return await self._stream_response(
+                request, body, reply, text, conv_id, calls=calls, **ids
+            )
+        output = [self._message(ids["msg_id"], text, "completed")] if text or not calls else []
+        output.extend(calls)
+        response = self._response_object(
+            body,
+            resp_id=ids["resp_id"],
+            created_at=_now(),
+            status="completed",
+            output=output,
+            usage=self._usage(reply, text + "".join(c["arguments"] for c in calls)),
+            conv_id=conv_id,
+        )
+        self._finish(body, response, conv_id)
+        return self._json(response)
+
+    def _scripted_error(self, reply: Reply) -> web.Response:
+        headers: dict[str, str] = {}
+        if reply.retry_after is not None:
+            # The spec documents Retry-After as integer seconds (>= 1); the SDK prefers the
+            # precise retry-after-ms, so sub-second waits stay sub-second.
+            headers["retry-after"] = str(max(1, math.ceil(reply.retry_after)))
+            headers["retry-after-ms"] = str(round(reply.retry_after * 1000))
+        body = _error_body(
+            reply.error_message, reply.error_type, reply.error_param, reply.error_code
+        )
+        return self._json(body, status=reply.status, **headers)
+
+    @staticmethod
+    def _message(msg_id: str, text: str, status: str) -> JSONDict:
+        content = [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]
+        return {
+            "id": msg_id,
+            "type": "message",
+            "status": status,
+            "content": content if status == "completed" else [],
+            "role": "assistant",
+        }
+
+    @staticmethod
+    def _function_calls(reply: Reply) -> list[JSONDict]:
+        """The completed ``function_call`` output items of a reply, with fresh ids."""
+        return [
+            {
+                "type": "function_call",
+                "id": _new_id("fc_"),
+                "call_id": "call_" + secrets.token_hex(12),
+                "name": name,
+                "arguments": json.dumps(arguments, separators=(",", ":"), ensure_ascii=False),
+                "status": "completed",
+            }
+            for name, arguments in reply.tool_calls or []
+        ]
+
+    def _finish(self, body: JSONDict, response: JSONDict, conv_id: str | None) -> None:
+        """Store a completed response and append its items to the conversation."""
+        inputs = _stored_input_items(body)
+        if body.get("store") is False:
+            return
+        self.responses[response["id"]] = response
+        self._input_items[response["id"]] = inputs
+        if conv_id is not None and conv_id in self.conversations:
+            self.conversations[conv_id].extend(inputs)
+            self.conversations[conv_id].extend(json.loads(json.dumps(response["output"])))
+
+    async def _stream_response(
+        self,
+        request: web.Request,
+        body: JSONDict,
+        reply: Reply,
+        text: str,
+        conv_id: str | None,
+        *,
+        calls: list[JSONDict],
+        resp_id: str,
+        msg_id: str,
+    ) -> web.StreamResponse:
+        stream = web.StreamResponse(
+            status=200,
+            headers=self._headers(
+                **{
+                    "Content-Type": "text/event-stream; charset=utf-8",
+                    "Cache-Control": "no-cache",
+                }
+            ),
+        )
+        await stream.prepare(request)
+        seq = itertools.count()
+        created_at = _now()
+
+        async def send(event: JSONDict) -> None:
+            event["sequence_number"] = next(seq)
+            await stream.write(_sse(event))
+
+        def snapshot(status: str, output: list[JSONDict], usage: JSONDict | None) -> JSONDict:
+            return self._response_object(
+                body,
+                resp_id=resp_id,
+                created_at=created_at,
+                status=status,
+                output=output,
+                usage=usage,
+                conv_id=conv_id,
+            )
+
+        where = {"item_id": msg_id, "output_index": 0, "content_index": 0}
+        empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        output: list[JSONDict] = []
+        sent = 0  # text and argument deltas so far: cut_after and token_delay count them all
+
+        async def pace() -> bool:
+            """Wait before the next delta; False when the connection is to be cut instead."""
+            nonlocal sent
+            if reply.cut_after is not None and sent >= reply.cut_after:
+                return False
+            if sent and reply.token_delay > 0:
+                await asyncio.sleep(reply.token_delay)
+            if sent and reply.step is not None:
+                await reply.step.acquire()
+            sent += 1
+            return True
+
+        try:
+            await send({"type": "response.created", "response": snapshot("in_progress", [], None)})
+            await send(
+                {"type": "response.in_progress", "response": snapshot("in_progress", [], None)}
+            )
+            if text or not calls:
+                await send(
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": 0,
+                        "item": self._message(msg_id, "", "in_progress"),
+                    }
+                )
+                await send({"type": "response.content_part.added", **where, "part": empty_part})
+                for delta in reply.deltas():
+                    if not await pace():
+                        return self._cut(request, stream)
+                    await send(
+                        {
+                            "type": "response.output_text.delta",
+                            **where,
+                            "delta": delta,
+                            "logprobs": [],
+                        }
+                    )
+                if reply.cut_after is not None and not calls:  # fewer deltas: cut before done
+                    return self._cut(request, stream)
+                await send(
+                    {"type": "response.output_text.done", **where, "text": text, "logprobs": []}
+                )
+                await send(
+                    {
+                        "type": "response.content_part.done",
+                        **where,
+                        "part": {**empty_part, "text": text},
+                    }
+                )
+                message = self._message(msg_id, text, "completed")
+                await send(
+                    {"type": "response.output_item.done", "output_index": 0, "item": message}
+                )
+                output.append(message)
+            for call in calls:
+                at = {"item_id": call["id"], "output_index": len(output)}
+                await send(
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": at["output_index"],
+                        "item": {**call, "arguments": "", "status": "in_progress"},
+                    }
+                )
+                for delta in _argument_deltas(call["arguments"]):
+                    if not await pace():
+                        return self._cut(request, stream)
+                    await send(
+                        {"type": "response.function_call_arguments.delta", **at, "delta": delta}
+                    )
+                await send(
+                    {
+                        "type": "response.function_call_arguments.done",
+                        **at,
+                        "name": call["name"],
+                        "arguments": call["arguments"],
+                    }
+                )
+                await send(
+                    {
+                        "type": "response.output_item.done",
+                        "output_index": at["output_index"],
+                        "item": call,
+                    }
+                )
+                output.append(call)
+            if reply.cut_after is not None and calls:  # fewer deltas: cut before completed
+                return self._cut(request, stream)
+            spoken = text + "".join(c["arguments"] for c in calls)
+            final = snapshot("completed", output, self._usage(reply, spoken))
+            self._finish(body, final, conv_id)
+            await send({"type": "response.completed", "response": final})
+            await stream.write_eof()
+        except (ConnectionResetError, ConnectionError):
+            pass  # the client went away (timeout, cancelled iteration): nothing to do
+        return stream
+
+    @staticmethod
+    def _cut(request: web.Request, stream: web.StreamResponse) -> web.StreamResponse:
+        """Drop the TCP connection mid-body (no terminating chunk, no completed event)."""
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return stream
+
+    async def _get_response(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        return self._json(self._stored_response(match["rid"]))
+
+    def _stored_response(self, resp_id: str) -> JSONDict:
+        if resp_id not in self.responses:
+            raise _ErrorReply(404, f"Response with id '{resp_id}' not found.")
+        return self.responses[resp_id]
+
+    async def _delete_response(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._stored_response(match["rid"])
+        del self.responses[match["rid"]]
+        return self._json({"id": match["rid"], "object": "response.deleted", "deleted": True})
+
+    async def _input_items_list(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._stored_response(match["rid"])
+        items = self._input_items.get(match["rid"], [])
+        return self._json(_paginate(items, rec.query, default_order="desc"))
+
+    # -- /conversations -------------------------------------------------------------------------
+
+    def _conversation(self, conv_id: str) -> JSONDict:
+        if conv_id not in self.conversations:
+            raise _ErrorReply(404, f"Conversation with id '{conv_id}' not found.")
+        # Tests may seed `conversations` directly; give such conversations metadata lazily.
+        return self._conversation_meta.setdefault(
+            conv_id,
+            {"id": conv_id, "object": "conversation", "created_at": _now(), "metadata": {}},
+        )
+
+    async def _create_conversation(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._check_request("/conversations", rec)
+        body = rec.body or {}
+        conv_id = _new_id("conv_")
+        items = [s for s in map(_input_item_to_stored, body.get("items") or []) if s]
+        self.conversations[conv_id] = items
+        self._conversation_meta[conv_id] = {
+            "id": conv_id,
+            "object": "conversation",
+            "created_at": _now(),
+            "metadata": body.get("metadata") or {},
+        }
+        return self._json(self._conversation_meta[conv_id])
+
+    async def _get_conversation(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        return self._json(self._conversation(match["cid"]))
+
+    async def _update_conversation(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        meta = self._conversation(match["cid"])
+        meta["metadata"] = (rec.body or {}).get("metadata") or {}
+        return self._json(meta)
+
+    async def _delete_conversation(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._conversation(match["cid"])
+        self.forget_conversation(match["cid"])
+        return self._json({"id": match["cid"], "object": "conversation.deleted", "deleted": True})
+
+    async def _list_items(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._conversation(match["cid"])
+        items = self.conversations[match["cid"]]
+        return self._json(_paginate(items, rec.query, default_order="desc"))
+
+    async def _create_items(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._conversation(match["cid"])
+        self._check_request("/conversations/{conversation_id}/items", rec)
+        raw = (rec.body or {}).get("items") or []
+        added = [s for s in map(_input_item_to_stored, raw) if s is not None]
+        self.conversations[match["cid"]].extend(added)
+        return self._json(_paginate(added, {"limit": "100"}, default_order="asc"))
+
+    def _item(self, conv_id: str, item_id: str) -> JSONDict:
+        self._conversation(conv_id)
+        for item in self.conversations[conv_id]:
+            if item.get("id") == item_id:
+                return item
+        raise _ErrorReply(404, f"Item with id '{item_id}' not found.")
+
+    async def _get_item(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        return self._json(self._item(match["cid"], match["iid"]))
+
+    async def _delete_item(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        item = self._item(match["cid"], match["iid"])
+        self.conversations[match["cid"]].remove(item)
+        return self._json(self._conversation(match["cid"]))
+
+    # -- /files ---------------------------------------------------------------------------------
+
+    async def _create_file(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        body = rec.body or {}
+        upload = body.get("file")
+        if not isinstance(upload, dict):
+            raise _ErrorReply(400, "Missing required parameter: 'file'.", param="file")
+        purpose = str(body.get("purpose") or "")
+        if not purpose:
+            raise _ErrorReply(400, "Missing required parameter: 'purpose'.", param="purpose")
+        data: bytes = upload.pop("data")  # keep the bytes out of the recorded body
+        file_id = "file-" + secrets.token_urlsafe(16).replace("-", "x").replace("_", "y")
+        self.file_contents[file_id] = data
+        self.files[file_id] = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": _now(),
+            "filename": upload.get("filename") or "upload",
+            "purpose": purpose,
+            "status": "processed",
+        }
+        return self._json(self.files[file_id])
+
+    async def _list_files(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        files = list(self.files.values())
+        if purpose := rec.query.get("purpose"):
+            files = [f for f in files if f["purpose"] == purpose]
+        return self._json(_paginate(files, rec.query, default_order="desc"))
+
+    # -- /models (the bot's key check at start-up) ---------------------------------------------
+
+    async def _list_models(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        ids = ("gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano")
+        models = [{"id": i, "object": "model", "created": 1767225600, "owned_by": "openai"}
+                  for i in ids]  # fmt: skip
+        return self._json({"object": "list", "data": models})
+
+    def _file(self, file_id: str) -> JSONDict:
+        if file_id not in self.files:
+            raise _ErrorReply(404, f"No such File object: {file_id}", param="id")
+        return self.files[file_id]
+
+    async def _get_file(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        return self._json(self._file(match["fid"]))
+
+    async def _delete_file(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._file(match["fid"])
+        del self.files[match["fid"]]
+        self.file_contents.pop(match["fid"], None)
+        return self._json({"id": match["fid"], "object": "file", "deleted": True})
+
+    async def _file_content(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._file(match["fid"])
+        return web.Response(
+            body=self.file_contents.get(match["fid"], b""),
+            content_type="application/octet-stream",
+            headers=self._headers(),
+        )
+
+    # -- /vector_stores -------------------------------------------------------------------------
+
+    async def _create_vector_store(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._check_request("/vector_stores", rec)
+        body = rec.body or {}
+        vs_id = _new_id("vs_", 12)
+        now = _now()
+        self.vector_stores[vs_id] = {
+            "id": vs_id,
+            "object": "vector_store",
+            "created_at": now,
+            "name": body.get("name") or "",
+            "description": body.get("description"),
+            "usage_bytes": 0,
+            "file_counts": {
+                "in_progress": 0,
+                "completed": 0,
+                "failed": 0,
+                "cancelled": 0,
+                "total": 0,
+            },
+            "status": "completed",
+            "expires_at": None,
+            "last_active_at": now,
+            "metadata": body.get("metadata") or {},
+        }
+        if isinstance(body.get("expires_after"), dict):
+            self.vector_stores[vs_id]["expires_after"] = body["expires_after"]
+        self.vector_store_files[vs_id] = []
+        for file_id in body.get("file_ids") or []:
+            self._attach_file(vs_id, str(file_id), None)
+        return self._json(self.vector_stores[vs_id])
+
+    def _vector_store(self, vs_id: str) -> JSONDict:
+        if vs_id not in self.vector_stores:
+            raise _ErrorReply(404, f"No vector store found with id '{vs_id}'.")
+        return self.vector_stores[vs_id]
+
+    def _attach_file(self, vs_id: str, file_id: str, attributes: Any) -> JSONDict:
+        size = self.files.get(file_id, {}).get("bytes", 0)
+        entry: JSONDict = {
+            "id": file_id,
+            "object": "vector_store.file",
+            "usage_bytes": size,
+            "created_at": _now(),
+            "vector_store_id": vs_id,
+            "status": "completed",
+            "last_error": None,
+            "chunking_strategy": {
+                "type": "static",
+                "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
+            },
+            "attributes": attributes or {},
+        }
+        self.vector_store_files[vs_id].append(entry)
+        store = self.vector_stores[vs_id]
+        store["usage_bytes"] += size
+        store["file_counts"]["completed"] += 1
+        store["file_counts"]["total"] += 1
+        return entry
+
+    async def _list_vector_stores(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        stores = list(self.vector_stores.values())
+        return self._json(_paginate(stores, rec.query, default_order="desc"))
+
+    async def _get_vector_store(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        return self._json(self._vector_store(match["vid"]))
+
+    async def _delete_vector_store(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._vector_store(match["vid"])
+        del self.vector_stores[match["vid"]]
+        self.vector_store_files.pop(match["vid"], None)
+        return self._json({"id": match["vid"], "object": "vector_store.deleted", "deleted": True})
+
+    async def _add_vs_file(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._vector_store(match["vid"])
+        self._check_request("/vector_stores/{vector_store_id}/files", rec)
+        body = rec.body or {}
+        file_id = body.get("file_id")
+        if not isinstance(file_id, str):
+            raise _ErrorReply(400, "Missing required parameter: 'file_id'.", param="file_id")
+        return self._json(self._attach_file(match["vid"], file_id, body.get("attributes")))
+
+    async def _list_vs_files(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._vector_store(match["vid"])
+        files = self.vector_store_files[match["vid"]]
+        return self._json(_paginate(files, rec.query, default_order="desc"))

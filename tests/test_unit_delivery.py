@@ -1,0 +1,118 @@
+"""Unit tests of bot/delivery.py's StreamingReply and send_rendered on a recording fake Bot."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from telegram.error import BadRequest, Forbidden
+
+from bot.delivery import Destination, StreamingReply, send_rendered
+from bot.formatting import render_markdown
+from tests.unit_fakes import MemoryBot, as_bot
+
+PRIVATE = Destination(501, "private")
+GROUP = Destination(-100501, "supergroup", reply_to=33)
+LONG = "\n\n".join(f"Paragraph {i}: " + "word " * 150 for i in range(14))  # ~10,700 chars
+
+
+def _reply(bot: MemoryBot, dest: Destination) -> StreamingReply:
+    return StreamingReply(
+        as_bot(bot), dest, draft_interval=0.01, edit_interval=0.01, typing_delay=10
+    )
+
+
+async def _until(check: object, rounds: int = 1000) -> None:
+    """Let the preview task run until `check()` holds (loop turns, not wall-clock gaps)."""
+    for _ in range(rounds):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the preview never went out")
+
+
+async def test_private_chat_shows_a_draft_then_sends_the_final_message() -> None:
+    bot = MemoryBot()
+    reply = _reply(bot, PRIVATE)
+    reply.start()
+    reply.feed("Hello ")
+    reply.feed("**world**")
+    await _until(lambda: bot.of("send_message_draft"))
+    await reply.finish(reply.text)
+
+    assert [c.method for c in bot.calls] == ["send_message_draft", "send_message"]
+    assert bot.of("send_message_draft")[0].text == "Hello **world**"  # raw, as it streams
+    final = bot.of("send_message")[0]
+    assert final.text == "Hello world" and final.kwargs["entities"]
+    assert reply.delivered == 1
+
+
+async def test_group_preview_message_is_edited_into_the_final_answer() -> None:
+    bot = MemoryBot()
+    reply = _reply(bot, GROUP)
+    reply.feed("Hel")
+    await _until(lambda: bot.of("send_message"))
+    await reply.finish("Hello **all**")
+
+    [preview] = bot.of("send_message")
+    assert preview.text == "Hel" and preview.kwargs["reply"] is not None  # replies in groups
+    edit = bot.of("edit_message_text")[-1]
+    assert edit.text == "Hello all" and edit.kwargs["entities"]
+    assert edit.kwargs["message_id"] == 1001  # the preview's id: edited, not sent anew
+    assert len(bot.of("send_message")) == 1 and reply.delivered == 1
+
+
+async def test_entities_telegram_rejects_are_sent_again_as_plain_text() -> None:
+    bot = MemoryBot()
+    bot.fail(
+        "send_message",
+        BadRequest("Can't parse entities: unsupported start tag"),
+        when=lambda call: bool(call.kwargs["entities"]),
+    )
+    await send_rendered(as_bot(bot), PRIVATE, render_markdown("**bold** move"))
+    first, second = bot.of("send_message")
+    assert first.kwargs["entities"] and second.kwargs["entities"] is None
+    assert first.text == second.text == "bold move"
+
+
+async def test_a_rejected_edit_of_the_group_preview_falls_back_to_plain_text() -> None:
+    bot = MemoryBot()
+    reply = _reply(bot, GROUP)
+    reply.feed("Hi")
+    await _until(lambda: bot.of("send_message"))
+    bot.fail(
+        "edit_message_text",
+        BadRequest("Can't parse entities"),
+        when=lambda call: bool(call.kwargs["entities"]),
+    )
+    await reply.finish("Hi **there**")
+    *_, rejected, plain = bot.of("edit_message_text")
+    assert rejected.kwargs["entities"] and plain.kwargs["entities"] is None
+    assert plain.text == "Hi there" and reply.delivered == 1
+
+
+async def test_a_long_answer_is_split_into_several_messages() -> None:
+    bot = MemoryBot()
+    reply = _reply(bot, PRIVATE)
+    await reply.finish(LONG)
+    texts = bot.sent()
+    assert len(texts) == 3 and all(len(text) <= 4096 for text in texts)
+    assert "".join(texts).replace("\n", "") == render_markdown(LONG).text.replace("\n", "")
+    assert reply.delivered == 3
+
+
+async def test_delivered_counts_the_parts_telegram_took_before_it_failed() -> None:
+    calls = 0
+
+    def second_part(_: object) -> bool:
+        nonlocal calls
+        calls += 1
+        return calls == 2
+
+    bot = MemoryBot()
+    bot.fail("send_message", Forbidden("bot was blocked by the user"), when=second_part)
+    reply = _reply(bot, PRIVATE)
+    with pytest.raises(Forbidden):
+        await reply.finish(LONG)
+    assert reply.delivered == 1  # the retry resumes at the second part
+    assert len(bot.sent()) == 2  # the first went out, the second was refused
