@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import stat
 from pathlib import Path
@@ -287,3 +288,23 @@ async def test_renaming_to_a_taken_name_is_a_domain_error(tmp_path: Path) -> Non
         assert [a.name for a in await db.assistants.all()] == ["Baker", "Chef"]
     finally:
         await db.close()
+
+
+def test_nothing_above_storage_knows_the_engine() -> None:
+    """bot/, handlers/ and app/ import no SQLite module and never reach the connection: a
+    second engine (storage/api.py) replaces storage/ alone."""
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for package in ("app", "bot", "handlers"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    modules = [node.module or ""]
+                else:
+                    modules = []
+                found += [f"{path.name}: {m}" for m in modules if m in ("sqlite3", "aiosqlite")]
+                if isinstance(node, ast.Attribute) and node.attr in ("conn", "_sql", "run_sql"):
+                    found.append(f"{path.name}: .{node.attr}")
+    assert found == []
