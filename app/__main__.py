@@ -36,10 +36,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _check(settings: Settings) -> None:
-    from storage import Database
+    from storage import Storage
 
-    db = await Database.open(settings.database_path)
-    await db.close()
+    storage = await Storage.open(settings.database_path)
+    await storage.close()
 
 
 def _use_uvloop() -> None:

@@ -49,10 +49,10 @@ from storage import (
     AssistantRepository,
     AuditRepository,
     ChatRepository,
-    Database,
     InboxRepository,
     KnowledgeRepository,
     LanguageRepository,
+    Storage,
     TranscriptRepository,
     UsageRepository,
 )
@@ -72,7 +72,7 @@ class Resources:
     the composition root holds it: handlers get the collaborators built from it."""
 
     settings: Settings
-    db: Database
+    storage: Storage
     chats: ChatRepository
     assistants: AssistantRepository
     transcript: TranscriptRepository
@@ -200,7 +200,10 @@ def _opener(
         await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
         await warn_if_new_database(
-            app.bot, settings, resources.languages, await resources.db.take_new_database_notice()
+            app.bot,
+            settings,
+            resources.languages,
+            await resources.storage.take_new_database_notice(),
         )
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
@@ -263,21 +266,17 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
 
 async def open_services(settings: Settings) -> Resources:
     """Open the database and the OpenAI client, ensure the default assistant."""
-    db = await Database.open(settings.database_path)
+    storage = await Storage.open(settings.database_path)
     try:
-        assistants = AssistantRepository(db.conn)
-        await assistants.ensure_default(
+        await storage.assistants.ensure_default(
             settings.assistant_name, settings.default_instructions(), settings.assistant_model
         )
-        access = AccessRepository(db.conn)
-        await access.load()
-        languages = LanguageRepository(db.conn)
-        await languages.load()
+        await storage.access.load()
+        await storage.languages.load()
     except BaseException:
-        await db.close()  # its thread would keep the process alive
+        await storage.close()  # its thread would keep the process alive
         raise
     # Nothing below does I/O: the clients open their connections when first used.
-    usage = UsageRepository(db.conn)
     client = build_openai_client(settings)
     # The requests of every message: OPENAI_TRANSPORT (lean by default), configured like the client.
     transport = build_transport(settings, client)
@@ -288,16 +287,16 @@ async def open_services(settings: Settings) -> Resources:
 
     return Resources(
         settings=settings,
-        db=db,
-        chats=ChatRepository(db.conn),
-        assistants=assistants,
-        transcript=TranscriptRepository(db.conn, usage),
-        access=access,
-        knowledge_files=KnowledgeRepository(db.conn),
-        audit=AuditRepository(db.conn),
-        usage=usage,
-        languages=languages,
-        inbox_repo=InboxRepository(db.conn),
+        storage=storage,
+        chats=storage.chats,
+        assistants=storage.assistants,
+        transcript=storage.transcript,
+        access=storage.access,
+        knowledge_files=storage.knowledge,
+        audit=storage.audit,
+        usage=storage.usage,
+        languages=storage.languages,
+        inbox_repo=storage.inbox,
         conversations=ConversationService(transport),
         classifier=Classifier(
             transport,
@@ -325,7 +324,7 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     graceful.resources = None
     await resources.http.aclose()
     await resources.close_openai()
-    await resources.db.close()
+    await resources.storage.close()
 
 
 async def register_menu(app: BotApplication, settings: Settings) -> None:

@@ -1,6 +1,6 @@
 """Storage micro-benchmark: the bot's per-message SQL on a database with many chats.
 
-The database is made by the project's own `Database.open` (so the real migrations and
+The database is made by the project's own `Storage.open` (so the real migrations and
 pragmas apply), then filled in one transaction with `rows` chats (each with a conversation)
 and one stored exchange (two transcript rows) for every other chat. The filled file is cached
 under bench/results/cache/ keyed by size and migrations, and reused; rows a run adds are deleted
@@ -9,7 +9,7 @@ afterwards so the cache stays as built.
 One "message" is what storage does for a text answered in an existing private chat, in the
 order of bot/answering.py: `chats.ensure` (a lookup: the chats are picked at random among all,
 so the bot's cache of recently active chats rarely has them), `assistants.default`,
-`transcript.append_answer` (the question, the answer and the day's usage in one statement).
+`transcript.append_answer` (the question, the answer and the day's usage in one transaction).
 The inbox record made before the turn is not part of it.
 """
 
@@ -23,15 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from storage import (
-    AssistantRepository,
-    ChatKey,
-    ChatRepository,
-    Database,
-    Question,
-    TranscriptRepository,
-    UsageRepository,
-)
+from storage import ChatKey, Question, Storage
 
 FIRST_CHAT_ID = 10_000_000
 _QUESTION = "question: how do I reset my password without losing my saved settings?"
@@ -65,8 +57,8 @@ class DbResult:
 
 
 async def _build(path: Path, rows: int) -> None:
-    db = await Database.open(path)
-    await AssistantRepository(db.conn).ensure_default("Assistant", "Be helpful.", "gpt-5.4-mini")
+    db = await Storage.open(path)
+    await db.assistants.ensure_default("Assistant", "Be helpful.", "gpt-5.4-mini")
     await db.close()
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -161,11 +153,9 @@ async def run_db_bench(cache_dir: Path, rows: int, messages: int, seed: int = 7)
     _restore(path)
 
     rng = random.Random(seed)
-    db = await Database.open(path)
+    db = await Storage.open(path)
     try:
-        chats = ChatRepository(db.conn)
-        transcript = TranscriptRepository(db.conn, UsageRepository(db.conn))
-        assistants = AssistantRepository(db.conn)
+        chats, transcript, assistants = db.chats, db.transcript, db.assistants
 
         async def one(key: ChatKey) -> float:
             started = time.perf_counter()

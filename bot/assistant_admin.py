@@ -15,6 +15,7 @@ from bot.tools import ToolRegistry
 from storage import (
     AccessRepository,
     Assistant,
+    AssistantChanges,
     AssistantRepository,
     AuditRepository,
     ChatKey,
@@ -103,18 +104,17 @@ class AdminActions:
         return created
 
     async def update_assistant(
-        self, admin_id: int, assistant: Assistant, **changes: object
+        self, admin_id: int, assistant: Assistant, changes: AssistantChanges
     ) -> Assistant:
-        updated = await self._assistants.update(assistant.id, **changes)
+        updated = await self._assistants.update(assistant.id, changes)
         assert updated is not None
-        details = {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.items()}
+        details = {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.given().items()}
         await self._audit.record(admin_id, "assistant.edit", assistant.name, **details)
         return updated
 
     async def delete_assistant(self, admin_id: int, assistant: Assistant) -> bool:
         """Delete it (never the default); chats using it fall back to the default assistant."""
         deleted = await self._assistants.delete(assistant.id)
-        self._chats.forget_cached()  # chats bound to it were moved to the default in SQLite
         if not deleted:
             return False
         await self._audit.record(admin_id, "assistant.delete", assistant.name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import sqlite3
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,7 +24,7 @@ from bot.ai import build_openai_client
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.logs import redact
-from storage import DatabaseUnusable
+from storage import DatabaseUnusable, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,7 @@ def explain(exc: BaseException, settings: Settings) -> Failure | None:
         failure = Failure(
             f"{prefix}: DATABASE_URL: {exc}.", EXIT_CONFIG if exc.misconfigured else EXIT_FAILURE
         )
-    elif isinstance(exc, sqlite3.Error):
+    elif isinstance(exc, EngineError):
         failure = Failure(
             f"cannot start: the database {settings.database_path} failed ({exc}): restore it "
             "from a backup, or move it away to start with an empty one.",

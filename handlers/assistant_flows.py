@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from telegram import (
     CallbackQuery,
@@ -38,7 +38,7 @@ from bot.delivery import send_plain, set_buttons, show_in_place
 from bot.i18n import t
 from handlers.buttons import BadButton, button, choice
 from handlers.common import destination_of, ensure_admin, lang_of
-from storage import Assistant, NameTaken
+from storage import Assistant, AssistantChanges, NameTaken
 
 V = TypeVar("V")
 
@@ -360,9 +360,13 @@ async def edit_value(update: Update, context: BotContext) -> int:
         value = text
     else:
         value = None if text == "-" else text[:INSTRUCTIONS_MAX]
-    updated = await context.admin.update_assistant(
-        update.effective_user.id, assistant, **{str(field): value}
-    )
+    if field == "temperature":
+        changes = AssistantChanges(temperature=cast(float | None, value))
+    elif field == "instructions":
+        changes = AssistantChanges(instructions=str(value))
+    else:
+        changes = AssistantChanges(vision_instructions=cast(str | None, value))
+    updated = await context.admin.update_assistant(update.effective_user.id, assistant, changes)
     return await _back_to_menu(update, context, updated, update.effective_message)
 
 
@@ -380,7 +384,9 @@ async def _back_to_menu(
 async def edit_model(update: Update, context: BotContext) -> int:
     pressed = await _pressed(update, context, _model_options(context, "ea:model"))
     query, assistant, admin_id, model = pressed
-    updated = await context.admin.update_assistant(admin_id, assistant, model=model)
+    updated = await context.admin.update_assistant(
+        admin_id, assistant, AssistantChanges(model=model)
+    )
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
     return MENU
@@ -400,7 +406,9 @@ async def edit_tools(update: Update, context: BotContext) -> int:
         if name in assistant.tools
         else (*assistant.tools, name)
     )
-    updated = await context.admin.update_assistant(admin_id, assistant, tools=tools)
+    updated = await context.admin.update_assistant(
+        admin_id, assistant, AssistantChanges(tools=tools)
+    )
     await set_buttons(context.bot, query, _tool_buttons(context, updated))
     return TOOLS
 
@@ -414,7 +422,9 @@ def _reasoning_options() -> dict[str, str | None]:
 async def edit_reasoning(update: Update, context: BotContext) -> int:
     pressed = await _pressed(update, context, _reasoning_options())
     query, assistant, admin_id, value = pressed
-    updated = await context.admin.update_assistant(admin_id, assistant, reasoning_effort=value)
+    updated = await context.admin.update_assistant(
+        admin_id, assistant, AssistantChanges(reasoning_effort=value)
+    )
     text, keyboard = _menu(lang_of(update), updated)
     await show_in_place(context.bot, query, text, keyboard)
     return MENU

@@ -1,19 +1,29 @@
-"""SQLite storage: one aiosqlite connection, numbered migrations, one repository per table group."""
+"""Storage: `await Storage.open(path)` (SQLite: one aiosqlite connection, numbered migrations),
+one repository per table group on it; storage/api.py is the contract another engine provides."""
+
+import sqlite3
 
 from storage.access import AccessRepository
-from storage.assistants import Assistant, AssistantRepository, NameTaken
+from storage.assistants import UNSET, Assistant, AssistantChanges, AssistantRepository, NameTaken
 from storage.audit import AuditEntry, AuditRepository, Stats
 from storage.chats import ChatKey, ChatRecord, ChatRepository
-from storage.database import Database, DatabaseUnusable
+from storage.database import DatabaseUnusable
+from storage.facade import Storage
 from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
 from storage.languages import LanguageRepository
 from storage.transcript import Question, TranscriptEntry, TranscriptRepository
 from storage.usage import DailyUsage, UsageRepository
 
+#: What the engine raises when a statement fails (disk full, a broken file...): for the one line
+#: a failed start prints. Another engine names its own.
+EngineError: tuple[type[Exception], ...] = (sqlite3.Error,)
+
 __all__ = [
+    "UNSET",
     "AccessRepository",
     "Assistant",
+    "AssistantChanges",
     "AssistantRepository",
     "AuditEntry",
     "AuditRepository",
@@ -21,8 +31,8 @@ __all__ = [
     "ChatRecord",
     "ChatRepository",
     "DailyUsage",
-    "Database",
     "DatabaseUnusable",
+    "EngineError",
     "InboxRepository",
     "KnowledgeFile",
     "KnowledgeRepository",
@@ -31,6 +41,7 @@ __all__ = [
     "PendingUpdate",
     "Question",
     "Stats",
+    "Storage",
     "TranscriptEntry",
     "TranscriptRepository",
     "UsageRepository",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
 
-import aiosqlite
-
-from storage.sql import first, run
+from storage.chats import ChatRepository
+from storage.sql import Sql
 
 
 class NameTaken(Exception):
@@ -30,18 +32,46 @@ class Assistant:
     vector_store_id: str | None = None
 
 
-#: Columns an admin may change with `update`.
-EDITABLE = frozenset(
-    {
-        "name",
-        "instructions",
-        "model",
-        "vision_instructions",
-        "temperature",
-        "reasoning_effort",
-        "tools",
-    }
-)
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this as it is" in AssistantChanges (None is a value there: it clears the field).
+UNSET: Final = _Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssistantChanges:
+    """What an admin changes in an assistant: every field left UNSET stays as it is; None
+    clears the optional ones (the model's default temperature, no reasoning effort...)."""
+
+    name: str | _Unset = UNSET
+    instructions: str | _Unset = UNSET
+    model: str | _Unset = UNSET
+    vision_instructions: str | _Unset | None = UNSET
+    temperature: float | _Unset | None = UNSET
+    reasoning_effort: str | _Unset | None = UNSET
+    tools: tuple[str, ...] | _Unset = UNSET
+
+    def given(self) -> dict[str, object]:
+        """The fields set, by name (for the audit trail)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not UNSET}
+
+
+#: AssistantChanges field -> its column, and how its value is stored.
+_COLUMNS: dict[str, tuple[str, Callable[[Any], object]]] = {
+    "name": ("name", str.strip),
+    "instructions": ("instructions", lambda v: v),
+    "model": ("model", lambda v: v),
+    "vision_instructions": ("vision_instructions", lambda v: v),
+    "temperature": ("temperature", lambda v: v),
+    "reasoning_effort": ("reasoning_effort", lambda v: v),
+    "tools": ("tools", lambda v: json.dumps(list(v))),
+}
 
 
 def _assistant(row: sqlite3.Row) -> Assistant:
@@ -60,18 +90,19 @@ def _assistant(row: sqlite3.Row) -> Assistant:
 
 
 class AssistantRepository:
-    """Every answer needs its assistant: rows are cached by id, and every write here clears it."""
+    """Every answer needs its assistant: rows are cached by id, and every write here clears it.
+    Deleting one moves its chats to the default assistant, cached chat records included."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql, chats: ChatRepository) -> None:
+        self._sql = sql
+        self._chats = chats
         self._by_id: dict[int, Assistant] = {}
         self._default_id: int | None = None
 
     async def ensure_default(self, name: str, instructions: str, model: str) -> Assistant:
         """Create the default assistant on first start, or refresh it from the settings."""
         now = time.time()
-        await run(
-            self._conn,
+        await self._sql.run(
             "INSERT INTO assistants (name, instructions, model, is_default, created_at)"
             " VALUES (?, ?, ?, 1, ?)"
             " ON CONFLICT (is_default) WHERE is_default = 1"
@@ -87,7 +118,7 @@ class AssistantRepository:
     async def default(self) -> Assistant | None:
         if self._default_id is not None and self._default_id in self._by_id:
             return self._by_id[self._default_id]
-        row = await first(self._conn, "SELECT * FROM assistants WHERE is_default = 1")
+        row = await self._sql.first("SELECT * FROM assistants WHERE is_default = 1")
         if row is None:
             return None
         assistant = self._by_id[row["id"]] = _assistant(row)
@@ -98,7 +129,7 @@ class AssistantRepository:
         cached = self._by_id.get(assistant_id)
         if cached is not None:
             return cached
-        row = await first(self._conn, "SELECT * FROM assistants WHERE id = ?", (assistant_id,))
+        row = await self._sql.first("SELECT * FROM assistants WHERE id = ?", (assistant_id,))
         if row is None:
             return None
         assistant = self._by_id[assistant_id] = _assistant(row)
@@ -110,15 +141,15 @@ class AssistantRepository:
 
     async def by_name(self, name: str) -> Assistant | None:
         """Case-insensitive lookup by name."""
-        row = await first(
-            self._conn, "SELECT * FROM assistants WHERE name = ? COLLATE NOCASE", (name.strip(),)
+        row = await self._sql.first(
+            "SELECT * FROM assistants WHERE name = ? COLLATE NOCASE", (name.strip(),)
         )
         return _assistant(row) if row else None
 
     async def all(self) -> list[Assistant]:
         """Every assistant, the default first, then by name."""
-        rows = await run(
-            self._conn, "SELECT * FROM assistants ORDER BY is_default DESC, name COLLATE NOCASE"
+        rows = await self._sql.run(
+            "SELECT * FROM assistants ORDER BY is_default DESC, name COLLATE NOCASE"
         )
         return [_assistant(r) for r in rows]
 
@@ -127,8 +158,7 @@ class AssistantRepository:
     ) -> Assistant:
         """A new (non-default) assistant; raises NameTaken when an assistant has that name."""
         try:
-            created_id = await run(
-                self._conn,
+            created_id = await self._sql.run(
                 "INSERT INTO assistants (name, instructions, model, is_default, tools, created_at)"
                 " VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
                 (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
@@ -140,30 +170,28 @@ class AssistantRepository:
         assert created is not None
         return created
 
-    async def update(self, assistant_id: int, **changes: object) -> Assistant | None:
-        """Change editable columns; `tools` takes a sequence of names."""
-        unknown = set(changes) - EDITABLE
-        if unknown:
-            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-        if not changes:
+    async def update(self, assistant_id: int, changes: AssistantChanges) -> Assistant | None:
+        """Apply `changes` (raises NameTaken when a new name is taken); the updated assistant,
+        or None when there is no such assistant."""
+        given = changes.given()
+        if not given:
             return await self.get(assistant_id)
-        values = {
-            key: json.dumps(list(value)) if key == "tools" else value  # type: ignore[call-overload]
-            for key, value in changes.items()
-        }
-        # Column names come from EDITABLE (checked above), never from user input.
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        await run(
-            self._conn,
-            f"UPDATE assistants SET {assignments} WHERE id = ?",
-            (*values.values(), assistant_id),
-        )
-        self._forget()
+        columns = [_COLUMNS[name] for name in given]
+        # Column names come from _COLUMNS, never from user input.
+        assignments = ", ".join(f"{column} = ?" for column, _ in columns)
+        values = [store(value) for (_, store), value in zip(columns, given.values(), strict=True)]
+        try:
+            await self._sql.run(
+                f"UPDATE assistants SET {assignments} WHERE id = ?", (*values, assistant_id)
+            )
+        except sqlite3.IntegrityError as exc:  # the UNIQUE name (the only constraint here)
+            raise NameTaken(str(given.get("name", "")).strip()) from exc
+        finally:
+            self._forget()
         return await self.get(assistant_id)
 
     async def set_vector_store(self, assistant_id: int, vector_store_id: str) -> None:
-        await run(
-            self._conn,
+        await self._sql.run(
             "UPDATE assistants SET vector_store_id = ? WHERE id = ?",
             (vector_store_id, assistant_id),
         )
@@ -171,10 +199,11 @@ class AssistantRepository:
 
     async def delete(self, assistant_id: int) -> bool:
         """Delete a non-default assistant; chats bound to it fall back to the default."""
-        deleted = await run(
-            self._conn,
+        deleted = await self._sql.run(
             "DELETE FROM assistants WHERE id = ? AND is_default = 0 RETURNING id",
             (assistant_id,),
         )
         self._forget()
+        if deleted:  # its chats now point at no assistant: the default one (ON DELETE SET NULL)
+            self._chats.assistant_deleted(assistant_id)
         return bool(deleted)

@@ -7,9 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from storage.sql import first, run
+from storage.sql import Sql
 
 DAY = 86_400
 
@@ -36,20 +34,18 @@ class Stats:
 
 
 class AuditRepository:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
 
     async def record(self, admin_id: int, action: str, target: str, **details: Any) -> None:
-        await run(
-            self._conn,
+        await self._sql.run(
             "INSERT INTO audit_log (admin_id, action, target, details, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (admin_id, action, target, json.dumps(details, ensure_ascii=False), time.time()),
         )
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
-        rows = await run(
-            self._conn,
+        rows = await self._sql.run(
             "SELECT admin_id, action, target, details, created_at FROM audit_log"
             " ORDER BY id DESC LIMIT ?",
             (limit,),
@@ -59,22 +55,18 @@ class AuditRepository:
     async def stats(self, days: int = 7) -> Stats:
         """Usage figures from the transcript and the chats table."""
         since = time.time() - days * DAY
-        conn = self._conn
-        totals = await first(
-            conn,
+        totals = await self._sql.first(
             "SELECT COUNT(DISTINCT user_id) FILTER (WHERE role = 'user'),"
             " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
             " (SELECT COUNT(*) FROM chats) FROM transcript",
         )
         users, input_tokens, output_tokens, chats = totals if totals else (0, 0, 0, 0)
-        per_day = await run(
-            conn,
+        per_day = await self._sql.run(
             "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM transcript"
             " WHERE role = 'user' AND created_at >= ? GROUP BY day ORDER BY day",
             (since,),
         )
-        labels = await run(
-            conn,
+        labels = await self._sql.run(
             "SELECT COALESCE(label, '-'), COUNT(*) AS n FROM transcript WHERE role = 'user'"
             " GROUP BY label ORDER BY n DESC",
         )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.sql import first, run
+from storage.sql import Sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +32,12 @@ CACHE_SIZE = 4096
 class ChatRepository:
     """Read on every message, so the recently active chats are cached (write-through: every
     change below goes to SQLite first and drops the cached record). This process is the only
-    writer; deleting an assistant changes chats through a foreign key, so its caller calls
-    `forget_cached()`."""
+    writer; deleting an assistant changes chats through a foreign key, so the assistants'
+    repository tells this one (`assistant_deleted`). The cache is this repository's own: no
+    caller clears it (Storage.drop_caches, for a database changed by another process)."""
 
-    def __init__(self, conn: aiosqlite.Connection, cache_size: int = CACHE_SIZE) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql, cache_size: int = CACHE_SIZE) -> None:
+        self._sql = sql
         self._cache: dict[ChatKey, ChatRecord] = {}  # insertion order = least recent first
         self._cache_size = cache_size
 
@@ -49,16 +48,20 @@ class ChatRepository:
             del cache[next(iter(cache))]
         return record
 
-    def forget_cached(self) -> None:
+    def _forget_all(self) -> None:
         self._cache.clear()
+
+    def assistant_deleted(self, assistant_id: int) -> None:
+        """The assistant's chats were moved to the default in SQLite: drop their records."""
+        for key in [k for k, r in self._cache.items() if r.assistant_id == assistant_id]:
+            del self._cache[key]
 
     async def get(self, key: ChatKey) -> ChatRecord | None:
         cached = self._cache.pop(key, None)
         if cached is not None:
             self._cache[key] = cached  # now the most recent
             return cached
-        row = await first(
-            self._conn,
+        row = await self._sql.first(
             "SELECT chat_type, conversation_id, assistant_id, camera_context FROM chats"
             " WHERE chat_id = ? AND thread_id = ?",
             (key.chat_id, key.thread_id),
@@ -73,8 +76,7 @@ class ChatRepository:
         if record is not None:
             return record
         now = time.time()
-        await run(
-            self._conn,
+        await self._sql.run(
             "INSERT OR IGNORE INTO chats (chat_id, thread_id, chat_type, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (key.chat_id, key.thread_id, chat_type, now, now),
@@ -96,8 +98,7 @@ class ChatRepository:
     async def _update(self, key: ChatKey, assignments: str, value: object) -> None:
         """One change to the chat's row (`assignments` is one of the fixed strings above, never
         user input), then its cached record is dropped: the next read takes the new one."""
-        await run(
-            self._conn,
+        await self._sql.run(
             f"UPDATE chats SET {assignments}, updated_at = ? WHERE chat_id = ? AND thread_id = ?",
             (value, time.time(), key.chat_id, key.thread_id),
         )

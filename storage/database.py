@@ -79,7 +79,7 @@ def _unusable(target: Path | None, exc: sqlite3.Error) -> DatabaseUnusable:
 
 
 class Database:
-    """Owns the connection; repositories borrow it."""
+    """Opens the SQLite connection and migrates it (Storage.open); Storage owns it after."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path | None) -> None:
         self.conn = conn
@@ -153,14 +153,6 @@ class Database:
                 (time.time(),),
             )
         return applied
-
-    async def take_new_database_notice(self) -> bool:
-        """Is the admins' "this database is new" notice still owed? Taken (cleared) by asking:
-        the start that asks gives it."""
-        taken = await run(
-            self.conn, "DELETE FROM start_notices WHERE name = 'new_database' RETURNING name"
-        )
-        return bool(taken)
 
     async def close(self) -> None:
         await self.conn.close()

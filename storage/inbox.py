@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.sql import first, run
+from storage.sql import Sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +16,12 @@ class PendingUpdate:
 
 
 class InboxRepository:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
 
     async def accept(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
         """Record a new update; False when it was seen before (a duplicate delivery)."""
-        inserted = await run(
-            self._conn,
+        inserted = await self._sql.run(
             "INSERT OR IGNORE INTO inbox (update_id, chat_id, thread_id, payload, received_at)"
             " VALUES (?, ?, ?, ?, ?) RETURNING update_id",
             (update_id, chat_id, thread_id, payload, time.time()),
@@ -36,8 +33,7 @@ class InboxRepository:
         if not update_ids:
             return
         marks = ", ".join("?" * len(update_ids))  # placeholders only, one per id
-        await run(
-            self._conn,
+        await self._sql.run(
             f"UPDATE inbox SET state = 'done', done_at = ? WHERE update_id IN ({marks})",
             (time.time(), *update_ids),
         )
@@ -47,8 +43,7 @@ class InboxRepository:
         if not update_ids:
             return
         marks = ", ".join("?" * len(update_ids))  # placeholders only, one per id
-        await run(
-            self._conn,
+        await self._sql.run(
             f"UPDATE inbox SET state = 'expired', done_at = ? WHERE update_id IN ({marks})"
             " AND state = 'pending'",
             (time.time(), *update_ids),
@@ -60,27 +55,20 @@ class InboxRepository:
         Returns (to replay, number expired).
         """
         cutoff = time.time() - max_age
-        expired = await run(
-            self._conn,
+        expired = await self._sql.run(
             "UPDATE inbox SET state = 'expired' WHERE state = 'pending' AND received_at < ?"
             " RETURNING update_id",
             (cutoff,),
         )
-        rows = await run(
-            self._conn,
+        rows = await self._sql.run(
             "SELECT update_id, payload, received_at FROM inbox WHERE state = 'pending'"
             " ORDER BY update_id",
         )
         return [PendingUpdate(r[0], r[1], r[2]) for r in rows], len(expired)
 
-    async def state_of(self, update_id: int) -> str | None:
-        row = await first(self._conn, "SELECT state FROM inbox WHERE update_id = ?", (update_id,))
-        return row[0] if row else None
-
     async def prune(self, older_than: float) -> int:
         """Forget finished rows older than `older_than` seconds."""
-        pruned = await run(
-            self._conn,
+        pruned = await self._sql.run(
             "DELETE FROM inbox WHERE state != 'pending' AND received_at < ? RETURNING update_id",
             (time.time() - older_than,),
         )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.sql import run
+from storage.sql import Sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +18,8 @@ class KnowledgeFile:
 
 
 class KnowledgeRepository:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
 
     async def add(
         self,
@@ -33,16 +31,14 @@ class KnowledgeRepository:
         status: str,
         added_by: int,
     ) -> None:
-        await run(
-            self._conn,
+        await self._sql.run(
             "INSERT INTO knowledge_files (assistant_id, openai_file_id, file_name, size_bytes,"
             " status, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (assistant_id, openai_file_id, file_name, size_bytes, status, added_by, time.time()),
         )
 
     async def files_of(self, assistant_id: int) -> list[KnowledgeFile]:
-        rows = await run(
-            self._conn,
+        rows = await self._sql.run(
             "SELECT openai_file_id, file_name, size_bytes, status, created_at"
             " FROM knowledge_files WHERE assistant_id = ? ORDER BY id",
             (assistant_id,),
@@ -51,7 +47,7 @@ class KnowledgeRepository:
 
     async def counts(self) -> dict[int, int]:
         """Number of knowledge files per assistant id."""
-        rows = await run(
-            self._conn, "SELECT assistant_id, COUNT(*) FROM knowledge_files GROUP BY assistant_id"
+        rows = await self._sql.run(
+            "SELECT assistant_id, COUNT(*) FROM knowledge_files GROUP BY assistant_id"
         )
         return {r[0]: r[1] for r in rows}

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 
-import aiosqlite
-
-from storage.sql import run, storable
+from storage.sql import Sql, storable
 
 #: Longer than any real language tag ("es-419", "pt-br"): a forged update cannot store a novel.
 CODE_MAX = 35
@@ -15,12 +13,12 @@ CODE_MAX = 35
 class LanguageRepository:
     """Write-through: SQLite is the truth, the dict answers every look-up."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
         self._codes: dict[int, str] = {}
 
     async def load(self) -> None:
-        rows = await run(self._conn, "SELECT user_id, language_code FROM user_languages")
+        rows = await self._sql.run("SELECT user_id, language_code FROM user_languages")
         self._codes = {r[0]: r[1] for r in rows}
 
     def code_of(self, user_id: int) -> str | None:
@@ -32,8 +30,7 @@ class LanguageRepository:
         code = storable(code[:CODE_MAX])
         if self._codes.get(user_id) == code:
             return False
-        await run(
-            self._conn,
+        await self._sql.run(
             "INSERT INTO user_languages (user_id, language_code, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET language_code = excluded.language_code,"
             " updated_at = excluded.updated_at",

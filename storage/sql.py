@@ -1,4 +1,4 @@
-"""One way to run a statement: one round trip to aiosqlite's SQL thread.
+"""One way to run a statement: one round trip to aiosqlite's SQL thread, and one writer at a time.
 
 aiosqlite runs every call on its own thread; each call is a hand-off there and back (a queue,
 a future, a wake-up of the event loop), which cost more than the SQL itself in the benchmark.
@@ -9,9 +9,12 @@ outcome says so with RETURNING (the new row's id, or one row per row changed).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite
@@ -63,3 +66,76 @@ async def first(
     """Run one statement; its first row, or None."""
     rows = await run(conn, sql, params)
     return rows[0] if rows else None
+
+
+class Tx:
+    """The statements of one open transaction (`Sql.transaction`): they run without taking the
+    lock, which the transaction holds until its COMMIT or ROLLBACK."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return await run(self._conn, sql, params)
+
+    async def first(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        return await first(self._conn, sql, params)
+
+    async def batch(self, *statements: tuple[str, Iterable[Any]]) -> list[list[sqlite3.Row]]:
+        """Run independent statements, handed to the SQL thread at once and in this order (one
+        wait for all, not one each); the rows of each. When one fails, the others have run too
+        (the transaction's ROLLBACK undoes them); the first error is raised."""
+        results = await asyncio.gather(
+            *(run(self._conn, sql, params) for sql, params in statements), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if not isinstance(r, BaseException)]
+
+
+class Sql:
+    """The one connection, shared by every repository, and the lock that keeps transactions
+    whole.
+
+    The connection is in autocommit mode (isolation_level None): a lone statement commits at
+    once, unless a transaction is open on the connection; then it joins that transaction, and
+    is rolled back with it. A coroutine that awaits inside its transaction lets others run, so
+    every statement here takes the lock a transaction holds from BEGIN to COMMIT: a statement
+    of another coroutine waits for the transaction to end instead of landing inside it (and a
+    read never sees a write that might still be rolled back). The lock is not re-entrant:
+    inside a transaction, use its `Tx`, never this object (that would wait for itself).
+    """
+
+    __slots__ = ("_lock", "conn")
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return await run(self.conn, sql, params)
+
+    async def first(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.run(sql, params)
+        return rows[0] if rows else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises (cancellation too)."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self.conn)
+                await self.conn.execute("COMMIT")
+            except BaseException:  # the block's error, or a failed COMMIT: nothing stays open
+                if self.conn.in_transaction:
+                    # Fails only when there is nothing left to roll back (a COMMIT cancelled
+                    # while queued still ran) or the connection is gone: the error raised is
+                    # the block's.
+                    with contextlib.suppress(sqlite3.Error, ValueError):
+                        await self.conn.execute("ROLLBACK")
+                raise

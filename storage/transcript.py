@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
 from storage.chats import ChatKey
-from storage.sql import run
+from storage.sql import Sql
 from storage.usage import UsageRepository, today
 
 
@@ -33,8 +32,8 @@ class Question:
 class TranscriptRepository:
     """An answer's tokens are counted in `usage` as the answer is written."""
 
-    def __init__(self, conn: aiosqlite.Connection, usage: UsageRepository) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql, usage: UsageRepository) -> None:
+        self._sql = sql
         self._usage = usage
 
     async def append(
@@ -50,8 +49,7 @@ class TranscriptRepository:
         output_tokens: int | None = None,
         created_at: float | None = None,
     ) -> int:
-        inserted = await run(
-            self._conn,
+        inserted = await self._sql.run(
             "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
             " conversation_id, input_tokens, output_tokens, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -83,38 +81,51 @@ class TranscriptRepository:
         update_id: int | None = None,
     ) -> None:
         """The user's question (when given) and the assistant's answer, the tokens it cost the
-        user today, and the message's inbox row (`update_id`) marked done.
-
-        One statement through the `answers` view (migration 0005): every row in one round trip
-        and one transaction; then the usage repository's in-memory figures follow.
+        user today, and the message's inbox row (`update_id`) marked done: in one transaction,
+        so a crash can never leave an answer on record whose message would be answered again
+        (nor a message marked done without its answer). Then the usage repository's in-memory
+        figures follow.
         """
-        await run(
-            self._conn,
-            "INSERT INTO answers (chat_id, thread_id, user_id, question, label, asked_at, text,"
-            " conversation_id, input_tokens, output_tokens, day, created_at, update_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        now = time.time()
+        rows: list[object] = []
+        if question is not None:
+            rows += [key.chat_id, key.thread_id, user_id, "user", question.text, question.label]
+            rows += [conversation_id, None, None, question.asked_at]
+        rows += [key.chat_id, key.thread_id, None, "assistant", answer, None]
+        rows += [conversation_id, input_tokens, output_tokens, now]
+        statements: list[tuple[str, Sequence[object]]] = [
+            # One statement for both rows: a text that must be made storable is found before
+            # it runs (sql.run), so the retry cannot write a row twice.
             (
-                key.chat_id,
-                key.thread_id,
-                user_id,
-                question.text if question else None,
-                question.label if question else None,
-                question.asked_at if question else None,
-                answer,
-                conversation_id,
-                input_tokens,
-                output_tokens,
-                today(),
-                time.time(),
-                update_id,
+                "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
+                " conversation_id, input_tokens, output_tokens, created_at) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 10)),
+                rows,
             ),
-        )
+            (
+                "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens)"
+                " VALUES (?, ?, 1, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
+                " requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,"
+                " output_tokens = output_tokens + excluded.output_tokens",
+                (user_id, today(), input_tokens, output_tokens),
+            ),
+        ]
+        if update_id is not None:
+            # done_at is the answer row's own time: the mark is part of the answer's write
+            statements.append(
+                (
+                    "UPDATE inbox SET state = 'done', done_at = ?"
+                    " WHERE update_id = ? AND state = 'pending'",
+                    (now, update_id),
+                )
+            )
+        async with self._sql.transaction() as tx:
+            await tx.batch(*statements)  # BEGIN, the statements at once, COMMIT: three waits
         self._usage.counted(user_id, input_tokens, output_tokens)
 
     async def recent(self, key: ChatKey, limit: int) -> list[TranscriptEntry]:
         """The chat's last `limit` messages, oldest first."""
-        rows = await run(
-            self._conn,
+        rows = await self._sql.run(
             "SELECT role, text, user_id, label, created_at FROM ("
             "  SELECT id, role, text, user_id, label, created_at FROM transcript"
             "  WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?"

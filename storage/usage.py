@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.sql import first
+from storage.sql import Sql
 
 
 def today() -> str:
@@ -29,8 +27,8 @@ class UsageRepository:
     """Today's figures are also kept in memory (write-through): the budget check reads them on
     every message without a database round trip."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
         self._day = ""
         self._today: dict[int, DailyUsage] = {}
 
@@ -40,9 +38,12 @@ class UsageRepository:
             self._day, self._today = day, {}
         return self._today
 
+    def _forget_all(self) -> None:
+        self._day, self._today = "", {}
+
     def counted(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
-        """Keep today's in-memory figures in step with a request written to SQLite (the
-        `answers` view of migration 0005 does the writing, with the answer's transcript row)."""
+        """Keep today's in-memory figures in step with a request written to SQLite (by
+        TranscriptRepository.append_answer, with the answer's transcript rows)."""
         cache = self._cache()
         known = cache.get(user_id)
         if known is not None:  # this process is the only writer
@@ -57,8 +58,7 @@ class UsageRepository:
         cached = cache.get(user_id)
         if cached is not None:
             return cached
-        row = await first(
-            self._conn,
+        row = await self._sql.first(
             "SELECT requests, input_tokens, output_tokens FROM usage_daily"
             " WHERE user_id = ? AND day = ?",
             (user_id, self._day),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from storage import Database
+from storage import Storage
 from testkit.fake_openai import API_KEY, FakeOpenAI
 from testkit.fake_telegram import TOKEN, FakeTelegram
 from testkit.running import RunningBot
@@ -82,7 +82,7 @@ async def start_bot(make_settings: SettingsFactory) -> AsyncIterator[Callable[..
         settings = make_settings(**overrides)
         if "database_url" not in overrides and not settings.database_path.exists():
             # A database from an earlier run, as a deployed bot has: a new one warns the admins.
-            db = await Database.open(settings.database_path)
+            db = await Storage.open(settings.database_path)
             await db.take_new_database_notice()  # given by that earlier run
             await db.close()
         bot = RunningBot(settings)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from storage import AssistantChanges
 from testkit.fake_openai import FakeOpenAI, Reply
 from testkit.fake_telegram import FakeTelegram
 from testkit.fake_weather import FakeWeather
@@ -312,7 +313,7 @@ async def test_the_tool_loop_stops_at_its_turn_limit(
     bot: RunningBot = await start_bot(tool_max_turns=2)
     default = await bot.services.assistants.default()
     assert default is not None
-    await bot.services.assistants.update(default.id, tools=("current_time",))
+    await bot.services.assistants.update(default.id, AssistantChanges(tools=("current_time",)))
     ai.script(*[Reply(tool_calls=[("current_time", {"timezone": "UTC"})]) for _ in range(3)])
     tg.private_text("what time is it, forever?", chat_id=USER)
     [stop] = await tg.wait_for("sendMessage")
@@ -326,7 +327,7 @@ async def test_a_prompt_cannot_make_a_tool_change_admin_state(
     bot: RunningBot = await start_bot(allowed_user_ids="1")
     default = await bot.services.assistants.default()
     assert default is not None
-    await bot.services.assistants.update(default.id, tools=("current_time",))
+    await bot.services.assistants.update(default.id, AssistantChanges(tools=("current_time",)))
     ai.script(
         Reply(tool_calls=[("allow_user", {"user_id": 666}), ("weather", {"place": "Oslo"})]),
     )

@@ -11,17 +11,7 @@ from typing import Any
 
 import pytest
 
-from storage import (
-    AssistantRepository,
-    AuditRepository,
-    ChatKey,
-    ChatRepository,
-    Database,
-    InboxRepository,
-    Question,
-    TranscriptRepository,
-    UsageRepository,
-)
+from storage import AssistantChanges, ChatKey, Question, Storage
 from testkit.botprocess import start_process
 from testkit.fake_openai import FakeOpenAI
 from testkit.fake_telegram import FakeTelegram
@@ -70,6 +60,12 @@ async def _answered(tg: FakeTelegram, count: int) -> dict[str, Any]:
     """The `count`-th answerCallbackQuery's parameters."""
     calls = await tg.wait_for("answerCallbackQuery", count)
     return calls[count - 1].params
+
+
+async def _inbox_state(storage: Storage, update_id: int) -> str | None:
+    """The inbox row's state, read from SQLite (the bot itself never needs to ask)."""
+    rows = await storage.run_sql("SELECT state FROM inbox WHERE update_id = ?", (update_id,))
+    return next((str(r[0]) for r in rows), None)
 
 
 async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
@@ -202,7 +198,7 @@ async def test_lone_surrogates_in_texts_and_names_are_answered_and_recorded(
     assert tg.sent_texts(3201)[0].startswith("Hi Bo\ufffdb!")
     assert tg.sent_texts(-1003202) == ["Echo: [Cy\ufffd] and \ufffd here"]
     for update in (sent, group):
-        assert await services.inbox_repo.state_of(update["update_id"]) == "done"
+        assert await _inbox_state(services.storage, update["update_id"]) == "done"
     private = await services.transcript.recent(ChatKey(3200), 2)
     assert [(e.role, e.text) for e in private] == [
         ("user", "hi \ufffd there"),
@@ -218,13 +214,13 @@ async def test_every_write_path_stores_lone_surrogates_as_replacement_characters
 ) -> None:
     """The storage boundary (storage/sql.py), whatever the text came from: inbox, transcript,
     the answer with its usage, chats, assistants, audit."""
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(tmp_path / "bot.sqlite3")
     try:
-        conn, bad = db.conn, "x\ud800y"
-        usage = UsageRepository(conn)
-        transcript = TranscriptRepository(conn, usage)
-        chats, assistants = ChatRepository(conn), AssistantRepository(conn)
-        inbox, audit = InboxRepository(conn), AuditRepository(conn)
+        bad = "x\ud800y"
+        usage = db.usage
+        transcript = db.transcript
+        chats, assistants = db.chats, db.assistants
+        inbox, audit = db.inbox, db.audit
         key = ChatKey(7)
         assert await inbox.accept(1, 7, 0, "{}")
         assert await inbox.accept(2, 7, 0, '{"text": "' + bad + '"}')
@@ -242,16 +238,16 @@ async def test_every_write_path_stores_lone_surrogates_as_replacement_characters
         await chats.ensure(key, "private")
         await chats.set_camera_context(key, bad)
         created = await assistants.create(bad, bad, "m")
-        await assistants.update(created.id, vision_instructions=bad)
+        await assistants.update(created.id, AssistantChanges(vision_instructions=bad))
         await audit.record(1, "assistant.edit", bad, instructions=bad)
 
         fixed = "x\ufffdy"
         [pending], _ = await inbox.take_pending(3600)
         assert (pending.update_id, pending.payload) == (2, '{"text": "' + fixed + '"}')
-        assert await inbox.state_of(1) == "done"  # the answer's write marked it
+        assert await _inbox_state(db, 1) == "done"  # the answer's write marked it
         assert [e.text for e in await transcript.recent(key, 5)] == [fixed] * 3
         assert (await usage.today(7)).tokens == 3
-        chats.forget_cached()
+        db.drop_caches()
         record = await chats.get(key)
         assert record is not None and record.camera_context == fixed
         stored = await assistants.by_name(fixed)
@@ -324,7 +320,7 @@ async def test_a_new_database_warns_every_admin_once(
     tg.private_text("/help", chat_id=ADMIN_ID)  # the admin has a chat with the bot
     url = f"sqlite:///{tmp_path / 'lost.sqlite3'}"
     first: RunningBot = await start_bot(database_url=url, admin_user_ids=f"{ADMIN_ID},4343")
-    assert first.services.db.created
+    assert first.services.storage.created
     await tg.wait_for("sendMessage", 3)  # the two warnings (one fails), the /help answer
     warning = tg.sent_texts(ADMIN_ID)[0]
     assert warning.startswith(NEW_DATABASE) and "I now answer everyone" in warning
@@ -338,7 +334,7 @@ async def test_a_new_database_warns_every_admin_once(
 
     caplog.clear()
     again: RunningBot = await start_bot(database_url=url, admin_user_ids=f"{ADMIN_ID},4343")
-    assert not again.services.db.created
+    assert not again.services.storage.created
     tg.private_text("/help", chat_id=ADMIN_ID)
     await tg.wait_for("sendMessage", 4)
     assert [t for t in tg.sent_texts(ADMIN_ID) if t.startswith(NEW_DATABASE)] == [warning]
@@ -382,7 +378,7 @@ async def test_a_database_created_by_check_still_warns_at_the_first_start(
     assert path.is_file() and tg.calls_to("sendMessage") == []
     tg.private_text("/help", chat_id=ADMIN_ID)
     first: RunningBot = await start_bot(database_url=f"sqlite:///{path}")
-    assert not first.services.db.created  # this start did not create it...
+    assert not first.services.storage.created  # this start did not create it...
     await tg.wait_for("sendMessage", 2)
     assert tg.sent_texts(ADMIN_ID)[0].startswith(NEW_DATABASE)  # ...but still warns
     await first.stop()

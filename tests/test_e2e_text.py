@@ -533,7 +533,7 @@ async def test_unexpected_errors_reach_the_user_as_a_short_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
     bot = await start_bot()
-    await bot.services.db.conn.close()  # every storage call now fails
+    await bot.services.storage.conn.close()  # every storage call now fails
     tg.private_text("anyone home?", chat_id=1300)
     [sorry] = await tg.wait_for("sendMessage")
     assert sorry.params["text"] == "Sorry, something went wrong on my side. Please try again."

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.ordering import ChatOrderedProcessor
-from storage import ChatKey
+from storage import ChatKey, Storage
 from testkit.botprocess import kill_process, start_process, stop_process
 from testkit.fake_openai import FakeOpenAI, Reply
 from testkit.fake_telegram import FakeTelegram
@@ -34,6 +34,12 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 # --- 1. inbox: a crash in the middle of an answer loses nothing ---------------------------------
+
+
+async def _inbox_state(storage: Storage, update_id: int) -> str | None:
+    """The inbox row's state, read from SQLite (the bot itself never needs to ask)."""
+    rows = await storage.run_sql("SELECT state FROM inbox WHERE update_id = ?", (update_id,))
+    return next((str(r[0]) for r in rows), None)
 
 
 @pytest.mark.slow
@@ -88,7 +94,7 @@ async def test_the_answer_and_its_inbox_mark_are_one_write(
     bot: RunningBot = await start_bot()
     tg.private_text("one write please", chat_id=63)
     await tg.wait_for("sendMessage")
-    conn = bot.services.db.conn
+    conn = bot.services.storage.conn
 
     async def done() -> bool:
         rows = await conn.execute_fetchall("SELECT state FROM inbox")
@@ -106,7 +112,7 @@ async def test_the_answer_and_its_inbox_mark_are_one_write(
     [(answered_at,)] = await conn.execute_fetchall(
         "SELECT created_at FROM transcript WHERE role = 'assistant'"
     )
-    # done_at is the answer row's own time: the answers view marked it, no later second write
+    # done_at is the answer row's own time: the answer's write marked it, no later second write
     assert done_at == answered_at
 
 
@@ -125,10 +131,10 @@ async def test_replay_answers_each_chats_pending_messages_oldest_first(
     # The first message of each chat is being answered (held), the others wait for their turn:
     # all six are in the inbox, none done.
     await eventually(lambda: _answers_started(ai, 2), timeout=20)
-    repo = first.services.inbox_repo
+    storage = first.services.storage
 
     async def all_pending() -> bool:
-        return [await repo.state_of(u) for u in ids] == ["pending"] * 6
+        return [await _inbox_state(storage, u) for u in ids] == ["pending"] * 6
 
     await eventually(all_pending, timeout=20)
     await first.stop()  # grace 0: everything unfinished is cancelled and stays pending
@@ -151,7 +157,7 @@ async def test_replay_answers_each_chats_pending_messages_oldest_first(
     for chat in chats:
         asked = [FakeOpenAI.input_texts(b)[-1] for b in _answers(ai)[2:]]
         assert [a for a in asked if a.startswith(f"{chat}-")] == [f"{chat}-m{i}" for i in range(3)]
-    assert [await second.services.inbox_repo.state_of(u) for u in ids] == ["done"] * 6
+    assert [await _inbox_state(second.services.storage, u) for u in ids] == ["done"] * 6
 
 
 async def _answers_started(ai: FakeOpenAI, count: int) -> bool:
@@ -237,7 +243,7 @@ async def test_a_failed_write_reaches_the_user_as_an_error_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot: RunningBot = await start_bot()
-    await bot.services.db.conn.execute(
+    await bot.services.storage.conn.execute(
         "CREATE TRIGGER full_disk BEFORE INSERT ON transcript"
         " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )

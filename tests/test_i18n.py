@@ -14,7 +14,7 @@ from bot import i18n
 from bot.assistant_admin import warn_if_new_database
 from bot.config import Settings
 from bot.i18n import LANGUAGES, LOCALES, language_of, t, telegram_code
-from storage import Database, LanguageRepository
+from storage import Storage
 from storage.languages import CODE_MAX
 from testkit.fake_telegram import TOKEN
 
@@ -107,9 +107,9 @@ async def test_admin_languages_are_written_when_they_change_and_loaded_at_start(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "languages.sqlite3"
-    db = await Database.open(path)
+    db = await Storage.open(path)
     try:
-        languages = LanguageRepository(db.conn)
+        languages = db.languages
         await languages.load()
         assert languages.code_of(7) is None
         assert await languages.remember(7, "de")
@@ -120,9 +120,9 @@ async def test_admin_languages_are_written_when_they_change_and_loaded_at_start(
         assert await languages.remember(8, "x" * 10_000)  # forged: kept short
     finally:
         await db.close()
-    db = await Database.open(path)
+    db = await Storage.open(path)
     try:
-        again = LanguageRepository(db.conn)
+        again = db.languages
         await again.load()
         assert again.code_of(7) == "pt-br" and again.code_of(8) == "x" * CODE_MAX
     finally:
@@ -148,9 +148,9 @@ async def test_the_new_database_notice_is_in_each_admins_language(tmp_path: Path
     )
     path = settings.database_path
     bot = _Bot()
-    db = await Database.open(path)
+    db = await Storage.open(path)
     try:
-        languages = LanguageRepository(db.conn)
+        languages = db.languages
         await languages.remember(1, "uk")
         assert await warn_if_new_database(cast(Bot, bot), settings, languages, True) == 2
     finally:

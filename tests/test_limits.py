@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.limits import Limits
-from storage import ChatKey, Database, TranscriptRepository, UsageRepository
+from storage import ChatKey, Storage, TranscriptRepository
 from testkit.fake_telegram import TOKEN
 
 USER = 77
@@ -44,11 +44,11 @@ async def _answer_costing(transcript: TranscriptRepository, tokens: int) -> None
 
 
 async def test_one_token_below_the_budget_is_allowed_exactly_at_it_refused(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(tmp_path / "bot.sqlite3")
     try:
-        usage = UsageRepository(db.conn)
+        usage = db.usage
         limits = Limits(_settings(), usage)
-        transcript = TranscriptRepository(db.conn, usage)
+        transcript = db.transcript
         assert (await limits.check(USER)).allowed  # nothing used yet (and now cached)
 
         await _answer_costing(transcript, BUDGET - 1)
@@ -62,9 +62,11 @@ async def test_one_token_below_the_budget_is_allowed_exactly_at_it_refused(tmp_p
         assert verdict.notice == "over_budget" and verdict.values == {"budget": "1,000"}
 
         # The same boundary when the figures come from SQLite (a restart: an empty cache).
-        fresh = Limits(_settings(), UsageRepository(db.conn))
+        db.drop_caches()
+        fresh = Limits(_settings(), usage)
         assert not (await fresh.check(USER)).allowed
-        assert (await Limits(_settings(daily_token_budget=BUDGET + 1), UsageRepository(db.conn))
+        db.drop_caches()
+        assert (await Limits(_settings(daily_token_budget=BUDGET + 1), usage)
                 .check(USER)).allowed  # fmt: skip
         # admins are exempt, and 0 means no budget at all
         assert (await Limits(_settings(admin_user_ids=str(USER)), usage).check(USER)).allowed

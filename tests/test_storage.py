@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import stat
 from pathlib import Path
 
 import pytest
 
-from storage import (
-    AssistantRepository,
-    ChatKey,
-    ChatRepository,
-    Database,
-    NameTaken,
-    Question,
-    TranscriptRepository,
-    UsageRepository,
-)
+from storage import UNSET, AssistantChanges, ChatKey, EngineError, NameTaken, Question, Storage
 
 
 async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "bot.sqlite3"
-    db = await Database.open(path)
+    db = await Storage.open(path)
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 8]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:
             tables = {r[0] for r in await cur.fetchall()}
         assert {"assistants", "chats", "transcript", "schema_migrations", "start_notices"} <= tables
+        async with db.conn.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'answers%'"
+        ) as cur:
+            assert await cur.fetchall() == []  # the view and its trigger are gone (0007)
         async with db.conn.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
         assert await db.migrate() == []  # nothing applied twice
@@ -41,27 +38,27 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
 
 async def test_reopening_keeps_data_and_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
-    await ChatRepository(db.conn).ensure(ChatKey(1, 0), "private")
-    await ChatRepository(db.conn).set_conversation(ChatKey(1, 0), "conv_1")
+    db = await Storage.open(path)
+    await db.chats.ensure(ChatKey(1, 0), "private")
+    await db.chats.set_conversation(ChatKey(1, 0), "conv_1")
     await db.close()
-    db = await Database.open(path)
+    db = await Storage.open(path)
     try:
-        record = await ChatRepository(db.conn).get(ChatKey(1, 0))
+        record = await db.chats.get(ChatKey(1, 0))
         assert record is not None and record.conversation_id == "conv_1"
     finally:
         await db.close()
 
 
 async def test_repositories(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(tmp_path / "bot.sqlite3")
     try:
-        assistants = AssistantRepository(db.conn)
+        assistants = db.assistants
         first = await assistants.ensure_default("A", "be nice", "m1")
         again = await assistants.ensure_default("A", "be kind", "m2")
         assert first.id == again.id and again.instructions == "be kind" and again.model == "m2"
 
-        chats = ChatRepository(db.conn)
+        chats = db.chats
         topic = ChatKey(-100, 7)
         await chats.ensure(topic, "supergroup")
         await chats.ensure(ChatKey(-100, 0), "supergroup")
@@ -69,7 +66,7 @@ async def test_repositories(tmp_path: Path) -> None:
         assert (await chats.get(topic)).conversation_id == "conv_t"  # type: ignore[union-attr]
         assert (await chats.get(ChatKey(-100, 0))).conversation_id is None  # type: ignore[union-attr]
 
-        transcript = TranscriptRepository(db.conn, UsageRepository(db.conn))
+        transcript = db.transcript
         for i in range(5):
             await transcript.append(topic, "user", f"q{i}", user_id=1, label="general")
             await transcript.append(topic, "assistant", f"a{i}", output_tokens=3)
@@ -82,11 +79,11 @@ async def test_repositories(tmp_path: Path) -> None:
 
 
 async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(tmp_path / "bot.sqlite3")
     try:
-        usage = UsageRepository(db.conn)
+        usage = db.usage
         assert (await usage.today(5)).tokens == 0  # now cached in memory
-        transcript = TranscriptRepository(db.conn, usage)
+        transcript = db.transcript
         key = ChatKey(5, 0)
         await transcript.append_answer(
             key,
@@ -114,16 +111,17 @@ async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
         ]
         cached = await usage.today(5)
         assert (cached.requests, cached.input_tokens, cached.output_tokens) == (2, 8, 4)
-        stored = await UsageRepository(db.conn).today(5)  # a fresh cache reads SQLite
+        db.drop_caches()
+        stored = await usage.today(5)  # an empty cache reads SQLite
         assert stored == cached
     finally:
         await db.close()
 
 
 async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(tmp_path / "bot.sqlite3", chat_cache_size=2)
     try:
-        chats = ChatRepository(db.conn, cache_size=2)
+        chats = db.chats
         keys = [ChatKey(i) for i in range(3)]
         for key in keys:
             await chats.ensure(key, "private")
@@ -134,7 +132,7 @@ async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> Non
         await db.conn.execute("UPDATE chats SET chat_type = 'changed behind its back'")
         assert (await chats.get(keys[1])).chat_type == "private"  # type: ignore[union-attr]
         assert (await chats.get(keys[2])).chat_type == "changed behind its back"  # type: ignore[union-attr]
-        chats.forget_cached()
+        db.drop_caches()
         assert (await chats.get(keys[1])).chat_type == "changed behind its back"  # type: ignore[union-attr]
     finally:
         await db.close()
@@ -142,12 +140,171 @@ async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> Non
 
 async def test_a_taken_name_is_a_domain_error(tmp_path: Path) -> None:
     """Callers see NameTaken, not the engine's constraint error (names are case-insensitive)."""
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(tmp_path / "bot.sqlite3")
     try:
-        assistants = AssistantRepository(db.conn)
+        assistants = db.assistants
         await assistants.create("Chef", "cook", "m1")
         with pytest.raises(NameTaken):
             await assistants.create(" chef ", "cook again", "m1")
         assert [a.name for a in await assistants.all()] == ["Chef"]
     finally:
         await db.close()
+
+
+async def test_an_answer_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A failure half-way through the answer's write (here the usage upsert) leaves neither
+    transcript row and the message pending: it is answered again, never twice on record."""
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        assert await db.inbox.accept(1, 5, 0, "{}")
+        assert (await db.usage.today(5)).requests == 0  # cached
+        await db.conn.execute(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON usage_daily"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+        with pytest.raises(EngineError):
+            await db.transcript.append_answer(
+                ChatKey(5),
+                Question("why?", "general", 100.0),
+                "because",
+                user_id=5,
+                conversation_id="conv_5",
+                input_tokens=7,
+                output_tokens=3,
+                update_id=1,
+            )
+        assert await db.conn.execute_fetchall("SELECT * FROM transcript") == []
+        [(state,)] = await db.conn.execute_fetchall("SELECT state FROM inbox")
+        assert state == "pending"
+        assert not db.conn.in_transaction
+        assert (await db.usage.today(5)).requests == 0  # the cache did not count it either
+        pending, _ = await db.inbox.take_pending(3600)
+        assert [p.update_id for p in pending] == [1]
+    finally:
+        await db.close()
+
+
+async def test_a_lone_write_never_lands_in_another_coroutines_transaction(
+    tmp_path: Path,
+) -> None:
+    """While one coroutine's transaction is open (and awaiting), another coroutine's write
+    waits for it: it is not rolled back with it."""
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    class Boom(Exception):
+        pass
+
+    async def failing_transaction() -> None:
+        async with db.transaction() as tx:
+            await tx.run(
+                "INSERT INTO audit_log (admin_id, action, target, created_at)"
+                " VALUES (1, 'rolled back', '', 0)"
+            )
+            inside.set()
+            await release.wait()
+            # The SQL thread runs statements in order: one queued by the other task meanwhile
+            # has run by the time this returns, inside the transaction if it was let in.
+            await tx.run("SELECT 1")
+            raise Boom
+
+    try:
+        transaction = asyncio.create_task(failing_transaction())
+        await asyncio.wait_for(inside.wait(), 30)
+        lone = asyncio.create_task(db.audit.record(2, "kept", "x"))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the lone write reaches the connection, or the lock
+        release.set()
+        with pytest.raises(Boom):
+            await asyncio.wait_for(transaction, 30)
+        await asyncio.wait_for(lone, 30)
+        assert [e.action for e in await db.audit.recent()] == ["kept"]
+        assert not db.conn.in_transaction
+    finally:
+        await db.close()
+
+
+async def test_assistant_changes_are_typed_none_clears_and_unset_keeps(tmp_path: Path) -> None:
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        created = await db.assistants.create("Chef", "cook", "m1")
+        changed = await db.assistants.update(
+            created.id,
+            AssistantChanges(temperature=0.5, vision_instructions="look", tools=("weather",)),
+        )
+        assert changed is not None
+        assert (changed.temperature, changed.vision_instructions) == (0.5, "look")
+        assert changed.tools == ("weather",)
+        cleared = await db.assistants.update(created.id, AssistantChanges(temperature=None))
+        assert cleared is not None
+        assert cleared.temperature is None  # None clears...
+        assert (cleared.vision_instructions, cleared.tools) == (
+            "look",
+            ("weather",),
+        )  # ...UNSET keeps
+        assert (cleared.name, cleared.instructions, cleared.model) == ("Chef", "cook", "m1")
+        assert AssistantChanges(model="m2", reasoning_effort=None).given() == {
+            "model": "m2",
+            "reasoning_effort": None,
+        }
+        assert AssistantChanges().given() == {} and UNSET is AssistantChanges().model
+        db.drop_caches()
+        stored = await db.assistants.get(created.id)
+        assert stored == cleared
+    finally:
+        await db.close()
+
+
+async def test_deleting_an_assistant_moves_its_cached_chats_to_the_default(
+    tmp_path: Path,
+) -> None:
+    """No caller clears a cache: the cached chat record follows the delete by itself."""
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        await db.assistants.ensure_default("A", "be nice", "m1")
+        chef = await db.assistants.create("Chef", "cook", "m1")
+        bound, other = ChatKey(1), ChatKey(2)
+        for key in (bound, other):
+            await db.chats.ensure(key, "private")
+        await db.chats.set_assistant(bound, chef.id)
+        await db.chats.set_conversation(other, "conv_2")
+        assert (await db.chats.get(bound)).assistant_id == chef.id  # type: ignore[union-attr]
+        assert (await db.chats.get(other)).conversation_id == "conv_2"  # type: ignore[union-attr]
+        assert await db.assistants.delete(chef.id)
+        assert (await db.chats.get(bound)).assistant_id is None  # type: ignore[union-attr]
+        assert (await db.chats.get(other)).conversation_id == "conv_2"  # type: ignore[union-attr]
+        assert [a.name for a in await db.assistants.all()] == ["A"]
+    finally:
+        await db.close()
+
+
+async def test_renaming_to_a_taken_name_is_a_domain_error(tmp_path: Path) -> None:
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        await db.assistants.create("Chef", "cook", "m1")
+        baker = await db.assistants.create("Baker", "bake", "m1")
+        with pytest.raises(NameTaken):
+            await db.assistants.update(baker.id, AssistantChanges(name=" CHEF "))
+        assert [a.name for a in await db.assistants.all()] == ["Baker", "Chef"]
+    finally:
+        await db.close()
+
+
+def test_nothing_above_storage_knows_the_engine() -> None:
+    """bot/, handlers/ and app/ import no SQLite module and never reach the connection: a
+    second engine (storage/api.py) replaces storage/ alone."""
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for package in ("app", "bot", "handlers"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    modules = [node.module or ""]
+                else:
+                    modules = []
+                found += [f"{path.name}: {m}" for m in modules if m in ("sqlite3", "aiosqlite")]
+                if isinstance(node, ast.Attribute) and node.attr in ("conn", "_sql", "run_sql"):
+                    found.append(f"{path.name}: .{node.attr}")
+    assert found == []

@@ -45,7 +45,7 @@ def _answers(ai: FakeOpenAI) -> int:
 
 
 async def _states(running: RunningBot) -> list[str]:
-    rows = await running.services.db.conn.execute_fetchall(
+    rows = await running.services.storage.conn.execute_fetchall(
         "SELECT state FROM inbox ORDER BY update_id"
     )
     return [r[0] for r in rows]

@@ -5,7 +5,7 @@ message but before the bot recorded it as delivered makes the next start answer 
 again. This measures how long that window is: from the fake Bot API receiving the final
 `sendMessage` (`Call.at`) to the return of the one write that marks the inbox row done
 (`TranscriptRepository.append_answer`: question, answer, usage and the inbox mark in one
-statement, committed when it returns). "to write start" is the part before that statement is
+transaction, committed when it returns). "to write start" is the part before that write is
 handed to SQLite.
 
 The real application runs in-process against the test fakes (`bench.experiments.inprocess`):

@@ -1,0 +1,101 @@
+"""The storage facade: the one object the bot opens, with every repository on it.
+
+It owns the connection, its transactions (storage.sql.Sql: one writer at a time) and the
+repositories' caches; callers never see the engine (no SQL, no connection, no engine error
+but DatabaseUnusable at open and EngineError). storage/api.py spells its contract for another
+engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import aiosqlite
+
+from storage.access import AccessRepository
+from storage.assistants import AssistantRepository
+from storage.audit import AuditRepository
+from storage.chats import CACHE_SIZE, ChatRepository
+from storage.database import Database
+from storage.inbox import InboxRepository
+from storage.knowledge import KnowledgeRepository
+from storage.languages import LanguageRepository
+from storage.sql import Sql, Tx
+from storage.transcript import TranscriptRepository
+from storage.usage import UsageRepository
+
+
+class Storage:
+    """SQLite storage: `await Storage.open(path)`, then its repositories; `close()` at the end."""
+
+    def __init__(self, db: Database, *, chat_cache_size: int = CACHE_SIZE) -> None:
+        self._db = db
+        self._sql = sql = Sql(db.conn)
+        #: The file (None for ":memory:").
+        self.path: Path | None = db.path
+        self.usage = UsageRepository(sql)
+        self.chats = ChatRepository(sql, chat_cache_size)
+        self.assistants = AssistantRepository(sql, self.chats)
+        self.transcript = TranscriptRepository(sql, self.usage)
+        self.access = AccessRepository(sql)
+        self.knowledge = KnowledgeRepository(sql)
+        self.audit = AuditRepository(sql)
+        self.inbox = InboxRepository(sql)
+        self.languages = LanguageRepository(sql)
+
+    @classmethod
+    async def open(cls, path: Path | str, *, chat_cache_size: int = CACHE_SIZE) -> Storage:
+        """Open (creating folder and file, owner-only; WAL) and migrate the database at `path`.
+
+        Raises DatabaseUnusable, with the connection (and its thread) closed again, when the path
+        cannot hold a database or the file is not one.
+        """
+        return cls(await Database.open(path), chat_cache_size=chat_cache_size)
+
+    @property
+    def created(self) -> bool:
+        """True when this open created the database (no migration had been applied before): a
+        new file, or an empty one. Whatever an earlier database held (e.g. /allow rules) is gone."""
+        return self._db.created
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The SQLite connection itself, for tests and tools; not part of the contract (api.py):
+        whatever runs on it outside `transaction()` may land inside another coroutine's."""
+        return self._db.conn
+
+    async def run_sql(self, statement: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """One statement, in turn with the transactions (it never sees one half-done), for
+        tests and tools; not part of the contract (api.py): the bot never runs SQL."""
+        return await self._sql.run(statement, params)
+
+    async def migrate(self) -> list[int]:
+        """Apply every migration not applied yet (open does it); the versions applied."""
+        return await self._db.migrate()
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK when the block raises); every other statement
+        of this storage waits for it to end."""
+        return self._sql.transaction()
+
+    def drop_caches(self) -> None:
+        """Forget every cached record (for a database another process changed): the next reads
+        go to the file. The bot never needs it: it is the only writer."""
+        self.chats._forget_all()
+        self.assistants._forget()
+        self.usage._forget_all()
+        # languages and access rules are loaded whole at start (load()): load them again
+
+    async def take_new_database_notice(self) -> bool:
+        """Is the admins' "this database is new" notice still owed? Taken (cleared) by asking:
+        the start that asks gives it."""
+        taken = await self._sql.run(
+            "DELETE FROM start_notices WHERE name = 'new_database' RETURNING name"
+        )
+        return bool(taken)
+
+    async def close(self) -> None:
+        await self._db.close()
