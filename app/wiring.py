@@ -45,16 +45,7 @@ from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
 from bot.vision import VisionPreparer
 from storage import (
-    AccessRepository,
-    AssistantRepository,
-    AuditRepository,
-    ChatRepository,
-    InboxRepository,
-    KnowledgeRepository,
-    LanguageRepository,
     Storage,
-    TranscriptRepository,
-    UsageRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -72,17 +63,9 @@ class Resources:
     the composition root holds it: handlers get the collaborators built from it."""
 
     settings: Settings
+    #: The database and its repositories (chats, assistants, transcript, access, knowledge,
+    #: audit, usage, languages, inbox), their caches and transactions.
     storage: Storage
-    chats: ChatRepository
-    assistants: AssistantRepository
-    transcript: TranscriptRepository
-    access: AccessRepository
-    knowledge_files: KnowledgeRepository
-    audit: AuditRepository
-    usage: UsageRepository
-    #: Admins' Telegram languages, for the notices they get outside their own conversation.
-    languages: LanguageRepository
-    inbox_repo: InboxRepository
     conversations: ConversationService
     classifier: Classifier
     assistant: AssistantService
@@ -193,7 +176,7 @@ def _opener(
         app = cast(BotApplication, application)
         resources = await open_services(settings)
         cast(GracefulApplication, application).resources = resources
-        inbox = Inbox(resources.inbox_repo, app.bot)
+        inbox = Inbox(resources.storage.inbox, app.bot)
         app.bot_data.collaborators = collaborators(resources, inbox)
         processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)
@@ -202,7 +185,7 @@ def _opener(
         await warn_if_new_database(
             app.bot,
             settings,
-            resources.languages,
+            resources.storage.languages,
             await resources.storage.take_new_database_notice(),
         )
         settle_gc()
@@ -227,39 +210,39 @@ def settle_gc() -> None:
 
 def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
     """What handlers call, each built with only what it uses."""
-    r, settings = resources, resources.settings
+    r, store, settings = resources, resources.storage, resources.settings
     answerer = Answerer(
         settings,
-        chats=r.chats,
-        assistants=r.assistants,
-        transcript=r.transcript,
+        chats=store.chats,
+        assistants=store.assistants,
+        transcript=store.transcript,
         conversations=r.conversations,
         classifier=r.classifier,
         assistant=r.assistant,
         tools=r.tools,
         http=r.http,
-        languages=r.languages,
+        languages=store.languages,
     )
     admin = AdminActions(
-        assistants=r.assistants,
-        chats=r.chats,
-        audit=r.audit,
-        rules=r.access,
+        assistants=store.assistants,
+        chats=store.chats,
+        audit=store.audit,
+        rules=store.access,
         knowledge=r.knowledge,
-        knowledge_files=r.knowledge_files,
+        knowledge_files=store.knowledge,
         tools=r.tools,
     )
     return Collaborators(
         settings=settings,
         answerer=answerer,
         vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
-        access=Access(settings, r.access),
-        limits=Limits(settings, r.usage),
+        access=Access(settings, store.access),
+        limits=Limits(settings, store.usage),
         admin=admin,
-        chats=r.chats,
-        transcript=r.transcript,
-        usage=r.usage,
-        languages=r.languages,
+        chats=store.chats,
+        transcript=store.transcript,
+        usage=store.usage,
+        languages=store.languages,
         inbox=inbox,
     )
 
@@ -288,15 +271,6 @@ async def open_services(settings: Settings) -> Resources:
     return Resources(
         settings=settings,
         storage=storage,
-        chats=storage.chats,
-        assistants=storage.assistants,
-        transcript=storage.transcript,
-        access=storage.access,
-        knowledge_files=storage.knowledge,
-        audit=storage.audit,
-        usage=storage.usage,
-        languages=storage.languages,
-        inbox_repo=storage.inbox,
         conversations=ConversationService(transport),
         classifier=Classifier(
             transport,

@@ -10,6 +10,7 @@ from telegram import Update
 from app.wiring import GracefulApplication, Resources, build_application
 from bot.config import Settings
 from bot.context import BotApplication
+from storage import Storage
 
 
 class RunningBot:
@@ -26,6 +27,11 @@ class RunningBot:
         resources = self.app.resources
         assert resources is not None
         return resources
+
+    @property
+    def storage(self) -> Storage:
+        """The bot's database and repositories (for checks behind the bot)."""
+        return self.services.storage
 
     async def start(self) -> None:
         await self.app.initialize()

@@ -69,9 +69,9 @@ async def test_non_admins_are_refused_and_nothing_is_stored(
         tg.private_text(command, chat_id=USER)
     await tg.wait_for("sendMessage", 7)
     assert set(tg.sent_texts(USER)) == {"Only the bot's admins can do that."}
-    assert [a.name for a in await bot.services.assistants.all()] == ["Assistant"]
-    assert await bot.services.audit.recent() == []
-    assert bot.services.access.allowed == set() and bot.services.access.blocked == set()
+    assert [a.name for a in await bot.storage.assistants.all()] == ["Assistant"]
+    assert await bot.storage.audit.recent() == []
+    assert bot.storage.access.allowed == set() and bot.storage.access.blocked == set()
     assert ai.requests == []
 
 
@@ -88,9 +88,9 @@ async def test_guided_creation_then_use_changes_the_instructions(
     _press(tg, ADMIN_ID, "na:ok", user_id=ADMIN_ID)
     await tg.wait_for("sendMessage", 4, where=lambda c: c.params["chat_id"] == ADMIN_ID)
     assert tg.messages_in(ADMIN_ID)[3]["text"].startswith("Created Bakery Helper (gpt-5.4)")
-    created = await bot.services.assistants.by_name("bakery helper")
+    created = await bot.storage.assistants.by_name("bakery helper")
     assert created is not None and created.model == "gpt-5.4"
-    assert [e.action for e in await bot.services.audit.recent()] == ["assistant.create"]
+    assert [e.action for e in await bot.storage.audit.recent()] == ["assistant.create"]
 
     # a plain user binds their chat to it; the next answer uses its instructions and model
     tg.private_text("hello", chat_id=USER)
@@ -117,14 +117,14 @@ async def test_cancel_leaves_the_flow_and_creates_nothing(tg: FakeTelegram, star
     await _admin_says(tg, "Half Done", 2)
     assert await _admin_says(tg, "/cancel", 3) == "Cancelled. Nothing was changed."
     await _admin_says(tg, "this is just a question now", 4)
-    assert [a.name for a in await bot.services.assistants.all()] == ["Assistant"]
+    assert [a.name for a in await bot.storage.assistants.all()] == ["Assistant"]
 
 
 async def test_one_line_creation(tg: FakeTelegram, start_bot: Any) -> None:
     bot: RunningBot = await start_bot()
     reply = await _admin_says(tg, "/newassistant Quick | Answer in haiku.", 1)
     assert reply.startswith("Created Quick")
-    quick = await bot.services.assistants.by_name("Quick")
+    quick = await bot.storage.assistants.by_name("Quick")
     assert quick is not None and quick.instructions == "Answer in haiku."
     assert quick.model == bot.settings.assistant_model
     assert "already" in await _admin_says(tg, "/newassistant quick | again", 2)
@@ -143,8 +143,8 @@ async def test_use_in_groups_needs_a_group_or_bot_admin(
     tg.group_text("/use Club", chat_id=group, user_id=7002)
     await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == group)
     assert "now talks to Club" in tg.sent_texts(group)[1]
-    record = await bot.services.chats.get(_key(group))
-    club = await bot.services.assistants.by_name("Club")
+    record = await bot.storage.chats.get(_key(group))
+    club = await bot.storage.assistants.by_name("Club")
     assert record is not None and club is not None and record.assistant_id == club.id
 
 
@@ -166,16 +166,16 @@ async def test_delete_needs_confirmation_and_chats_fall_back(
         await tg.wait_for("sendMessage", n)
         assert "Be temporary." in _answers(ai)[-1]["instructions"]
     assert "Delete Temp?" in await _admin_says(tg, "/deleteassistant temp", 2)
-    temp = await bot.services.assistants.by_name("Temp")
+    temp = await bot.storage.assistants.by_name("Temp")
     assert temp is not None
     _press(tg, ADMIN_ID, f"del:yes:{temp.id}", user_id=ADMIN_ID)
     await tg.wait_for("editMessageText")
     await asyncio.sleep(0.2)
     assert tg.messages_in(ADMIN_ID)[1]["text"] == "Deleted Temp."
-    assert await bot.services.assistants.by_name("Temp") is None
+    assert await bot.storage.assistants.by_name("Temp") is None
     # SQLite hands the freed id to the next assistant: the chat must not end up bound to it.
     await _admin_says(tg, "/newassistant Other | Be other.", 3)
-    other = await bot.services.assistants.by_name("Other")
+    other = await bot.storage.assistants.by_name("Other")
     assert other is not None and other.id == temp.id
     tg.private_text("who are you?", chat_id=USER)
     await tg.wait_for("sendMessage", 7)
@@ -188,7 +188,7 @@ async def test_a_forged_callback_from_a_non_admin_changes_nothing(
 ) -> None:
     bot: RunningBot = await start_bot()
     await _admin_says(tg, "/newassistant Keep | Stay.", 1)
-    keep = await bot.services.assistants.by_name("Keep")
+    keep = await bot.storage.assistants.by_name("Keep")
     assert keep is not None
     await _admin_says(tg, "/deleteassistant Keep", 2)
     # someone else crafts the same button press (e.g. from a forwarded message)
@@ -206,8 +206,8 @@ async def test_a_forged_callback_from_a_non_admin_changes_nothing(
     )
     [answer] = await tg.wait_for("answerCallbackQuery")
     assert answer.params["text"] == "Only the bot's admins can do that."
-    assert await bot.services.assistants.by_name("Keep") is not None
-    assert [e.action for e in await bot.services.audit.recent()] == ["assistant.create"]
+    assert await bot.storage.assistants.by_name("Keep") is not None
+    assert [e.action for e in await bot.storage.audit.recent()] == ["assistant.create"]
     # a forged press on a creation flow's button that no flow waits for is refused too
     tg.push_update(
         {
@@ -243,10 +243,10 @@ async def test_guided_edit_changes_instructions_and_tools(
     await tg.wait_for("editMessageText", 2)
     _press(tg, ADMIN_ID, "ea:done", user_id=ADMIN_ID)
     await tg.wait_for("editMessageText", 3)
-    edited = await bot.services.assistants.by_name("Edit Me")
+    edited = await bot.storage.assistants.by_name("Edit Me")
     assert edited is not None
     assert edited.instructions == "New instructions." and edited.tools == ("weather",)
-    actions = [e.action for e in await bot.services.audit.recent()]
+    actions = [e.action for e in await bot.storage.audit.recent()]
     assert actions.count("assistant.edit") == 2
 
 
@@ -265,7 +265,7 @@ async def test_knowledge_file_reaches_the_vector_store_and_file_search(
     assert tg.messages_in(ADMIN_ID)[1]["text"].startswith('Added "prices.txt" to Shop')
     [upload] = ai.requests_to("/v1/files")
     [store] = ai.requests_to("/v1/vector_stores")
-    shop = await bot.services.assistants.by_name("Shop")
+    shop = await bot.storage.assistants.by_name("Shop")
     assert shop is not None and shop.vector_store_id is not None
     [attach] = ai.requests_to(f"/v1/vector_stores/{shop.vector_store_id}/files")
     assert attach.body is not None and attach.body["file_id"] in ai.files
@@ -311,9 +311,9 @@ async def test_the_tool_loop_stops_at_its_turn_limit(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
     bot: RunningBot = await start_bot(tool_max_turns=2)
-    default = await bot.services.assistants.default()
+    default = await bot.storage.assistants.default()
     assert default is not None
-    await bot.services.assistants.update(default.id, AssistantChanges(tools=("current_time",)))
+    await bot.storage.assistants.update(default.id, AssistantChanges(tools=("current_time",)))
     ai.script(*[Reply(tool_calls=[("current_time", {"timezone": "UTC"})]) for _ in range(3)])
     tg.private_text("what time is it, forever?", chat_id=USER)
     [stop] = await tg.wait_for("sendMessage")
@@ -325,9 +325,9 @@ async def test_a_prompt_cannot_make_a_tool_change_admin_state(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
     bot: RunningBot = await start_bot(allowed_user_ids="1")
-    default = await bot.services.assistants.default()
+    default = await bot.storage.assistants.default()
     assert default is not None
-    await bot.services.assistants.update(default.id, AssistantChanges(tools=("current_time",)))
+    await bot.storage.assistants.update(default.id, AssistantChanges(tools=("current_time",)))
     ai.script(
         Reply(tool_calls=[("allow_user", {"user_id": 666}), ("weather", {"place": "Oslo"})]),
     )
@@ -335,8 +335,8 @@ async def test_a_prompt_cannot_make_a_tool_change_admin_state(
     await tg.wait_for("sendMessage")
     outputs = [json.loads(o["output"]) for o in FakeOpenAI.function_outputs(_answers(ai)[1])]
     assert all("error" in o for o in outputs)  # unknown tool; tool not enabled
-    assert bot.services.access.allowed == set() and bot.services.access.blocked == set()
-    assert await bot.services.audit.recent() == []
+    assert bot.storage.access.allowed == set() and bot.storage.access.blocked == set()
+    assert await bot.storage.audit.recent() == []
 
 
 async def test_allow_and_block_at_runtime(tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any) -> None:
@@ -354,7 +354,7 @@ async def test_allow_and_block_at_runtime(tg: FakeTelegram, ai: FakeOpenAI, star
     assert "not allowed" in tg.sent_texts(USER)[2]
     assert "Usage" in await _admin_says(tg, "/block someone", 3)
     assert "can't be blocked" in await _admin_says(tg, f"/block {ADMIN_ID}", 4)
-    actions = [(e.action, e.target) for e in await bot.services.audit.recent()]
+    actions = [(e.action, e.target) for e in await bot.storage.audit.recent()]
     assert actions == [("access.block", str(USER)), ("access.allow", str(USER))]
     assert len(_answers(ai)) == 1
 
@@ -417,7 +417,7 @@ async def test_temperature_is_checked_and_saved(tg: FakeTelegram, start_bot: Any
     assert "between 0 and 2" in await _admin_says(tg, "hot", 4)
     assert "between 0 and 2" in await _admin_says(tg, "3", 5)
     await _admin_says(tg, "0,7", 7)  # "Saved." then the menu again
-    warm = await bot.services.assistants.by_name("Warm")
+    warm = await bot.storage.assistants.by_name("Warm")
     assert warm is not None and warm.temperature == 0.7
 
 

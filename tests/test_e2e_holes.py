@@ -75,7 +75,7 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
     bot: RunningBot = await start_bot()
     services = bot.services
     await _admin_says(tg, "/newassistant Edit Me | Old.", 1)
-    before = await services.assistants.by_name("Edit Me")
+    before = await services.storage.assistants.by_name("Edit Me")
     assert before is not None
     await _admin_says(tg, "/editassistant Edit Me", 2)
     menu = _with_buttons(tg)
@@ -111,7 +111,7 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
     await refused(_with_buttons(tg), "ea:tool:rm_rf")
     await pressed(_with_buttons(tg), "ea:tools:done")
     await pressed(_with_buttons(tg), "ea:done")
-    edited = await services.assistants.by_name("Edit Me")
+    edited = await services.storage.assistants.by_name("Edit Me")
     assert edited is not None
     assert (edited.model, edited.reasoning_effort, edited.tools) == (
         services.settings.assistant_model_choices[0],
@@ -119,7 +119,9 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
         (),
     )
     assert edited.instructions == before.instructions and edited.name == before.name
-    edits = [e.details for e in await services.audit.recent() if e.action == "assistant.edit"]
+    edits = [
+        e.details for e in await services.storage.audit.recent() if e.action == "assistant.edit"
+    ]
     assert edits == [{"reasoning_effort": "low"}, {"model": edited.model}]
 
     # delete: an id beyond 64 bits (an OverflowError in SQLite before), one that does not exist
@@ -127,7 +129,7 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
     confirm = _with_buttons(tg)
     await refused(confirm, "del:yes:" + "9" * 30)
     await refused(confirm, "del:yes:424242")
-    assert await services.assistants.by_name("Edit Me") is not None
+    assert await services.storage.assistants.by_name("Edit Me") is not None
 
     # creation: an index beyond the choices; then a stale button of a flow that was replaced
     await _admin_says(tg, "/newassistant", 4)
@@ -142,7 +144,7 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(
     )
     await pressed(_with_buttons(tg), "na:ok")
     await tg.wait_for("sendMessage", 8, where=lambda c: c.params["chat_id"] == ADMIN_ID)
-    second = await services.assistants.by_name("Second")
+    second = await services.storage.assistants.by_name("Second")
     assert second is not None and second.model == services.settings.assistant_model_choices[1]
 
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
@@ -199,12 +201,12 @@ async def test_lone_surrogates_in_texts_and_names_are_answered_and_recorded(
     assert tg.sent_texts(-1003202) == ["Echo: [Cy\ufffd] and \ufffd here"]
     for update in (sent, group):
         assert await _inbox_state(services.storage, update["update_id"]) == "done"
-    private = await services.transcript.recent(ChatKey(3200), 2)
+    private = await services.storage.transcript.recent(ChatKey(3200), 2)
     assert [(e.role, e.text) for e in private] == [
         ("user", "hi \ufffd there"),
         ("assistant", "Echo: hi \ufffd there"),
     ]
-    [question, _] = await services.transcript.recent(ChatKey(-1003202), 2)
+    [question, _] = await services.storage.transcript.recent(ChatKey(-1003202), 2)
     assert question.text == "and \ufffd here"
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
@@ -296,7 +298,7 @@ async def test_ids_beyond_64_bits_are_dropped_with_one_log_line(
     await tg.wait_for("sendMessage", 3)
     assert tg.sent_texts(3303) == ["Echo: still here?"]
     assert tg.sent_texts(ADMIN_ID) == ["Usage: /allow <numeric user id>"] * 2
-    assert bot.services.access.allowed == set()
+    assert bot.storage.access.allowed == set()
     tg.push_update({"update_id": huge, **_text_update(3304, 3304, "update id")})
     dropped = "dropped: an id beyond 64 bits"
     deadline = asyncio.get_running_loop().time() + 10

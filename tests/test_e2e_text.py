@@ -70,10 +70,10 @@ async def test_private_text_is_classified_streamed_and_answered(
 
     # the transcript holds both sides and the label
     async def both_sides() -> bool:
-        return len(await bot.services.transcript.recent(_key(1001), 10)) == 2
+        return len(await bot.storage.transcript.recent(_key(1001), 10)) == 2
 
     await eventually(both_sides)
-    entries = await bot.services.transcript.recent(_key(1001), 10)
+    entries = await bot.storage.transcript.recent(_key(1001), 10)
     assert [(e.role, e.text, e.label) for e in entries] == [
         ("user", "hi bot", "general"),
         ("assistant", "Hello **there**, friend", None),
@@ -166,7 +166,7 @@ async def test_vanished_conversation_is_replaced_and_the_user_told(
     await tg.wait_for("sendMessage", 2)
     reply = tg.sent_texts(9)[1]
     assert "started a new one" in reply and "Echo: still there?" in reply
-    record = await bot.services.chats.get(_key(9))
+    record = await bot.storage.chats.get(_key(9))
     assert record is not None and record.conversation_id not in (None, old)
     assert record.conversation_id in ai.conversations
 
@@ -376,7 +376,7 @@ async def test_classifier_routes_refuse_and_handoff(
     [_, note] = tg.sent_texts(ADMIN_ID)
     assert "Carla" in note and "I want a human" in note
     assert _assistant_requests(ai) == []  # neither route called the assistant
-    entries = await bot.services.transcript.recent(_key(600), 10)
+    entries = await bot.storage.transcript.recent(_key(600), 10)
     assert [e.label for e in entries] == ["abusive", "human"]
 
 
@@ -533,7 +533,7 @@ async def test_unexpected_errors_reach_the_user_as_a_short_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
     bot = await start_bot()
-    await bot.services.storage.conn.close()  # every storage call now fails
+    await bot.storage.conn.close()  # every storage call now fails
     tg.private_text("anyone home?", chat_id=1300)
     [sorry] = await tg.wait_for("sendMessage")
     assert sorry.params["text"] == "Sorry, something went wrong on my side. Please try again."

@@ -94,7 +94,7 @@ async def test_the_answer_and_its_inbox_mark_are_one_write(
     bot: RunningBot = await start_bot()
     tg.private_text("one write please", chat_id=63)
     await tg.wait_for("sendMessage")
-    conn = bot.services.storage.conn
+    conn = bot.storage.conn
 
     async def done() -> bool:
         rows = await conn.execute_fetchall("SELECT state FROM inbox")
@@ -243,7 +243,7 @@ async def test_a_failed_write_reaches_the_user_as_an_error_message(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot: RunningBot = await start_bot()
-    await bot.services.storage.conn.execute(
+    await bot.storage.conn.execute(
         "CREATE TRIGGER full_disk BEFORE INSERT ON transcript"
         " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )
@@ -373,7 +373,7 @@ async def test_a_chat_that_blocked_the_bot_does_not_break_others(
     await tg.wait_for("sendMessage", 3)
     assert tg.sent_texts(76) == ["Echo: I did not"]
     # the undelivered answer is not in the transcript, the question is
-    entries = await bot.services.transcript.recent(ChatKey(75), 10)
+    entries = await bot.storage.transcript.recent(ChatKey(75), 10)
     assert [(e.role, e.text) for e in entries] == [("user", "I blocked you")]
 
 

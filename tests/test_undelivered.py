@@ -45,7 +45,7 @@ def _answers(ai: FakeOpenAI) -> int:
 
 
 async def _states(running: RunningBot) -> list[str]:
-    rows = await running.services.storage.conn.execute_fetchall(
+    rows = await running.storage.conn.execute_fetchall(
         "SELECT state FROM inbox ORDER BY update_id"
     )
     return [r[0] for r in rows]
@@ -63,7 +63,7 @@ async def test_an_answer_telegram_refused_ten_times_is_delivered_once_it_recover
     assert texts[0].startswith(DELAY_NOTE)
     assert texts[1:] == ["Echo: are you there?"]  # once, after the note
     assert _answers(ai) == 1  # the answer written the first time was kept, not asked again
-    entries = await running.services.transcript.recent(ChatKey(81), 10)
+    entries = await running.storage.transcript.recent(ChatKey(81), 10)
     assert [(e.role, e.text) for e in entries] == [
         ("user", "are you there?"),
         ("assistant", "Echo: are you there?"),
@@ -229,5 +229,5 @@ async def test_a_retried_reply_without_the_model_puts_the_question_on_record_onc
     await eventually(lambda: _equals(_states(running), ["done"]), timeout=30)
     texts = tg.sent_texts(89)
     assert texts[0].startswith(DELAY_NOTE) and len(texts) == 2
-    entries = await running.services.transcript.recent(ChatKey(89), 10)
+    entries = await running.storage.transcript.recent(ChatKey(89), 10)
     assert [(e.role, e.text) for e in entries] == [("user", "you are useless")]

@@ -33,7 +33,7 @@ async def _measure(messages: int) -> dict[str, dict[str, float]]:
     async with in_process_bot(
         telegram_rate_limit_per_second=100_000, max_concurrent_chats=messages
     ) as (tg, _ai, bot):
-        transcript = bot.services.transcript
+        transcript = bot.storage.transcript
         write = transcript.append_answer
         started: dict[int, float] = {}
         committed: dict[int, float] = {}
