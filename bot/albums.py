@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from telegram import Message, Update
 
+from bot.inbox import UpdateFacts
+from bot.ordering import Joined
 from storage.chats import ChatKey
 
 AlbumId = tuple[ChatKey, str]
@@ -42,9 +44,24 @@ class Album:
     last_part_at: float
     messages: dict[int, Message] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The leader's inbox facts (None when the inbox does not follow it): they carry the parts.
+    facts: UpdateFacts | None = None
+    coalescer: AlbumCoalescer | None = None
 
     def parts(self) -> list[Message]:
         return [self.messages[i] for i in sorted(self.messages)]
+
+    async def complete(self) -> None:
+        """ordering.Unit: wait until the album is quiet; its parts then ride on the leader's
+        facts."""
+        assert self.coalescer is not None
+        parts = await self.coalescer.gather(self)
+        if self.facts is not None:
+            self.facts.parts = parts
+
+    def discard(self) -> None:
+        if self.coalescer is not None:
+            self.coalescer.discard(self)
 
 
 def album_of(update: object, key: ChatKey | None) -> tuple[AlbumId, Message] | None:
@@ -74,12 +91,31 @@ class AlbumCoalescer:
         self._wait = wait
         self._open: dict[AlbumId, Album] = {}
 
+    def take(
+        self, update: object, key: ChatKey, facts: UpdateFacts | None
+    ) -> Album | Joined | None:
+        """ordering.Coalescer: the album an update leads, Joined for a later part (its facts
+        attached to the leader's, or handed back when the leader has none), None for an update
+        outside any album."""
+        part = album_of(update, key)
+        if part is None:
+            return None
+        album_id, message = part
+        album, leads = self.offer(album_id, message, getattr(update, "update_id", 0))
+        if leads:
+            album.facts = facts
+            return album
+        if facts is not None and album.facts is not None:
+            album.facts.attach(facts)
+            return Joined()
+        return Joined(orphan=facts)
+
     def offer(self, album_id: AlbumId, message: Message, update_id: int) -> tuple[Album, bool]:
         """Record a part: (its album, True when this part opened it and leads it)."""
         now = self._clock()
         album = self._open.get(album_id)
         if album is None:
-            album = self._open[album_id] = Album(album_id, update_id, now, now)
+            album = self._open[album_id] = Album(album_id, update_id, now, now, coalescer=self)
             album.messages[message.message_id] = message
             return album, True
         album.messages[message.message_id] = message

@@ -14,8 +14,9 @@ the wait at once (`stop_retrying`) and leaves the row pending for the next start
 
 The facts of each update live in the inbox (`bot.inbox.UpdateFacts`); this processor admits
 the update, runs it, and then makes the one call that finishes its row (`Inbox.done`, or
-`give_up`). Albums are coalesced before the chat's order (`bot.albums.AlbumCoalescer`): the
-album is one unit of work in its chat's order, its later parts never queue.
+`give_up`). Updates that belong together (an album's photos) are coalesced before the chat's
+order by a `Coalescer` (`bot.albums.AlbumCoalescer`): one unit of work in its chat's order, its
+later parts never queue. This module knows nothing of what a unit is made of.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.albums import Album, AlbumCoalescer, album_of
 from bot.delivery import topic_of
 from bot.inbox import Inbox, UpdateFacts
 from bot.sanitize import ids_fit
@@ -50,6 +51,31 @@ def chat_key_of(update: object) -> ChatKey | None:
     if chat is None:
         return None
     return ChatKey(chat.id, topic_of(message) or 0)
+
+
+class Unit(Protocol):
+    """Several updates answered as one (an album), led by the first: it takes its chat's turn."""
+
+    async def complete(self) -> None:
+        """Wait until every part is there (called in the chat's turn, holding no global slot);
+        the leader's facts then carry the parts."""
+
+    def discard(self) -> None:
+        """The leader's run is over: parts arriving later start a new unit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A later part of a unit already in its chat's order: its own run is dropped. `orphan`:
+    its facts, when the leader has none to carry them (finished at once)."""
+
+    orphan: UpdateFacts | None = None
+
+
+class Coalescer(Protocol):
+    def take(self, update: object, key: ChatKey, facts: UpdateFacts | None) -> Unit | Joined | None:
+        """The update's unit when it leads one, Joined when it is a later part, None when it
+        stands alone."""
 
 
 class _Duplicate:
@@ -79,7 +105,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     def __init__(
         self,
         max_concurrent_chats: int,
-        albums: AlbumCoalescer,
+        coalescer: Coalescer,
         *,
         max_age: float = 3600.0,
         retry_first_delay: float = 2.0,
@@ -94,7 +120,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._stopping = asyncio.Event()
         self._working = asyncio.BoundedSemaphore(max_concurrent_chats)
         self._turns: dict[ChatKey, _ChatTurn] = {}
-        self._albums = albums
+        self._coalescer = coalescer
         self._inbox: Inbox | None = None
         self._active: set[asyncio.Task[Any]] = set()
 
@@ -150,27 +176,19 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             _close(coroutine)
             return
         assert not isinstance(facts, _Duplicate)
-        part = album_of(update, key)
-        album: Album | None = None
-        if part is not None:
-            album_id, message = part
-            album, leads = self._albums.offer(album_id, message, getattr(update, "update_id", 0))
-            if not leads:
-                # A later part: the album's unit of work (already in its chat's order) answers
-                # for it and finishes its inbox row.
-                leader = self._inbox.facts(album.leader_update_id) if self._inbox else None
-                if facts is not None:
-                    if leader is not None:
-                        leader.attach(facts)
-                    else:
-                        await self._finish(facts, delivered=True)
-                _close(coroutine)
-                return
+        unit = self._coalescer.take(update, key, facts)
+        if isinstance(unit, Joined):
+            # A later part: the unit already in its chat's order answers for it and finishes
+            # its inbox row with its own.
+            if unit.orphan is not None:
+                await self._finish(unit.orphan, delivered=True)
+            _close(coroutine)
+            return
         try:
-            delivered = await self._in_turn(key, update, coroutine, facts, album)
+            delivered = await self._in_turn(key, update, coroutine, facts, unit)
         finally:
-            if album is not None:
-                self._albums.discard(album)
+            if unit is not None:
+                unit.discard()
         if facts is not None and delivered is not None:
             await self._finish(facts, delivered=delivered)
 
@@ -200,10 +218,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         update: object,
         coroutine: Awaitable[Any],
         facts: UpdateFacts | None,
-        album: Album | None,
+        unit: Unit | None,
     ) -> bool | None:
         """Run the update in its chat's turn; then, while its reply was not delivered, again.
-        An album first waits (in its turn, holding no global slot) until it is complete.
+        A unit (an album) first waits, in its turn and holding no global slot, until complete.
         True: done; False: given up (too old); None: left pending (shutting down)."""
         turn = self._turns.get(key)
         if turn is None:
@@ -212,10 +230,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         started = False
         try:
             async with turn.lock:
-                if album is not None:
-                    parts = await self._albums.gather(album)
-                    if facts is not None:
-                        facts.parts = parts
+                if unit is not None:
+                    await unit.complete()
                 async with self._working:
                     started = True
                     await coroutine
