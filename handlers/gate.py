@@ -6,20 +6,21 @@ passes goes on to the handlers unchanged. The gate takes exactly the updates a h
 0 would answer, with the same filters, so updates nobody handles (a group message for someone
 else, a command for another bot) stay silent:
 
-- texts and the messages the bot cannot read (stickers, voice...), when addressed to the bot:
-  allowed users only (`not_allowed`);
+- texts, photos and the messages the bot cannot read (stickers, voice...), when addressed to
+  the bot: allowed users only (`not_allowed`);
 - the commands of `USER_COMMANDS`: allowed users only;
 - the commands of `ADMIN_COMMANDS` (and `/knowledge` as a document's caption): bot admins only
   (`admins_only`, also to users who are not allowed at all);
 - every button press: bot admins only (every button the bot sends is an admin's), a pop-up.
 
-Checks that stay in their handler, and why: photos (a later part of an album stays silent, only
-its first photo is refused, and that rule lives with the album lines of handlers/photos.py);
-the length of a text or caption and the rate limit and budget (an album's length is its
-captions together, known only once it is gathered; a text is measured before it costs a rate
-slot; and an admin's reply inside a guided flow may be longer than a message); a guided flow's
-typed replies (only a flow knows which texts it takes). Commands anyone may use (`/cancel`,
-unknown commands) pass.
+Photos are checked here too: an album reaches the handlers once, as its first part (its later
+parts are coalesced into it before the chat's order, bot/albums.py), so it gets one refusal.
+
+Checks that stay in their handler, and why: the length of a text or caption and the rate
+limit and budget (an album's length is its captions together, known only once it is gathered;
+a text is measured before it costs a rate slot; and an admin's reply inside a guided flow may
+be longer than a message); a guided flow's typed replies (only a flow knows which texts it
+takes). Commands anyone may use (`/cancel`, unknown commands) pass.
 """
 
 from __future__ import annotations
@@ -51,13 +52,11 @@ KNOWLEDGE_CAPTION = (
     & filters.Document.ALL
     & filters.CaptionRegex(r"^/knowledge(@\w+)?(\s|$)")
 )
-#: What handlers/text.py and handlers/unsupported.py take (photos are checked in their handler).
+#: What handlers/text.py, handlers/photos.py and handlers/unsupported.py take.
 CONTENT = (
     filters.UpdateType.MESSAGE
     & ~filters.COMMAND
     & ~KNOWLEDGE_CAPTION
-    & ~filters.PHOTO
-    & ~filters.Document.IMAGE
     & (filters.TEXT | (~filters.StatusUpdate.ALL & ~filters.VIA_BOT))
 )
 

@@ -12,7 +12,6 @@ from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
 from handlers.common import (
-    ensure_allowed,
     ensure_short_enough,
     ensure_within_limits,
     incoming_from,
@@ -30,8 +29,6 @@ async def on_photo(update: Update, context: BotContext) -> None:
     if message is None or not addressed_to_bot(message, context.bot):
         return
     key = key_of(message)
-    if not await ensure_allowed(update, context):
-        return
     # An album reaches us once, complete: its parts travel with its first one (bot/albums.py)
     parts = (context.facts.parts if context.facts is not None else None) or [message]
     caption = _caption_of(parts)

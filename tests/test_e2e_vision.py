@@ -287,3 +287,22 @@ async def test_photos_from_users_outside_the_allow_list_are_not_downloaded(
     [refusal] = await tg.wait_for("sendMessage")
     assert "not allowed" in refusal.params["text"]
     assert tg.calls_to("getFile") == [] and ai.requests == []
+
+
+async def test_an_album_from_a_user_who_is_not_allowed_gets_one_refusal(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """The gate refuses photos too: an album reaches it once (its parts are coalesced first), so
+    three photos get one refusal, nothing is downloaded and nothing is asked."""
+    await start_bot(allowed_user_ids="1", album_quiet_seconds=0.2)
+    for i in range(3):
+        data = make_image("JPEG", (40 + i, 30))
+        tg.media_message(
+            {"photo": tg.photo_sizes(data, 40 + i, 30)}, chat_id=2003, media_group_id="album-x"
+        )
+    tg.private_text("and a text", chat_id=2003)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 2003)
+    await asyncio.sleep(0.3)  # a third refusal would have come by now
+    not_allowed = "Sorry, you're not allowed to use this bot. Ask its admin for access."
+    assert tg.sent_texts(2003) == [not_allowed, not_allowed]
+    assert tg.calls_to("getFile") == [] and ai.requests == []
