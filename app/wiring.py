@@ -25,6 +25,7 @@ from bot.ai import (
     AssistantService,
     Classifier,
     ConversationService,
+    Identity,
     KnowledgeService,
     build_openai_client,
     build_transport,
@@ -74,6 +75,8 @@ class Resources:
     #: Outgoing HTTP for tools (weather...), one pool for the whole process.
     http: httpx.AsyncClient
     close_openai: Any  # the client's async close()
+    #: The salted hashes standing for Telegram ids in OpenAI requests (bot/ai/identity.py).
+    identity: Identity
 
 
 class GracefulApplication(Application):  # type: ignore[type-arg]
@@ -222,6 +225,7 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
         tools=r.tools,
         http=r.http,
         languages=store.languages,
+        identity=r.identity,
     )
     admin = AdminActions(
         assistants=store.assistants,
@@ -256,6 +260,11 @@ async def open_services(settings: Settings) -> Resources:
         )
         await storage.access.load()
         await storage.languages.load()
+        # Read once: SAFETY_IDENTIFIER_SALT, else the database's own (generated on first use).
+        salt = settings.safety_identifier_salt
+        identity = Identity(
+            salt.get_secret_value() if salt is not None else await storage.identity_salt()
+        )
     except BaseException:
         await storage.close()  # its thread would keep the process alive
         raise
@@ -285,6 +294,7 @@ async def open_services(settings: Settings) -> Resources:
         tools=default_registry(),
         http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
         close_openai=close_openai,
+        identity=identity,
     )
 
 

@@ -24,6 +24,7 @@ from bot.ai import (
     Classifier,
     ConversationGone,
     ConversationService,
+    Identity,
     StreamInterrupted,
     ToolRunner,
 )
@@ -99,8 +100,10 @@ class Answerer:
         tools: ToolRegistry,
         http: httpx.AsyncClient,
         languages: LanguageRepository,
+        identity: Identity,
     ) -> None:
         self._settings = settings
+        self._identity = identity
         self._languages = languages
         self._chats = chats
         self._assistants = assistants
@@ -184,7 +187,7 @@ class Answerer:
         if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
             await self._deliver_kept(bot, incoming, kept)
             return
-        classify = asyncio.create_task(self._classify(to_classify))
+        classify = asyncio.create_task(self._classify(to_classify, incoming.user_id))
         try:
             record, conversation_id = await self.conversation_for(
                 incoming.key, incoming.dest.chat_type
@@ -302,11 +305,13 @@ class Answerer:
             created_at=question.asked_at,
         )
 
-    async def _classify(self, text: str) -> str:
+    async def _classify(self, text: str, user_id: int) -> str:
         """The label of `text`; a turn without text (a photo alone) takes the default label."""
         if not text:
             return self._settings.default_label
-        return await self._classifier.classify(text)
+        return await self._classifier.classify(
+            text, safety_identifier=self._identity.safety_identifier(user_id)
+        )
 
     def _tool_runner(self, incoming: Incoming, assistant: Assistant) -> ToolRunner:
         """Tools run with a plain user's context: this chat, this user, no storage, no secrets."""
@@ -354,9 +359,16 @@ class Answerer:
         )
         reply.start()
         notice: str | None = None
-        instructions = assistant.instructions
-        if turn.with_images and assistant.vision_instructions:
-            instructions = f"{instructions}\n\n{assistant.vision_instructions}"
+        # The instructions and tools are the start of every request's prefix: the same each turn
+        # (photo instructions go in the photo turn's input instead), so the prefix stays cached.
+        user_input = turn.user_input
+        if turn.with_images and assistant.vision_instructions and isinstance(user_input, list):
+            vision = {"role": "developer", "content": assistant.vision_instructions}
+            user_input = [vision, *user_input]
+        identity = self._identity
+        cache_key = identity.prompt_cache_key(
+            incoming.key.chat_id, incoming.key.thread_id, assistant.id
+        )
         tools = self._tools.definitions(assistant.tools)
         if assistant.vector_store_id:
             tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
@@ -368,13 +380,15 @@ class Answerer:
                     stream = self._assistant.answer(
                         conversation_id=conversation_id,
                         model=turn.model or assistant.model,
-                        instructions=instructions,
-                        user_input=turn.user_input,
+                        instructions=assistant.instructions,
+                        user_input=user_input,
                         tools=tools,
                         temperature=assistant.temperature,
                         reasoning_effort=assistant.reasoning_effort,
                         run_tool=run_tool,
                         max_tool_turns=settings.tool_max_turns,
+                        prompt_cache_key=cache_key,
+                        safety_identifier=identity.safety_identifier(incoming.user_id),
                     )
                     try:
                         async for delta in stream:

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     #: How the requests of every message are sent: `lean` (plain JSON over aiohttp, less CPU)
     #: or `sdk` (the openai SDK's client); both retry and fail alike (bot/ai/protocol.py).
     openai_transport: Literal["lean", "sdk"] = "lean"
+    #: The key of the salted hashes that stand for Telegram ids in OpenAI requests
+    #: (`safety_identifier`, `prompt_cache_key`); empty: a secret generated in the database.
+    safety_identifier_salt: SecretStr | None = None
     assistant_model: str = "gpt-5.4-mini"
     assistant_name: str = "Assistant"
     #: Instructions of the default assistant: inline text, or a path to a text file.
@@ -216,6 +219,13 @@ class Settings(BaseSettings):
             raise PydanticCustomError("empty", "is empty")
         return SecretStr(key)
 
+    @field_validator("safety_identifier_salt")
+    @classmethod
+    def _blank_salt_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # empty: the database's own salt
+        return SecretStr(value.get_secret_value().strip())
+
     @field_validator("assistant_instructions")
     @classmethod
     def _check_instructions(cls, value: str) -> str:
@@ -304,7 +314,13 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a chat."""
-        return [self.telegram_bot_token.get_secret_value(), self.openai_api_key.get_secret_value()]
+        values = [
+            self.telegram_bot_token.get_secret_value(),
+            self.openai_api_key.get_secret_value(),
+        ]
+        if self.safety_identifier_salt is not None:
+            values.append(self.safety_identifier_salt.get_secret_value())
+        return values
 
 
 class ConfigError(Exception):

@@ -8,7 +8,9 @@ engine.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
+import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -96,6 +98,16 @@ class Storage:
             "DELETE FROM start_notices WHERE name = 'new_database' RETURNING name"
         )
         return bool(taken)
+
+    async def identity_salt(self) -> str:
+        """The database's own secret for hashing Telegram ids: generated (256 random bits, hex)
+        the first time it is asked for, the same ever after. Never log it."""
+        await self._sql.run(
+            "INSERT OR IGNORE INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)",
+            ("identity_salt", secrets.token_hex(32), time.time()),
+        )
+        [row] = await self._sql.run("SELECT value FROM bot_secrets WHERE name = 'identity_salt'")
+        return str(row["value"])
 
     async def close(self) -> None:
         await self._db.close()

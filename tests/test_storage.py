@@ -18,7 +18,7 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:
@@ -34,6 +34,25 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     finally:
         await db.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_the_identity_salt_is_made_once_and_kept_with_the_database(tmp_path: Path) -> None:
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        salt = await db.identity_salt()
+        assert len(salt) == 64 and salt == await db.identity_salt()  # 256 random bits, hex
+    finally:
+        await db.close()
+    again = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        assert await again.identity_salt() == salt  # the same after a restart
+    finally:
+        await again.close()
+    other = await Storage.open(tmp_path / "other.sqlite3")
+    try:
+        assert await other.identity_salt() != salt  # another database, another salt
+    finally:
+        await other.close()
 
 
 async def test_reopening_keeps_data_and_applies_nothing(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from bot.ai import AIUnavailable, ConversationGone
+from bot.ai import AIUnavailable, ConversationGone, Identity
 from bot.answering import Answerer, Incoming
 from bot.config import Settings
 from bot.delivery import Destination
@@ -74,6 +74,7 @@ class Turn:
             tools=cast(Any, NoTools()),
             http=cast(Any, None),
             languages=cast(Any, MemoryLanguages()),
+            identity=Identity("test salt"),
         )
 
     async def text(self, text: str, *, update_id: int = 1) -> None:

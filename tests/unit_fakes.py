@@ -223,7 +223,7 @@ class MemoryClassifier:
         self.label = label
         self.seen: list[str] = []
 
-    async def classify(self, text: str) -> str:
+    async def classify(self, text: str, *, safety_identifier: str | None = None) -> str:
         self.seen.append(text)
         return self.label
 

@@ -13,12 +13,14 @@ from bot.ai.errors import (
     ConversationGone,
     StreamInterrupted,
 )
+from bot.ai.identity import CLASSIFIER_CACHE_KEY, Identity
 from bot.ai.knowledge import KnowledgeService, UploadedKnowledge
 from bot.ai.protocol import AITransport
 from bot.ai.sdk_transport import SDKTransport
 from bot.ai.transport import OpenAITransport
 
 __all__ = [
+    "CLASSIFIER_CACHE_KEY",
     "AIConnectionError",
     "AIError",
     "AIRateLimited",
@@ -30,6 +32,7 @@ __all__ = [
     "Classifier",
     "ConversationGone",
     "ConversationService",
+    "Identity",
     "KnowledgeService",
     "OpenAITransport",
     "SDKTransport",

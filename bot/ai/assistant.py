@@ -150,14 +150,24 @@ class AssistantService:
         reasoning_effort: str | None = None,
         run_tool: ToolRunner | None = None,
         max_tool_turns: int = 0,
+        prompt_cache_key: str | None = None,
+        safety_identifier: str | None = None,
     ) -> AnswerStream:
-        """Stream the assistant's answer to `user_input`, which joins the conversation."""
+        """Stream the assistant's answer to `user_input`, which joins the conversation.
+
+        `instructions` and `tools` come first in what the model reads, then the conversation:
+        keep them the same turn after turn (nothing per message in them) so the prefix stays
+        cached; `prompt_cache_key` routes the requests sharing it to the same cache."""
         request: dict[str, Any] = {
             "model": model,
             "instructions": instructions,
             "conversation": conversation_id,
             "input": user_input,
         }
+        if prompt_cache_key:
+            request["prompt_cache_key"] = prompt_cache_key
+        if safety_identifier:
+            request["safety_identifier"] = safety_identifier
         if tools:
             request["tools"] = tools
         if temperature is not None:

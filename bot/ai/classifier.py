@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.ai.errors import AIError
+from bot.ai.identity import CLASSIFIER_CACHE_KEY
 from bot.ai.protocol import AITransport
 from bot.config import ClassifierRoute
 
@@ -57,11 +58,13 @@ class Classifier:
             }
         }
 
-    async def classify(self, text: str) -> str:
-        """The label for `text`; the default label when the model fails or is slow."""
+    async def classify(self, text: str, *, safety_identifier: str | None = None) -> str:
+        """The label for `text`; the default label when the model fails or is slow.
+
+        `safety_identifier` is the sender's (bot.ai.identity), never a raw Telegram id."""
         try:
             async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
-                return await self._ask(text)
+                return await self._ask(text, safety_identifier)
         except TimeoutError:
             log.warning("classifier timed out after %.1fs; using %r", self._timeout, self._default)
         except AIError as exc:
@@ -70,14 +73,18 @@ class Classifier:
             log.warning("classifier gave malformed output (%s); using %r", exc, self._default)
         return self._default
 
-    async def _ask(self, text: str) -> str:
+    async def _ask(self, text: str, safety_identifier: str | None) -> str:
         body: dict[str, Any] = {
             "model": self._model,
             "instructions": self._instructions,
             "input": text,
             "text": self._text_config,
             "store": False,
+            # the prompt is the same for everyone: one cache for all classifications
+            "prompt_cache_key": CLASSIFIER_CACHE_KEY,
         }
+        if safety_identifier:
+            body["safety_identifier"] = safety_identifier
         if self._reasoning_effort:
             body["reasoning"] = {"effort": self._reasoning_effort}
         # No retries: a retry would not fit in the time budget; the default route is fine.
