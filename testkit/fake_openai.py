@@ -46,6 +46,29 @@ empty), streamed with the real events (``response.output_item.added`` with empty
 ``response.output_item.done``). The calls join the request's conversation, and so do the
 ``function_call_output`` items a later request sends; the default reply to a request carrying
 only tool outputs is ``Tool said: <outputs joined with " | ">``.
+
+The fake tells the truth about context (estimates, deterministic, no clock):
+
+* ``usage.input_tokens`` is the size of what the model reads: tools, instructions, the
+  conversation's items (or the ``previous_response_id`` chain) and the input; text costs
+  chars/4, an image a fixed :data:`IMAGE_TOKENS` by ``detail`` (:func:`item_tokens`).
+  ``FakeOpenAI(fixed_input_tokens=10)`` (or the attribute) brings back the old fixed figure;
+  ``Reply(usage=...)`` still overrides per answer. :attr:`FakeOpenAI.contexts` holds, per
+  response id, the items its model read.
+* ``input_tokens_details.cached_tokens``: OpenAI's prompt-caching rule (see CACHE_MIN_TOKENS):
+  the longest shared prefix with a recent request of the same ``prompt_cache_key``, in
+  128-token blocks, for prompts of 1024 tokens or more; :meth:`FakeOpenAI.clear_prompt_cache`.
+* Each model has a window (:data:`CONTEXT_WINDOWS`, else ``default_context_window``);
+  ``FakeOpenAI(context_windows={"gpt-5.4-mini": 2000})`` or
+  :meth:`FakeOpenAI.set_context_window` makes one small. Past it the answer is the real 400
+  ``context_length_exceeded`` (``param: "input"``), unless ``truncation: "auto"``, which drops
+  the oldest items from what the model reads (the stored conversation keeps them).
+* ``context_management: [{"type": "compaction", "compact_threshold": N}]``: when the prompt
+  crosses N, the output (and the stream, first) carries a ``compaction`` item, and the
+  conversation is pruned to it and what follows (:attr:`FakeOpenAI.compacted`: item id -> the
+  items it replaced). ``POST /v1/responses/compact`` answers the user messages and one
+  compaction item (``response.compaction``). A compaction item costs a twentieth of what it
+  replaced (at least 64 tokens).
 """
 
 from __future__ import annotations
