@@ -46,6 +46,29 @@ empty), streamed with the real events (``response.output_item.added`` with empty
 ``response.output_item.done``). The calls join the request's conversation, and so do the
 ``function_call_output`` items a later request sends; the default reply to a request carrying
 only tool outputs is ``Tool said: <outputs joined with " | ">``.
+
+The fake tells the truth about context (estimates, deterministic, no clock):
+
+* ``usage.input_tokens`` is the size of what the model reads: tools, instructions, the
+  conversation's items (or the ``previous_response_id`` chain) and the input; text costs
+  chars/4, an image a fixed :data:`IMAGE_TOKENS` by ``detail`` (:func:`item_tokens`).
+  ``FakeOpenAI(fixed_input_tokens=10)`` (or the attribute) brings back the old fixed figure;
+  ``Reply(usage=...)`` still overrides per answer. :attr:`FakeOpenAI.contexts` holds, per
+  response id, the items its model read.
+* ``input_tokens_details.cached_tokens``: OpenAI's prompt-caching rule (see CACHE_MIN_TOKENS):
+  the longest shared prefix with a recent request of the same ``prompt_cache_key``, in
+  128-token blocks, for prompts of 1024 tokens or more; :meth:`FakeOpenAI.clear_prompt_cache`.
+* Each model has a window (:data:`CONTEXT_WINDOWS`, else ``default_context_window``);
+  ``FakeOpenAI(context_windows={"gpt-5.4-mini": 2000})`` or
+  :meth:`FakeOpenAI.set_context_window` makes one small. Past it the answer is the real 400
+  ``context_length_exceeded`` (``param: "input"``), unless ``truncation: "auto"``, which drops
+  the oldest items from what the model reads (the stored conversation keeps them).
+* ``context_management: [{"type": "compaction", "compact_threshold": N}]``: when the prompt
+  crosses N, the output (and the stream, first) carries a ``compaction`` item, and the
+  conversation is pruned to it and what follows (:attr:`FakeOpenAI.compacted`: item id -> the
+  items it replaced). ``POST /v1/responses/compact`` answers the user messages and one
+  compaction item (``response.compaction``). A compaction item costs a twentieth of what it
+  replaced (at least 64 tokens).
 """
 
 from __future__ import annotations
@@ -422,6 +445,121 @@ def _paginate(items: list[JSONDict], query: Mapping[str, str], *, default_order:
 
 
 # ---------------------------------------------------------------------------------------------
+# Token accounting: what the model would read (an estimate, deterministic)
+# ---------------------------------------------------------------------------------------------
+
+#: Tokens an ``input_image`` costs by its ``detail`` (a fixed estimate per image; OpenAI counts
+#: tiles, ~85 tokens for ``low`` and a few hundred for a typical ``high`` image).
+IMAGE_TOKENS: Final[Mapping[str, int]] = {"low": 85, "high": 765, "auto": 765, "original": 765}
+#: The fake's context windows (tokens) by model; unknown models get DEFAULT_CONTEXT_WINDOW.
+CONTEXT_WINDOWS: Final[Mapping[str, int]] = {
+    "gpt-5.4": 1_050_000,
+    "gpt-5.4-mini": 400_000,
+    "gpt-5.4-nano": 400_000,
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+}
+DEFAULT_CONTEXT_WINDOW: Final = 128_000
+# Prompt caching, as OpenAI documents it ("Cache hits require an exact, repeated prefix match
+# and works automatically for prompts that are 1024 tokens or longer. You can get a match until
+# the first mismatched token in 128 token blocks." and "Cache hits come when requests route to
+# the same server. Take advantage of the prompt_cache_key ... to improve that routing":
+# https://developers.openai.com/cookbook/examples/prompt_caching_201, section 1.1; the guide is
+# https://developers.openai.com/api/docs/guides/prompt-caching). Here: a request of at least
+# CACHE_MIN_TOKENS gets, as cached_tokens, its longest shared prefix with one of the last
+# CACHE_RECENT requests routed with the same prompt_cache_key (without a key: with no key, so
+# the prefix itself decides), rounded down to CACHE_BLOCK. No clock: nothing expires.
+CACHE_MIN_TOKENS: Final = 1024
+CACHE_BLOCK: Final = 128
+CACHE_RECENT: Final = 16
+_CONTEXT_ERROR: Final = (
+    "Your input exceeds the context window of this model. Please adjust your input and try again."
+)
+
+
+def text_tokens(text: str) -> int:
+    """The fake's token estimate of a text: one token per 4 characters (rounded up)."""
+    return math.ceil(len(text) / 4)
+
+
+def _part_tokens(part: Any) -> int:
+    if isinstance(part, str):
+        return text_tokens(part)
+    if not isinstance(part, dict):
+        return 0
+    if part.get("type") == "input_image":
+        return IMAGE_TOKENS.get(str(part.get("detail") or "auto"), IMAGE_TOKENS["auto"])
+    if isinstance(part.get("text"), str):
+        return text_tokens(part["text"])
+    return text_tokens(json.dumps(part, sort_keys=True))
+
+
+def item_tokens(item: Mapping[str, Any]) -> int:
+    """Tokens one conversation/input item costs the model (text chars/4, images by detail)."""
+    kind = item.get("type", "message")
+    if kind == "message":
+        content = item.get("content")
+        parts: list[Any] = [content] if isinstance(content, str) else list(content or [])
+        return sum(_part_tokens(p) for p in parts)
+    if kind == "function_call":
+        return text_tokens(str(item.get("name", "")) + str(item.get("arguments", "")))
+    if kind == "function_call_output":
+        output = item.get("output")
+        if isinstance(output, list):
+            return sum(_part_tokens(p) for p in output)
+        return text_tokens(str(output or ""))
+    if kind == "compaction":
+        return text_tokens(str(item.get("encrypted_content", "")))
+    return text_tokens(json.dumps(item, sort_keys=True))
+
+
+def _fingerprint(item: Mapping[str, Any]) -> str:
+    """What the model reads of an item (ids and statuses are not part of the prompt)."""
+    return json.dumps(
+        {k: v for k, v in item.items() if k not in ("id", "status")},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+@dataclass
+class _Context:
+    """The rendered prompt of one request: what the model reads, and what it cost."""
+
+    segments: list[tuple[str, int]]  # (fingerprint, tokens): tools, instructions, then items
+    items: list[JSONDict]  # the items the model reads (after truncation or compaction)
+    input_tokens: int
+    cached_tokens: int = 0
+    compaction: JSONDict | None = None  # the compaction item this request produced
+    compacted: list[JSONDict] = field(default_factory=list)  # the items it replaced
+
+
+def _shared_prefix(a: list[tuple[str, int]], b: list[tuple[str, int]]) -> int:
+    """Tokens of the leading segments two rendered prompts have in common."""
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += x[1]
+    return shared
+
+
+def _compaction_threshold(body: Mapping[str, Any], window: int) -> int | None:
+    """``compact_threshold`` of a request's compaction entry (None: no compaction asked).
+
+    A compaction entry without a threshold uses 80% of the model's window (the fake's choice).
+    """
+    entries = body.get("context_management")
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("type") == "compaction":
+            threshold = entry.get("compact_threshold")
+            if isinstance(threshold, int) and not isinstance(threshold, bool):
+                return threshold
+            return window * 4 // 5
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 # The fake
 # ---------------------------------------------------------------------------------------------
 
@@ -429,8 +567,29 @@ def _paginate(items: list[JSONDict], query: Mapping[str, str], *, default_order:
 class FakeOpenAI(LoopbackServer):
     """A real HTTP server on 127.0.0.1 speaking (a subset of) the OpenAI API."""
 
-    def __init__(self, *, validate: bool = True, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        validate: bool = True,
+        host: str = "127.0.0.1",
+        context_windows: Mapping[str, int] | None = None,
+        fixed_input_tokens: int | None = None,
+    ) -> None:
         super().__init__(host=host)
+        #: Context window (tokens) by model, CONTEXT_WINDOWS overridden by ``context_windows``
+        #: (e.g. ``{"gpt-5.4-mini": 2000}`` for a small window); tests may change it any time.
+        self.context_windows: dict[str, int] = {**CONTEXT_WINDOWS, **(context_windows or {})}
+        #: Window of a model missing from ``context_windows``.
+        self.default_context_window = DEFAULT_CONTEXT_WINDOW
+        #: When set, every response reports this ``input_tokens`` (no cached tokens): the fake's
+        #: old fixed figure (10). ``None`` counts the real size of the prompt.
+        self.fixed_input_tokens = fixed_input_tokens
+        #: Response id -> the items its model read (after truncation or compaction).
+        self.contexts: dict[str, list[JSONDict]] = {}
+        #: Compaction item id -> the items it replaced.
+        self.compacted: dict[str, list[JSONDict]] = {}
+        # Recent rendered prompts (prompt_cache_key, segments), oldest first.
+        self._prompt_cache: list[tuple[str | None, list[tuple[str, int]]]] = []
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
         self.conversations: dict[str, list[JSONDict]] = {}
@@ -448,6 +607,7 @@ class FakeOpenAI(LoopbackServer):
         self._arrived = asyncio.Condition()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/responses"), self._create_response),
+            ("POST", re.compile(r"/responses/compact"), self._compact),
             ("GET", re.compile(r"/responses/(?P<rid>[^/]+)"), self._get_response),
             ("DELETE", re.compile(r"/responses/(?P<rid>[^/]+)"), self._delete_response),
             ("GET", re.compile(r"/responses/(?P<rid>[^/]+)/input_items"), self._input_items_list),
@@ -506,6 +666,18 @@ class FakeOpenAI(LoopbackServer):
     def pending_replies(self) -> int:
         """How many scripted replies were not consumed yet."""
         return len(self._queue)
+
+    def context_window(self, model: str) -> int:
+        """The context window (tokens) the fake gives ``model``."""
+        return self.context_windows.get(model, self.default_context_window)
+
+    def set_context_window(self, model: str, tokens: int) -> None:
+        """Give ``model`` a window of ``tokens`` (e.g. a small one for a test)."""
+        self.context_windows[model] = tokens
+
+    def clear_prompt_cache(self) -> None:
+        """Forget the recent prompts: the next request gets no cached tokens."""
+        self._prompt_cache.clear()
 
     def forget_conversation(self, conv_id: str) -> None:
         """Make ``conv_id`` unknown: using it afterwards answers 404 like the real API."""
@@ -690,10 +862,15 @@ class FakeOpenAI(LoopbackServer):
             verdict.text = json.dumps(wrap_label(schema, default_classifier(body)))
         return verdict
 
-    def _usage(self, reply: Reply, text: str) -> JSONDict:
+    def _usage(self, reply: Reply, text: str, context: _Context | None = None) -> JSONDict:
+        if self.fixed_input_tokens is not None or context is None:
+            input_tokens, cached = (10 if self.fixed_input_tokens is None
+                                    else self.fixed_input_tokens), 0  # fmt: skip
+        else:
+            input_tokens, cached = context.input_tokens, context.cached_tokens
         usage: JSONDict = {
-            "input_tokens": 10,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
             "output_tokens": len(text) // 4,
             "output_tokens_details": {"reasoning_tokens": 0},
         }
@@ -704,6 +881,94 @@ class FakeOpenAI(LoopbackServer):
         usage.update(override)
         usage.setdefault("total_tokens", usage["input_tokens"] + usage["output_tokens"])
         return usage
+
+    def _prior_items(self, body: Mapping[str, Any], conv_id: str | None) -> list[JSONDict]:
+        """The items before this request's input: its conversation, or the response chain."""
+        if conv_id is not None:
+            return [dict(i) for i in self.conversations.get(conv_id, [])]
+        prev = body.get("previous_response_id")
+        if isinstance(prev, str):
+            if prev not in self.responses:
+                raise _ErrorReply(
+                    404, f"Previous response with id '{prev}' not found.",
+                    param="previous_response_id",
+                )  # fmt: skip
+            output = self.responses[prev].get("output") or []
+            return [*self.contexts.get(prev, []), *json.loads(json.dumps(output))]
+        return []
+
+    @staticmethod
+    def _fixed_segments(body: Mapping[str, Any]) -> list[tuple[str, int]]:
+        """The rendered tools and instructions (they come first in the prompt)."""
+        segments: list[tuple[str, int]] = []
+        tools = body.get("tools")
+        if isinstance(tools, list) and tools:
+            rendered = json.dumps(tools, sort_keys=True, ensure_ascii=False)
+            segments.append(("tools:" + rendered, text_tokens(rendered)))
+        instructions = body.get("instructions")
+        if isinstance(instructions, str) and instructions:
+            segments.append(("instructions:" + instructions, text_tokens(instructions)))
+        elif isinstance(instructions, list):
+            for item in instructions:
+                if isinstance(item, dict):
+                    segments.append(("instructions:" + _fingerprint(item), item_tokens(item)))
+        return segments
+
+    def _prepare_context(self, body: Mapping[str, Any], conv_id: str | None) -> _Context:
+        """Render a request's prompt, apply truncation or compaction, count its tokens.
+
+        Raises the real 400 ``context_length_exceeded`` when the prompt does not fit the
+        model's window and ``truncation`` is not ``"auto"``.
+        """
+        model = str(body.get("model") or "")
+        window = self.context_window(model)
+        fixed = self._fixed_segments(body)
+        items = self._prior_items(body, conv_id) + _stored_input_items(body)
+        fixed_tokens = sum(t for _, t in fixed)
+        total = fixed_tokens + sum(item_tokens(i) for i in items)
+        threshold = _compaction_threshold(body, window)
+        compaction: JSONDict | None = None
+        compacted: list[JSONDict] = []
+        if threshold is not None and total > threshold:
+            # Server-side compaction: the model reads it all once, then only the compaction.
+            compaction = self._compaction_item(total)
+            compacted, items = items, [compaction]
+        elif total > window and body.get("truncation") == "auto":
+            while total > window and len(items) > 1:  # drop the oldest items first
+                total -= item_tokens(items.pop(0))
+        if fixed_tokens + sum(item_tokens(i) for i in items) > window:
+            raise _ErrorReply(400, _CONTEXT_ERROR, param="input", code="context_length_exceeded")
+        rendered = fixed + [(_fingerprint(i), item_tokens(i)) for i in (compacted or items)]
+        context = _Context(
+            rendered, items, total, self._cached_tokens(body, rendered, total),
+            compaction, compacted,
+        )  # fmt: skip
+        return context
+
+    def _cached_tokens(
+        self, body: Mapping[str, Any], rendered: list[tuple[str, int]], total: int
+    ) -> int:
+        """Cached tokens of a prompt (OpenAI's rule: see CACHE_MIN_TOKENS), then remember it."""
+        key = body.get("prompt_cache_key")
+        key = key if isinstance(key, str) else None
+        shared = max(
+            (_shared_prefix(rendered, seen) for k, seen in self._prompt_cache if k == key),
+            default=0,
+        )
+        self._prompt_cache.append((key, rendered))
+        del self._prompt_cache[:-CACHE_RECENT]
+        if total < CACHE_MIN_TOKENS:
+            return 0
+        return min(shared, total) // CACHE_BLOCK * CACHE_BLOCK
+
+    def _compaction_item(self, tokens: int) -> JSONDict:
+        """An opaque compaction item (spec: CompactionBody) standing for ``tokens`` of context.
+
+        Its ``encrypted_content`` is sized to cost a twentieth of them (at least 64 tokens).
+        """
+        size = max(64, tokens // 20) * 4
+        content = ("gAAAAB" + secrets.token_hex(size))[:size]
+        return {"id": _new_id("cmp_"), "type": "compaction", "encrypted_content": content}
 
     def _response_object(
         self,
@@ -786,6 +1051,7 @@ class FakeOpenAI(LoopbackServer):
             raise _ErrorReply(
                 404, f"Conversation with id '{conv_id}' not found.", param="conversation"
             )
+        context = self._prepare_context(body, conv_id)  # may answer 400 context_length_exceeded
         reply = self._next_reply(body)
         if reply.latency > 0:
             await asyncio.sleep(reply.latency)
@@ -799,9 +1065,11 @@ class FakeOpenAI(LoopbackServer):
         ids = {"resp_id": _new_id("resp_"), "msg_id": _new_id("msg_")}
         if body.get("stream"):
             return await self._stream_response(
-                request, body, reply, text, conv_id, calls=calls, **ids
+                request, body, reply, text, conv_id, calls=calls, context=context, **ids
             )
-        output = [self._message(ids["msg_id"], text, "completed")] if text or not calls else []
+        output = [context.compaction] if context.compaction else []
+        if text or not calls:
+            output.append(self._message(ids["msg_id"], text, "completed"))
         output.extend(calls)
         response = self._response_object(
             body,
@@ -809,11 +1077,45 @@ class FakeOpenAI(LoopbackServer):
             created_at=_now(),
             status="completed",
             output=output,
-            usage=self._usage(reply, text + "".join(c["arguments"] for c in calls)),
+            usage=self._usage(reply, text + "".join(c["arguments"] for c in calls), context),
             conv_id=conv_id,
         )
-        self._finish(body, response, conv_id)
+        self._finish(body, response, conv_id, context)
         return self._json(response)
+
+    async def _compact(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        """``POST /v1/responses/compact``: the user messages, then one compaction item."""
+        self._check_request("/responses/compact", rec)
+        body = rec.body or {}
+        if self.validate and not body.get("model"):
+            self.violations.append(f"POST {rec.path}: Missing required parameter: 'model'.")
+        items = self._prior_items(body, None) + _stored_input_items(body)
+        fixed = self._fixed_segments(body)
+        total = sum(t for _, t in fixed) + sum(item_tokens(i) for i in items)
+        if total > self.context_window(str(body.get("model") or "")):
+            raise _ErrorReply(400, _CONTEXT_ERROR, param="input", code="context_length_exceeded")
+        compaction = self._compaction_item(total)
+        self.compacted[compaction["id"]] = items
+        users = [i for i in items if i.get("type") == "message" and i.get("role") == "user"]
+        output = [*json.loads(json.dumps(users)), compaction]
+        usage = {
+            "input_tokens": total,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": item_tokens(compaction),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": total + item_tokens(compaction),
+        }
+        return self._json(
+            {
+                "id": _new_id("resp_"),
+                "object": "response.compaction",
+                "created_at": _now(),
+                "output": output,
+                "usage": usage,
+            }
+        )
 
     def _scripted_error(self, reply: Reply) -> web.Response:
         headers: dict[str, str] = {}
@@ -853,16 +1155,28 @@ class FakeOpenAI(LoopbackServer):
             for name, arguments in reply.tool_calls or []
         ]
 
-    def _finish(self, body: JSONDict, response: JSONDict, conv_id: str | None) -> None:
-        """Store a completed response and append its items to the conversation."""
+    def _finish(
+        self, body: JSONDict, response: JSONDict, conv_id: str | None, context: _Context
+    ) -> None:
+        """Store a completed response and append its items to the conversation.
+
+        After a compaction the conversation is pruned to the compaction item and what follows.
+        """
         inputs = _stored_input_items(body)
+        if context.compaction is not None:
+            self.compacted[context.compaction["id"]] = context.compacted
         if body.get("store") is False:
             return
         self.responses[response["id"]] = response
         self._input_items[response["id"]] = inputs
+        self.contexts[response["id"]] = context.items
+        output = json.loads(json.dumps(response["output"]))
         if conv_id is not None and conv_id in self.conversations:
-            self.conversations[conv_id].extend(inputs)
-            self.conversations[conv_id].extend(json.loads(json.dumps(response["output"])))
+            if context.compaction is not None:
+                self.conversations[conv_id][:] = output  # [compaction, answer...]
+            else:
+                self.conversations[conv_id].extend(inputs)
+                self.conversations[conv_id].extend(output)
 
     async def _stream_response(
         self,
@@ -873,6 +1187,7 @@ class FakeOpenAI(LoopbackServer):
         conv_id: str | None,
         *,
         calls: list[JSONDict],
+        context: _Context,
         resp_id: str,
         msg_id: str,
     ) -> web.StreamResponse:
@@ -904,9 +1219,10 @@ class FakeOpenAI(LoopbackServer):
                 conv_id=conv_id,
             )
 
-        where = {"item_id": msg_id, "output_index": 0, "content_index": 0}
-        empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
         output: list[JSONDict] = []
+        msg_index = 1 if context.compaction else 0  # the compaction item comes first
+        where = {"item_id": msg_id, "output_index": msg_index, "content_index": 0}
+        empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
         sent = 0  # text and argument deltas so far: cut_after and token_delay count them all
 
         async def pace() -> bool:
@@ -926,11 +1242,15 @@ class FakeOpenAI(LoopbackServer):
             await send(
                 {"type": "response.in_progress", "response": snapshot("in_progress", [], None)}
             )
+            if context.compaction is not None:  # emitted in the same stream, before the answer
+                for kind in ("response.output_item.added", "response.output_item.done"):
+                    await send({"type": kind, "output_index": 0, "item": context.compaction})
+                output.append(context.compaction)
             if text or not calls:
                 await send(
                     {
                         "type": "response.output_item.added",
-                        "output_index": 0,
+                        "output_index": msg_index,
                         "item": self._message(msg_id, "", "in_progress"),
                     }
                 )
@@ -959,9 +1279,8 @@ class FakeOpenAI(LoopbackServer):
                     }
                 )
                 message = self._message(msg_id, text, "completed")
-                await send(
-                    {"type": "response.output_item.done", "output_index": 0, "item": message}
-                )
+                done = {"type": "response.output_item.done", "output_index": msg_index}
+                await send({**done, "item": message})
                 output.append(message)
             for call in calls:
                 at = {"item_id": call["id"], "output_index": len(output)}
@@ -997,8 +1316,8 @@ class FakeOpenAI(LoopbackServer):
             if reply.cut_after is not None and calls:  # fewer deltas: cut before completed
                 return self._cut(request, stream)
             spoken = text + "".join(c["arguments"] for c in calls)
-            final = snapshot("completed", output, self._usage(reply, spoken))
-            self._finish(body, final, conv_id)
+            final = snapshot("completed", output, self._usage(reply, spoken, context))
+            self._finish(body, final, conv_id, context)
             await send({"type": "response.completed", "response": final})
             await stream.write_eof()
         except (ConnectionResetError, ConnectionError):

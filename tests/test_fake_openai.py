@@ -143,6 +143,7 @@ async def test_a_gated_reply_answers_only_once_its_event_is_set(
 
 
 async def test_stream_events_typed(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    ai.fixed_input_tokens = 10  # the fake's old fixed figure, which this test's totals assume
     conv = await client.conversations.create()
     # Lock-step: the fake sends the next delta only once the client has read the previous one,
     # so a fake (or client) that buffered the deltas instead of flushing each would never finish.
@@ -759,3 +760,166 @@ def test_spec_loads_once() -> None:
     openapi_check.preload()
     assert openapi_check.load_seconds is not None  # measured (no bound: the machine is shared)
     assert openapi_check.spec() is openapi_check.spec()
+
+
+# -- the fake tells the truth: token counts, the context window, prompt caching, compaction ---
+
+
+def _long(word: str, chars: int) -> str:
+    """A text of exactly `chars` characters (`chars / 4` tokens by the fake's estimate)."""
+    return (word * chars)[:chars]
+
+
+async def test_usage_counts_the_conversation(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create()
+    first = await client.responses.create(
+        model=MODEL, input="hello there", conversation=conv.id, instructions="Be brief."
+    )
+    assert first.usage is not None and first.output_text == "Echo: hello there"
+    assert first.usage.input_tokens == 3 + 3  # "Be brief." + "hello there", chars / 4
+    second = await client.responses.create(
+        model=MODEL, input="and again", conversation=conv.id, instructions="Be brief."
+    )
+    assert second.usage is not None
+    # instructions + the first question + its answer ("Echo: hello there") + the new question
+    assert second.usage.input_tokens == 3 + 3 + 5 + 3
+    image = await client.responses.create(
+        model=MODEL,
+        conversation=conv.id,
+        input=[
+            {
+                "role": "user",
+                "content": [{"type": "input_image", "image_url": "data:,", "detail": "low"}],
+            }
+        ],
+    )
+    assert image.usage is not None  # no instructions now; the image costs a fixed 85 (low)
+    assert image.usage.input_tokens == 3 + 5 + 3 + 4 + 85  # ... + "Echo: and again" + image
+    assert ai.violations == []
+
+
+async def test_cached_tokens_follow_the_prompt_cache_key(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    rules = _long("Rule. ", 5000)  # 1250 tokens of instructions: over the 1024 minimum
+    usages = []
+    for key, question in [("chat-1", "first"), ("chat-1", "second"), ("chat-2", "third")]:
+        response = await client.responses.create(
+            model=MODEL, input=question, instructions=rules, prompt_cache_key=key
+        )
+        assert response.usage is not None
+        usages.append(response.usage)
+    assert [u.input_tokens for u in usages] == [1250 + 2, 1250 + 2, 1250 + 2]
+    # The second shares the 1250-token instructions with the first (same key): 9 blocks of 128.
+    assert [u.input_tokens_details.cached_tokens for u in usages] == [0, 1152, 0]
+    short = await client.responses.create(model=MODEL, input="x", prompt_cache_key="chat-1")
+    assert short.usage is not None and short.usage.input_tokens_details.cached_tokens == 0
+    assert ai.violations == []
+
+
+async def test_past_the_window_a_400_context_length_exceeded() -> None:
+    async with (
+        FakeOpenAI(context_windows={MODEL: 100}) as small,
+        openai.AsyncOpenAI(base_url=small.base_url, api_key=API_KEY, max_retries=0) as client,
+    ):
+        assert small.context_window(MODEL) == 100 and small.context_window("gpt-5.4") > 100_000
+        small.script(Reply(text="never sent"))
+        for truncation in (None, "disabled"):
+            options: dict[str, Any] = {"truncation": truncation} if truncation else {}
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.responses.create(model=MODEL, input=_long("word ", 404), **options)
+            err = caught.value
+            assert err.status_code == 400 and err.body == {
+                "message": "Your input exceeds the context window of this model. Please adjust "
+                "your input and try again.",
+                "type": "invalid_request_error",
+                "param": "input",
+                "code": "context_length_exceeded",
+            }
+        assert small.pending_replies == 1  # refused before any answer was made
+        fits = await client.responses.create(model=MODEL, input=_long("word ", 400))
+        assert fits.output_text == "never sent"
+        assert small.violations == []
+
+
+async def test_truncation_auto_drops_the_oldest_items() -> None:
+    async with (
+        FakeOpenAI(context_windows={MODEL: 60}) as small,
+        openai.AsyncOpenAI(base_url=small.base_url, api_key=API_KEY, max_retries=0) as client,
+    ):
+        conv = await client.conversations.create()
+        first = _long("one ", 80)  # 20 tokens; its echo is 86 characters, 22 tokens
+        await client.responses.create(model=MODEL, input=first, conversation=conv.id)
+        second = _long("two ", 80)
+        with pytest.raises(openai.BadRequestError) as caught:  # 20 + 22 + 20 > 60
+            await client.responses.create(model=MODEL, input=second, conversation=conv.id)
+        assert caught.value.code == "context_length_exceeded"
+        answer = await client.responses.create(
+            model=MODEL, input=second, conversation=conv.id, truncation="auto"
+        )
+        assert answer.output_text == "Echo: " + second and answer.truncation == "auto"
+        assert answer.usage is not None and answer.usage.input_tokens == 22 + 20
+        seen = small.contexts[answer.id]  # the first question was dropped, its answer kept
+        assert [p["text"] for i in seen for p in i["content"]] == ["Echo: " + first, second]
+        assert len(small.conversations[conv.id]) == 4  # the conversation itself keeps it all
+        assert small.violations == []
+
+
+async def test_server_side_compaction(ai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    conv = await client.conversations.create()
+    manage: Any = [{"type": "compaction", "compact_threshold": 1000}]
+    big = _long("talk ", 2000)  # 500 tokens; its echo 502
+    first = await client.responses.create(
+        model=MODEL, input=big, conversation=conv.id, context_management=manage
+    )
+    assert [o.type for o in first.output] == ["message"]  # 500 tokens: under the threshold
+    stream = await client.responses.create(
+        model=MODEL, input=big, conversation=conv.id, context_management=manage, stream=True
+    )
+    events = [event async for event in stream]
+    added = [e for e in events if isinstance(e, ResponseOutputItemAddedEvent)]
+    assert [(e.output_index, e.item.type) for e in added] == [(0, "compaction"), (1, "message")]
+    final = events[-1]
+    assert isinstance(final, ResponseCompletedEvent) and final.response.usage is not None
+    assert [o.type for o in final.response.output] == ["compaction", "message"]
+    assert final.response.usage.input_tokens == 500 + 502 + 500  # it read it all once
+    compaction = final.response.output[0]
+    assert ai.conversations[conv.id] == [
+        json.loads(item.model_dump_json(exclude_unset=True)) for item in final.response.output
+    ]  # pruned to the compaction item and what follows
+    assert len(ai.compacted[str(compaction.id)]) == 3
+    after = await client.responses.create(model=MODEL, input="thanks", conversation=conv.id)
+    assert after.usage is not None
+    assert after.usage.input_tokens == 75 + 502 + 2  # compaction (1502 / 20) + answer + input
+    listed = await client.conversations.items.list(conv.id, order="asc")
+    assert [i.type for i in listed.data] == ["compaction", "message", "message", "message"]
+    assert ai.violations == []
+
+
+async def test_compact_endpoint(ai: FakeOpenAI) -> None:
+    # Not the strict client: the SDK types CompactedResponse.output as *output* items, which
+    # leaves out the user messages the real API (and the spec's example) returns in it.
+    async with openai.AsyncOpenAI(base_url=ai.base_url, api_key=API_KEY, max_retries=0) as client:
+        window: ResponseInputParam = [
+            {"role": "user", "content": _long("cafe ", 800)},  # 200 tokens
+            {"role": "assistant", "content": _long("page ", 400)},  # 100 tokens
+        ]
+        compacted = await client.responses.compact(model="gpt-5.4", input=window)
+        assert compacted.object == "response.compaction" and compacted.id.startswith("resp_")
+        assert [o.type for o in compacted.output] == ["message", "compaction"]
+        assert compacted.usage.input_tokens == 300 and compacted.usage.output_tokens == 64
+        raw = await client.responses.with_raw_response.compact(model="gpt-5.4", input=window)
+        assert openapi_check.violations("CompactResource", json.loads(raw.content)) == []
+        # The compacted window is the next request's input: the user message and the compaction.
+        items: Any = json.loads(raw.content)["output"]
+        answer = await client.responses.create(
+            model="gpt-5.4", input=[*items, {"role": "user", "content": "go on"}]
+        )
+        assert answer.usage is not None and answer.usage.input_tokens == 200 + 64 + 2
+        assert ai.violations == []
+        await client.post(
+            "/responses/compact",
+            body={"model": "gpt-5.4", "input": "hi", "conversation": "conv_1"},
+            cast_to=httpx2.Response,
+        )
+        assert ai.violations == ["POST /v1/responses/compact: Unknown parameter: 'conversation'."]
