@@ -11,24 +11,6 @@ from bot.config import Settings
 from storage import AccessRepository
 
 
-def is_admin(settings: Settings, user_id: int) -> bool:
-    return user_id in settings.admin_user_ids
-
-
-def has_allow_list(settings: Settings, rules: AccessRepository) -> bool:
-    return bool(settings.allowed_user_ids or rules.allowed)
-
-
-def is_allowed(settings: Settings, rules: AccessRepository, user_id: int) -> bool:
-    if is_admin(settings, user_id):
-        return True
-    if user_id in rules.blocked:
-        return False
-    if not has_allow_list(settings, rules):
-        return True
-    return user_id in settings.allowed_user_ids or user_id in rules.allowed
-
-
 class Access:
     """The access rules of this bot: ADMIN_USER_IDS, ALLOWED_USER_IDS and the runtime rules."""
 
@@ -37,13 +19,19 @@ class Access:
         self._rules = rules
 
     def is_admin(self, user_id: int) -> bool:
-        return is_admin(self._settings, user_id)
+        return user_id in self._settings.admin_user_ids
 
     def is_allowed(self, user_id: int) -> bool:
-        return is_allowed(self._settings, self._rules, user_id)
+        if self.is_admin(user_id):
+            return True
+        if user_id in self._rules.blocked:
+            return False
+        if not self.has_allow_list():
+            return True
+        return user_id in self._settings.allowed_user_ids or user_id in self._rules.allowed
 
     def has_allow_list(self) -> bool:
-        return has_allow_list(self._settings, self._rules)
+        return bool(self._settings.allowed_user_ids or self._rules.allowed)
 
     def allowed_count(self) -> int:
         """Users on the allow-list (ALLOWED_USER_IDS and /allow together)."""
