@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from storage import ChatKey, Question, Storage
+from storage import ChatKey, Question, Storage, TokenUsage
 
 FIRST_CHAT_ID = 10_000_000
 _QUESTION = "question: how do I reset my password without losing my saved settings?"
@@ -167,8 +167,7 @@ async def run_db_bench(cache_dir: Path, rows: int, messages: int, seed: int = 7)
                 _ANSWER,
                 user_id=key.chat_id,
                 conversation_id=record.conversation_id,
-                input_tokens=120,
-                output_tokens=30,
+                usage=TokenUsage(120, 0, 30),
             )
             return time.perf_counter() - started
 

@@ -44,6 +44,7 @@ from storage import (
     ChatRepository,
     LanguageRepository,
     Question,
+    TokenUsage,
     TranscriptRepository,
 )
 
@@ -227,8 +228,8 @@ class Answerer:
             kept.question,
             kept.markdown,
             kept.conversation_id,
-            kept.input_tokens,
-            kept.output_tokens,
+            kept.usage,
+            kept.status,
         )
         log.info("answered chat=%s update=%s late", incoming.key.chat_id, incoming.update_id)
 
@@ -238,8 +239,8 @@ class Answerer:
         question: Question,
         answer: str,
         conversation_id: str,
-        input_tokens: int,
-        output_tokens: int,
+        usage: TokenUsage,
+        status: str = "completed",
     ) -> None:
         """The delivered answer on record, its inbox row done with it: the first thing after the
         final send returns (a crash before this write is answered again after a restart)."""
@@ -249,8 +250,8 @@ class Answerer:
             answer,
             user_id=incoming.user_id,
             conversation_id=conversation_id,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+            usage=usage,
+            status=status,
             update_id=incoming.update_id,
         )
         if incoming.facts is not None:
@@ -419,8 +420,7 @@ class Answerer:
                 question,
                 answer,
                 conversation_id,
-                stream.usage.input_tokens,
-                stream.usage.output_tokens,
+                stream.usage.total(),
             )
         except AIError as exc:
             log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
@@ -437,8 +437,7 @@ class Answerer:
                     answer,
                     question,
                     conversation_id,
-                    stream.usage.input_tokens,
-                    stream.usage.output_tokens,
+                    stream.usage.total(),
                     delivered=reply.delivered,
                 )
                 facts.keep_answer(kept)

@@ -36,7 +36,7 @@ from telegram import Bot, Message, Update
 
 from bot.addressing import addressed_to_bot, is_command_for_bot
 from bot.delivery import is_transient
-from storage import ChatKey, InboxRepository, Question
+from storage import ChatKey, InboxRepository, Question, TokenUsage
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ class KeptAnswer:
     markdown: str
     question: Question
     conversation_id: str
-    input_tokens: int
-    output_tokens: int
+    usage: TokenUsage
+    #: How the response ended (the transcript's status).
+    status: str = "completed"
     #: Parts of the rendered answer Telegram accepted already (not sent again).
     delivered: int = 0
 

@@ -13,7 +13,7 @@ from storage.inbox import InboxRepository, PendingUpdate
 from storage.knowledge import KnowledgeFile, KnowledgeRepository
 from storage.languages import LanguageRepository
 from storage.transcript import Question, TranscriptEntry, TranscriptRepository
-from storage.usage import DailyUsage, UsageRepository
+from storage.usage import DailyUsage, TokenUsage, UsageRepository
 
 #: What the engine raises when a statement fails (disk full, a broken file...): for the one line
 #: a failed start prints. Another engine names its own.
@@ -42,6 +42,7 @@ __all__ = [
     "Question",
     "Stats",
     "Storage",
+    "TokenUsage",
     "TranscriptEntry",
     "TranscriptRepository",
     "UsageRepository",

@@ -18,7 +18,7 @@ from storage.chats import ChatKey, ChatRecord
 from storage.inbox import PendingUpdate
 from storage.knowledge import KnowledgeFile
 from storage.transcript import Question, TranscriptEntry
-from storage.usage import DailyUsage
+from storage.usage import DailyUsage, TokenUsage
 
 
 class Chats(Protocol):
@@ -65,8 +65,8 @@ class Transcript(Protocol):
         *,
         user_id: int,
         conversation_id: str | None,
-        input_tokens: int,
-        output_tokens: int,
+        usage: TokenUsage,
+        status: str = "completed",
         update_id: int | None = None,
     ) -> None: ...
     async def recent(self, key: ChatKey, limit: int) -> list[TranscriptEntry]: ...

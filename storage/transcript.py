@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from storage.chats import ChatKey
 from storage.sql import Sql
-from storage.usage import UsageRepository, today
+from storage.usage import TokenUsage, UsageRepository, today
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +76,14 @@ class TranscriptRepository:
         *,
         user_id: int,
         conversation_id: str | None,
-        input_tokens: int,
-        output_tokens: int,
+        usage: TokenUsage,
+        status: str = "completed",
         update_id: int | None = None,
     ) -> None:
-        """The user's question (when given) and the assistant's answer, the tokens it cost the
-        user today, and the message's inbox row (`update_id`) marked done: in one transaction,
+        """The user's question (when given) and the assistant's answer with what it cost
+        (`usage`) and how its response ended (`status`: completed, incomplete, failed, refused,
+        interrupted), the tokens it cost the user today, and the message's inbox row
+        (`update_id`) marked done: in one transaction,
         so a crash can never leave an answer on record whose message would be answered again
         (nor a message marked done without its answer). Then the usage repository's in-memory
         figures follow.
@@ -90,24 +92,36 @@ class TranscriptRepository:
         rows: list[object] = []
         if question is not None:
             rows += [key.chat_id, key.thread_id, user_id, "user", question.text, question.label]
-            rows += [conversation_id, None, None, question.asked_at]
-        rows += [key.chat_id, key.thread_id, None, "assistant", answer, None]
-        rows += [conversation_id, input_tokens, output_tokens, now]
+            rows += [conversation_id, None, None, None, None, None, None, question.asked_at]
+        rows += [key.chat_id, key.thread_id, None, "assistant", answer, None, conversation_id]
+        rows += [usage.input_tokens, usage.output_tokens, usage.cached_tokens]
+        rows += [usage.reasoning_tokens, usage.model, status, now]
         statements: list[tuple[str, Sequence[object]]] = [
             # One statement for both rows: a text that must be made storable is found before
             # it runs (sql.run), so the retry cannot write a row twice.
             (
                 "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
-                " conversation_id, input_tokens, output_tokens, created_at) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 10)),
+                " conversation_id, input_tokens, output_tokens, cached_tokens,"
+                " reasoning_tokens, model, status, created_at) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 14)),
                 rows,
             ),
             (
-                "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens)"
-                " VALUES (?, ?, 1, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
-                " requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens,"
-                " output_tokens = output_tokens + excluded.output_tokens",
-                (user_id, today(), input_tokens, output_tokens),
+                "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens,"
+                " cached_tokens, reasoning_tokens) VALUES (?, ?, 1, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id, day) DO UPDATE SET requests = requests + 1,"
+                " input_tokens = input_tokens + excluded.input_tokens,"
+                " output_tokens = output_tokens + excluded.output_tokens,"
+                " cached_tokens = cached_tokens + excluded.cached_tokens,"
+                " reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens",
+                (
+                    user_id,
+                    today(),
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cached_tokens,
+                    usage.reasoning_tokens,
+                ),
             ),
         ]
         if update_id is not None:
@@ -121,7 +135,7 @@ class TranscriptRepository:
             )
         async with self._sql.transaction() as tx:
             await tx.batch(*statements)  # BEGIN, the statements at once, COMMIT: three waits
-        self._usage.counted(user_id, input_tokens, output_tokens)
+        self._usage.counted(user_id, usage)
 
     async def recent(self, key: ChatKey, limit: int) -> list[TranscriptEntry]:
         """The chat's last `limit` messages, oldest first."""

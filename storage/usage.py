@@ -13,10 +13,26 @@ def today() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """What one answer cost, from the API's usage figures (summed over its responses: a turn
+    with tool calls makes several). `cached_tokens` is the part of `input_tokens` read from the
+    prompt cache, `reasoning_tokens` the part of `output_tokens` spent reasoning."""
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    #: The model that answered (the response's `model`); None when no response completed.
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DailyUsage:
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def tokens(self) -> int:
@@ -41,7 +57,7 @@ class UsageRepository:
     def _forget_all(self) -> None:
         self._day, self._today = "", {}
 
-    def counted(self, user_id: int, input_tokens: int, output_tokens: int) -> None:
+    def counted(self, user_id: int, usage: TokenUsage) -> None:
         """Keep today's in-memory figures in step with a request written to SQLite (by
         TranscriptRepository.append_answer, with the answer's transcript rows)."""
         cache = self._cache()
@@ -49,8 +65,10 @@ class UsageRepository:
         if known is not None:  # this process is the only writer
             cache[user_id] = DailyUsage(
                 known.requests + 1,
-                known.input_tokens + input_tokens,
-                known.output_tokens + output_tokens,
+                known.input_tokens + usage.input_tokens,
+                known.output_tokens + usage.output_tokens,
+                known.cached_tokens + usage.cached_tokens,
+                known.reasoning_tokens + usage.reasoning_tokens,
             )
 
     async def today(self, user_id: int) -> DailyUsage:
@@ -59,9 +77,10 @@ class UsageRepository:
         if cached is not None:
             return cached
         row = await self._sql.first(
-            "SELECT requests, input_tokens, output_tokens FROM usage_daily"
+            "SELECT requests, input_tokens, output_tokens, cached_tokens, reasoning_tokens"
+            " FROM usage_daily"
             " WHERE user_id = ? AND day = ?",
             (user_id, self._day),
         )
-        usage = cache[user_id] = DailyUsage(row[0], row[1], row[2]) if row else DailyUsage()
+        usage = cache[user_id] = DailyUsage(*row) if row else DailyUsage()
         return usage

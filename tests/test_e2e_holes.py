@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from storage import AssistantChanges, ChatKey, Question, Storage
+from storage import AssistantChanges, ChatKey, Question, Storage, TokenUsage
 from testkit.botprocess import start_process
 from testkit.fake_openai import FakeOpenAI
 from testkit.fake_telegram import FakeTelegram
@@ -233,8 +233,7 @@ async def test_every_write_path_stores_lone_surrogates_as_replacement_characters
             bad,
             user_id=7,
             conversation_id=bad,
-            input_tokens=1,
-            output_tokens=2,
+            usage=TokenUsage(1, 0, 2),
             update_id=1,
         )
         await chats.ensure(key, "private")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.limits import Limits
-from storage import ChatKey, Storage, TranscriptRepository
+from storage import ChatKey, Storage, TokenUsage, TranscriptRepository
 from testkit.fake_telegram import TOKEN
 
 USER = 77
@@ -38,8 +38,7 @@ async def _answer_costing(transcript: TranscriptRepository, tokens: int) -> None
         "an answer",
         user_id=USER,
         conversation_id="conv_77",
-        input_tokens=tokens,
-        output_tokens=0,
+        usage=TokenUsage(tokens, 0, 0),
     )
 
 

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from storage import UNSET, AssistantChanges, ChatKey, EngineError, NameTaken, Question, Storage
+from storage import (
+    UNSET,
+    AssistantChanges,
+    ChatKey,
+    EngineError,
+    NameTaken,
+    Question,
+    Storage,
+    TokenUsage,
+)
 
 
 async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -> None:
@@ -18,7 +27,7 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:
@@ -110,11 +119,10 @@ async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
             "because",
             user_id=5,
             conversation_id="conv_5",
-            input_tokens=7,
-            output_tokens=3,
+            usage=TokenUsage(7, 0, 3),
         )
         await transcript.append_answer(
-            key, None, "again", user_id=5, conversation_id="conv_5", input_tokens=1, output_tokens=1
+            key, None, "again", user_id=5, conversation_id="conv_5", usage=TokenUsage(1, 0, 1)
         )
         rows = [
             tuple(r)
@@ -188,8 +196,7 @@ async def test_an_answer_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
                 "because",
                 user_id=5,
                 conversation_id="conv_5",
-                input_tokens=7,
-                output_tokens=3,
+                usage=TokenUsage(7, 0, 3),
                 update_id=1,
             )
         assert await db.conn.execute_fetchall("SELECT * FROM transcript") == []

@@ -45,9 +45,7 @@ def _answers(ai: FakeOpenAI) -> int:
 
 
 async def _states(running: RunningBot) -> list[str]:
-    rows = await running.storage.conn.execute_fetchall(
-        "SELECT state FROM inbox ORDER BY update_id"
-    )
+    rows = await running.storage.conn.execute_fetchall("SELECT state FROM inbox ORDER BY update_id")
     return [r[0] for r in rows]
 
 

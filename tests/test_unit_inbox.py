@@ -8,7 +8,7 @@ from typing import cast
 from telegram.error import BadRequest, NetworkError
 
 from bot.inbox import Inbox, KeptAnswer
-from storage import ChatKey, InboxRepository, Question
+from storage import ChatKey, InboxRepository, Question, TokenUsage
 from tests.unit_support import FakeClock, MemoryInboxRepository, fake_bot, text_update
 
 KEY = ChatKey(10)
@@ -75,7 +75,9 @@ async def test_a_kept_answer_waits_for_the_retry_that_delivers_it() -> None:
     assert not facts.will_retry(BadRequest("refused"))  # a refusal is not retried
     assert facts.will_retry(NetworkError("Telegram is failing"))
     facts.undelivered()
-    kept = KeptAnswer("the answer", Question("q", "general", 1.0), "conv", 3, 4, delivered=1)
+    kept = KeptAnswer(
+        "the answer", Question("q", "general", 1.0), "conv", TokenUsage(3, 0, 4), delivered=1
+    )
     facts.keep_answer(kept)
     assert facts.take_undelivered() and not facts.take_undelivered()
     retry = inbox.facts(1)  # what the retry's context gets

@@ -17,7 +17,7 @@ from telegram import Bot, Chat, Message, MessageEntity
 
 from bot.ai import AIError
 from bot.ai.assistant import Usage
-from storage import Assistant, ChatKey, ChatRecord, Question
+from storage import Assistant, ChatKey, ChatRecord, Question, TokenUsage
 
 WHEN = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -186,7 +186,7 @@ class MemoryTranscript:
 
     async def append_answer(
         self, key: ChatKey, question: Question | None, answer: str, *, conversation_id: str | None,
-        input_tokens: int, output_tokens: int, update_id: int | None = None, **_: object,
+        usage: TokenUsage, update_id: int | None = None, **_: object,
     ) -> None:  # fmt: skip
         if question is not None:
             self.entries.append(Entry("user", question.text, question.label, conversation_id))
@@ -196,7 +196,7 @@ class MemoryTranscript:
                 answer,
                 None,
                 conversation_id,
-                (input_tokens, output_tokens),
+                (usage.input_tokens, usage.output_tokens),
                 update_id,
             )
         )

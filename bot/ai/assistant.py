@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.ai.errors import AIConnectionError, AIError, AIUnavailable, StreamInterrupted
 from bot.ai.protocol import AITransport
+from storage import TokenUsage
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,35 @@ class ToolLoopExceeded(AIError):
 
 @dataclass(slots=True)
 class Usage:
+    """The usage figures of a turn's responses, summed as each one ends (a tool call makes a
+    turn several responses); `total()` is the answer's `TokenUsage` for the transcript."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    model: str | None = None
 
-    def add(self, input_tokens: int, output_tokens: int) -> None:
-        self.input_tokens += input_tokens
-        self.output_tokens += output_tokens
+    def add_response(self, response: Mapping[str, Any]) -> None:
+        """Count a finished response object's `usage` (completed, incomplete or failed)."""
+        usage = response.get("usage") or {}
+        self.input_tokens += usage.get("input_tokens") or 0
+        self.output_tokens += usage.get("output_tokens") or 0
+        self.cached_tokens += (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+        details = usage.get("output_tokens_details") or {}
+        self.reasoning_tokens += details.get("reasoning_tokens") or 0
+        model = response.get("model")
+        if isinstance(model, str) and model:
+            self.model = model
+
+    def total(self) -> TokenUsage:
+        return TokenUsage(
+            self.input_tokens,
+            self.cached_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.model,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +138,7 @@ class AnswerStream:
                                 FunctionCall(item["call_id"], item["name"], item["arguments"])
                             )
                     elif kind == "response.completed":
-                        usage = event["response"].get("usage") or {}
-                        self.usage.add(usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+                        self.usage.add_response(event["response"])
                         completed = True
                     elif kind in ("response.failed", "response.incomplete", "error"):
                         raise self._broken(f"stream ended with {kind}")
