@@ -69,11 +69,29 @@ The fake tells the truth about context (estimates, deterministic, no clock):
   items it replaced). ``POST /v1/responses/compact`` answers the user messages and one
   compaction item (``response.compaction``). A compaction item costs a twentieth of what it
   replaced (at least 64 tokens).
+* ``FakeOpenAI.context_errors_in_stream = True``: a streamed request past the window gets 200
+  and an ``error`` event with ``code: "context_length_exceeded"`` instead of the HTTP 400 (the
+  spec's ``ResponseErrorEvent`` has a free-form code while ``ResponseError.code`` has no such
+  value, so an in-stream overflow can only arrive as that event).
+
+How a response ends (``Reply.end``; the events of the spec's ``ResponseStreamEvent``):
+
+* ``max_output_tokens`` in the request is honoured: a reply longer than it (chars/4) is cut
+  there and ends ``response.incomplete`` with ``incomplete_details.reason:
+  "max_output_tokens"``; ``Reply.incomplete(text, "content_filter")`` scripts the other reason.
+  An incomplete response joins the conversation like a completed one (message status
+  ``incomplete``).
+* ``Reply.failed(text)``: the deltas, then ``response.failed`` with ``error: {code, message}``;
+  ``Reply.stream_error(text)``: the deltas, then an ``error`` event. Neither joins the
+  conversation (the fake's choice: nothing completed to keep).
+* ``Reply.refused(text)``: a ``refusal`` content part (``response.refusal.delta`` /
+  ``.done``), then ``response.completed``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import math
@@ -143,6 +161,34 @@ class Reply:
     # Function calls the model makes, (name, arguments): one function_call output item each.
     # Streaming: cut_after counts their argument deltas after the text deltas.
     tool_calls: list[tuple[str, dict[str, Any]]] | None = None
+    # How the response ends after its deltas (see "How a response ends" in the module doc):
+    # "completed", "incomplete" (with `incomplete_reason`), "failed" (``response.failed``
+    # carrying error_code / error_message) or "error" (an ``error`` event, then the stream
+    # closes).
+    end: str = "completed"
+    incomplete_reason: str = "max_output_tokens"
+    # The model declines: a ``refusal`` content part (streamed as response.refusal.delta)
+    # instead of output_text.
+    refusal: str | None = None
+
+    @classmethod
+    def refused(cls, refusal: str = "I'm sorry, but I can't help with that.") -> Reply:
+        return cls(refusal=refusal)
+
+    @classmethod
+    def incomplete(cls, text: str, reason: str = "max_output_tokens") -> Reply:
+        """Streams `text`, then ends ``response.incomplete`` for `reason`."""
+        return cls(text=text, end="incomplete", incomplete_reason=reason)
+
+    @classmethod
+    def failed(cls, text: str = "", code: str = "server_error", **kwargs: Any) -> Reply:
+        """Streams `text`, then ``response.failed`` (status 200: the failure is in the stream)."""
+        return cls(text=text, end="failed", error_code=code, **kwargs)
+
+    @classmethod
+    def stream_error(cls, text: str = "", code: str = "server_error", **kwargs: Any) -> Reply:
+        """Streams `text`, then an ``error`` event (status 200), then the stream closes."""
+        return cls(text=text, end="error", error_code=code, **kwargs)
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1.0, **kwargs: Any) -> Reply:
@@ -584,6 +630,8 @@ class FakeOpenAI(LoopbackServer):
         #: When set, every response reports this ``input_tokens`` (no cached tokens): the fake's
         #: old fixed figure (10). ``None`` counts the real size of the prompt.
         self.fixed_input_tokens = fixed_input_tokens
+        #: A streamed request past the window: 200 and an ``error`` event instead of a 400.
+        self.context_errors_in_stream = False
         #: Response id -> the items its model read (after truncation or compaction).
         self.contexts: dict[str, list[JSONDict]] = {}
         #: Compaction item id -> the items it replaced.
@@ -1051,7 +1099,12 @@ class FakeOpenAI(LoopbackServer):
             raise _ErrorReply(
                 404, f"Conversation with id '{conv_id}' not found.", param="conversation"
             )
-        context = self._prepare_context(body, conv_id)  # may answer 400 context_length_exceeded
+        try:
+            context = self._prepare_context(body, conv_id)  # may be context_length_exceeded
+        except _ErrorReply as exc:
+            if not (self.context_errors_in_stream and body.get("stream")):
+                raise
+            return await self._stream_error_event(request, exc)
         reply = self._next_reply(body)
         if reply.latency > 0:
             await asyncio.sleep(reply.latency)
@@ -1061,7 +1114,22 @@ class FakeOpenAI(LoopbackServer):
             return self._scripted_error(reply)
 
         text = reply.full_text()
-        calls = self._function_calls(reply)
+        limit = body.get("max_output_tokens")
+        if (
+            isinstance(limit, int)
+            and not isinstance(limit, bool)
+            and reply.end == "completed"
+            and text_tokens(text) > limit
+        ):  # the model stops at the limit: the text so far, then response.incomplete
+            text = text[: limit * 4]
+            reply = dataclasses.replace(
+                reply,
+                text=text,
+                chunks=None,
+                end="incomplete",
+                incomplete_reason="max_output_tokens",
+            )
+        calls = self._function_calls(reply) if reply.end == "completed" else []
         ids = {"resp_id": _new_id("resp_"), "msg_id": _new_id("msg_")}
         if body.get("stream"):
             return await self._stream_response(
@@ -1130,13 +1198,17 @@ class FakeOpenAI(LoopbackServer):
         return self._json(body, status=reply.status, **headers)
 
     @staticmethod
-    def _message(msg_id: str, text: str, status: str) -> JSONDict:
-        content = [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]
+    def _message(msg_id: str, text: str, status: str, *, refusal: str | None = None) -> JSONDict:
+        parts: list[JSONDict] = [
+            {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+        ]
+        if refusal is not None:
+            parts = [{"type": "refusal", "refusal": refusal}]
         return {
             "id": msg_id,
             "type": "message",
             "status": status,
-            "content": content if status == "completed" else [],
+            "content": parts if status in ("completed", "incomplete") else [],
             "role": "assistant",
         }
 
@@ -1246,7 +1318,10 @@ class FakeOpenAI(LoopbackServer):
                 for kind in ("response.output_item.added", "response.output_item.done"):
                     await send({"type": kind, "output_index": 0, "item": context.compaction})
                 output.append(context.compaction)
-            if text or not calls:
+            if reply.refusal is not None:
+                await self._stream_refusal(send, reply.refusal, msg_id, msg_index)
+                output.append(self._message(msg_id, "", "completed", refusal=reply.refusal))
+            elif text or not calls:
                 await send(
                     {
                         "type": "response.output_item.added",
@@ -1268,6 +1343,10 @@ class FakeOpenAI(LoopbackServer):
                     )
                 if reply.cut_after is not None and not calls:  # fewer deltas: cut before done
                     return self._cut(request, stream)
+                if reply.end in ("failed", "error"):  # the failure comes in place of the done
+                    await self._stream_failure(send, reply, snapshot, output, context)
+                    await stream.write_eof()
+                    return stream
                 await send(
                     {"type": "response.output_text.done", **where, "text": text, "logprobs": []}
                 )
@@ -1278,7 +1357,9 @@ class FakeOpenAI(LoopbackServer):
                         "part": {**empty_part, "text": text},
                     }
                 )
-                message = self._message(msg_id, text, "completed")
+                message = self._message(
+                    msg_id, text, "incomplete" if reply.end == "incomplete" else "completed"
+                )
                 done = {"type": "response.output_item.done", "output_index": msg_index}
                 await send({**done, "item": message})
                 output.append(message)
@@ -1316,12 +1397,93 @@ class FakeOpenAI(LoopbackServer):
             if reply.cut_after is not None and calls:  # fewer deltas: cut before completed
                 return self._cut(request, stream)
             spoken = text + "".join(c["arguments"] for c in calls)
-            final = snapshot("completed", output, self._usage(reply, spoken, context))
-            self._finish(body, final, conv_id, context)
-            await send({"type": "response.completed", "response": final})
+            if reply.end in ("failed", "error"):  # a failure before any text
+                await self._stream_failure(send, reply, snapshot, output, context)
+                await stream.write_eof()
+                return stream
+            if reply.end == "incomplete":
+                final = snapshot("incomplete", output, self._usage(reply, spoken, context))
+                final["incomplete_details"] = {"reason": reply.incomplete_reason}
+                self._finish(body, final, conv_id, context)
+                await send({"type": "response.incomplete", "response": final})
+            else:
+                final = snapshot("completed", output, self._usage(reply, spoken, context))
+                self._finish(body, final, conv_id, context)
+                await send({"type": "response.completed", "response": final})
             await stream.write_eof()
         except (ConnectionResetError, ConnectionError):
             pass  # the client went away (timeout, cancelled iteration): nothing to do
+        return stream
+
+    async def _stream_failure(
+        self,
+        send: Callable[[JSONDict], Awaitable[None]],
+        reply: Reply,
+        snapshot: Callable[[str, list[JSONDict], JSONDict | None], JSONDict],
+        output: list[JSONDict],
+        context: _Context,
+    ) -> None:
+        """End a stream with ``response.failed`` or an ``error`` event (``Reply.end``)."""
+        code = reply.error_code or "server_error"
+        if reply.end == "error":
+            await send(
+                {
+                    "type": "error",
+                    "code": code,
+                    "message": reply.error_message,
+                    "param": reply.error_param,
+                }
+            )
+            return
+        failed = snapshot("failed", output, self._usage(reply, "", context))
+        failed["error"] = {"code": code, "message": reply.error_message}
+        await send({"type": "response.failed", "response": failed})
+
+    @staticmethod
+    async def _stream_refusal(
+        send: Callable[[JSONDict], Awaitable[None]], refusal: str, msg_id: str, index: int
+    ) -> None:
+        """A refusal content part, streamed as the real API does."""
+        where = {"item_id": msg_id, "output_index": index, "content_index": 0}
+        await send(
+            {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": FakeOpenAI._message(msg_id, "", "in_progress"),
+            }
+        )
+        part = {"type": "refusal", "refusal": ""}
+        await send({"type": "response.content_part.added", **where, "part": part})
+        for delta in re.findall(r"\s*\S+", refusal) or [refusal]:
+            await send({"type": "response.refusal.delta", **where, "delta": delta})
+        await send({"type": "response.refusal.done", **where, "refusal": refusal})
+        await send(
+            {"type": "response.content_part.done", **where, "part": {**part, "refusal": refusal}}
+        )
+        message = FakeOpenAI._message(msg_id, "", "completed", refusal=refusal)
+        await send({"type": "response.output_item.done", "output_index": index, "item": message})
+
+    async def _stream_error_event(
+        self, request: web.Request, error: _ErrorReply
+    ) -> web.StreamResponse:
+        """A request refused after the stream started: 200, then one ``error`` event."""
+        stream = web.StreamResponse(
+            status=200,
+            headers=self._headers(
+                **{"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+            ),
+        )
+        await stream.prepare(request)
+        detail = error.body["error"]
+        event = {
+            "type": "error",
+            "code": detail["code"],
+            "message": detail["message"],
+            "param": detail["param"],
+            "sequence_number": 0,
+        }
+        await stream.write(_sse(event))
+        await stream.write_eof()
         return stream
 
     @staticmethod
