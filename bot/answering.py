@@ -20,8 +20,10 @@ from telegram.error import TelegramError
 
 from bot.ai import (
     AIError,
+    AnswerStream,
     AssistantService,
     Classifier,
+    ContextTooLong,
     ConversationGone,
     ConversationService,
     Identity,
@@ -45,10 +47,23 @@ from storage import (
     LanguageRepository,
     Question,
     TokenUsage,
+    TranscriptEntry,
     TranscriptRepository,
 )
 
 log = logging.getLogger(__name__)
+
+#: What a conversation that outgrew the model's window carries into the new one: the chat's
+#: last messages from the transcript, at most this many and this many characters (about a
+#: thousand tokens), condensed by OpenAI's standalone compaction.
+CARRY_MESSAGES = 10
+CARRY_CHARS = 4_000
+
+#: The line that ends an incomplete answer, by `incomplete_details.reason`.
+_INCOMPLETE_NOTES = {
+    "max_output_tokens": "answer_cut_length",
+    "content_filter": "answer_cut_filter",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +141,24 @@ class Answerer:
     async def new_conversation(self, key: ChatKey) -> str:
         """Create the chat's (topic's) conversation on OpenAI and store it as the chat's one."""
         conversation_id = await self._conversations.create(key.chat_id, key.thread_id)
+        await self._chats.set_conversation(key, conversation_id)
+        return conversation_id
+
+    async def condensed_conversation(self, key: ChatKey, model: str) -> str:
+        """A new conversation for a chat whose conversation no longer fits the model's window,
+        stored as the chat's one: seeded with its last messages (CARRY_MESSAGES, CARRY_CHARS)
+        condensed by standalone compaction (`/responses/compact`), or as they are should the
+        compaction fail."""
+        carried = _carried_items(await self._transcript.recent(key, CARRY_MESSAGES))
+        seed: list[Any] = carried
+        if carried:
+            try:
+                seed = await self._conversations.compact(model, carried)
+            except AIError as exc:
+                log.warning(
+                    "chat %s: compaction failed, carrying the messages: %s", key.chat_id, exc
+                )
+        conversation_id = await self._conversations.create(key.chat_id, key.thread_id, seed)
         await self._chats.set_conversation(key, conversation_id)
         return conversation_id
 
@@ -375,12 +408,15 @@ class Answerer:
             tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
         run_tool = self._tool_runner(incoming, assistant)
         answer: str | None = None
+        status = "completed"
+        model = turn.model or assistant.model
+        stream: AnswerStream | None = None
         try:
             try:
                 for attempt in range(2):
                     stream = self._assistant.answer(
                         conversation_id=conversation_id,
-                        model=turn.model or assistant.model,
+                        model=model,
                         instructions=assistant.instructions,
                         user_input=user_input,
                         tools=tools,
@@ -390,37 +426,41 @@ class Answerer:
                         max_tool_turns=settings.tool_max_turns,
                         prompt_cache_key=cache_key,
                         safety_identifier=identity.safety_identifier(incoming.user_id),
+                        compact_threshold=settings.context_compact_tokens or None,
+                        max_output_tokens=settings.max_output_tokens,
                     )
                     try:
                         async for delta in stream:
                             reply.feed(delta)
                         break
-                    except ConversationGone:
-                        if attempt:
+                    except (ConversationGone, ContextTooLong) as exc:
+                        # Before any text: start again, once, in a new conversation.
+                        if attempt or stream.received_text:
                             raise
-                        log.info(
-                            "chat %s: conversation %s is gone; starting a new one",
-                            incoming.key.chat_id,
-                            conversation_id,
-                        )
-                        conversation_id = await self.new_conversation(incoming.key)
-                        notice = t(incoming.lang, "context_reset")
-                answer = reply.text
-                if not answer.strip():
-                    answer = t(incoming.lang, "empty_answer")
+                        chat = incoming.key.chat_id
+                        if isinstance(exc, ConversationGone):
+                            log.info("chat %s: conversation %s is gone", chat, conversation_id)
+                            conversation_id = await self.new_conversation(incoming.key)
+                            notice = t(incoming.lang, "context_reset")
+                        else:
+                            log.info("chat %s: conversation %s outgrew the window: %s",
+                                     chat, conversation_id, exc)  # fmt: skip
+                            conversation_id = await self.condensed_conversation(incoming.key, model)
+                            notice = t(incoming.lang, "context_condensed")
+                assert stream is not None  # the loop ran
+                answer, status = _ending(stream, reply.text, incoming.lang)
                 if notice:
                     answer = f"_{notice}_\n\n{answer}"
             except StreamInterrupted as exc:
-                log.warning("chat %s: answer stream interrupted: %s", incoming.key.chat_id, exc)
-                answer = f"{reply.text}\n\n_{t(incoming.lang, 'interrupted')}_"
+                log.warning("chat %s: answer stream %s: %s", incoming.key.chat_id, exc.outcome, exc)
+                note = "interrupted" if exc.outcome == "interrupted" else "answer_failed"
+                answer = f"{reply.text}\n\n_{t(incoming.lang, note)}_"
+                status = exc.outcome
+            assert stream is not None
             await reply.finish(answer)
             # Delivered: on record at once, nothing in between (a crash here answers twice).
             await self._write_answer(
-                incoming,
-                question,
-                answer,
-                conversation_id,
-                stream.usage.total(),
+                incoming, question, answer, conversation_id, stream.usage.total(), status
             )
         except AIError as exc:
             log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
@@ -430,7 +470,12 @@ class Answerer:
             return
         except TelegramError as exc:
             facts = incoming.facts
-            if answer is not None and facts is not None and facts.will_retry(exc):
+            if (
+                answer is not None
+                and stream is not None
+                and facts is not None
+                and facts.will_retry(exc)
+            ):
                 # Telegram is failing: the answer is kept and delivered by the retry (the question
                 # is written with it then).
                 kept = KeptAnswer(
@@ -438,6 +483,7 @@ class Answerer:
                     question,
                     conversation_id,
                     stream.usage.total(),
+                    status,
                     delivered=reply.delivered,
                 )
                 facts.keep_answer(kept)
@@ -447,3 +493,32 @@ class Answerer:
             raise
         finally:
             await reply.close()
+
+
+def _ending(stream: AnswerStream, text: str, lang: str) -> tuple[str, str]:
+    """The answer to deliver and its transcript status, from how the stream ended: a refusal
+    is the model's own words; an incomplete answer keeps its text and ends with one line that
+    says why it stopped and what to do."""
+    if stream.status == "refused":
+        return text.strip() or t(lang, "refused_by_model"), "refused"
+    if stream.status == "incomplete":
+        note = t(lang, _INCOMPLETE_NOTES.get(stream.incomplete_reason or "", "answer_cut_length"))
+        return (f"{text}\n\n_{note}_" if text.strip() else note), "incomplete"
+    return (text if text.strip() else t(lang, "empty_answer")), "completed"
+
+
+def _carried_items(entries: Sequence[TranscriptEntry]) -> list[dict[str, Any]]:
+    """The newest transcript entries, oldest first, as conversation input items, up to
+    CARRY_CHARS characters in all (the newest entry is cut to fit alone)."""
+    items: list[dict[str, Any]] = []
+    room = CARRY_CHARS
+    for entry in reversed(entries):
+        text = entry.text.strip()
+        if not text or room <= 0:
+            continue
+        text = text[-room:]
+        room -= len(text)
+        role = "assistant" if entry.role == "assistant" else "user"
+        items.append({"type": "message", "role": role, "content": text})
+    items.reverse()
+    return items

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         "gpt-5.4",
         "gpt-5.4-nano",
     )
+    #: Server-side compaction threshold (tokens): once what the model reads in a chat's
+    #: conversation crosses it, OpenAI condenses the conversation into one compaction item
+    #: (`context_management`), so input tokens per message stay bounded. 0 turns it off
+    #: (`truncation: "auto"` then still drops the oldest items at the model's window).
+    context_compact_tokens: int = Field(default=40_000, ge=0)
+    #: Upper bound on an answer's output tokens (reasoning included), unset: the model's own.
+    max_output_tokens: int | None = Field(default=None, ge=16)
     #: Rounds of function-tool calls one answer may take before the bot stops it.
     tool_max_turns: int = Field(default=4, ge=1, le=20)
     #: Seconds one tool call may take.

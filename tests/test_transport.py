@@ -27,6 +27,7 @@ from bot.ai import (
     AIUnavailable,
     AssistantService,
     Classifier,
+    ContextTooLong,
     ConversationGone,
     ConversationService,
     OpenAITransport,
@@ -227,7 +228,7 @@ CONTEXT_TOO_LONG = Reply(
     [
         (RATE_LIMIT, AIRateLimited, "ai_rate_limited"),
         (SERVER_ERROR, AIUnavailable, "ai_unavailable"),
-        (CONTEXT_TOO_LONG, AIUnavailable, "ai_unavailable"),
+        (CONTEXT_TOO_LONG, ContextTooLong, "context_too_long"),
         (Reply(status=401, error_message="Incorrect API key"), AIUnavailable, "ai_unavailable"),
     ],
     ids=["429", "500", "400-context", "401"],

@@ -235,12 +235,16 @@ class ScriptedStream:
         self._deltas = deltas
         self._error = error
         self.usage = usage
+        self.status = "completed"
+        self.incomplete_reason: str | None = None
+        self.received_text = False
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._run()
 
     async def _run(self) -> AsyncIterator[str]:
         for delta in self._deltas:
+            self.received_text = True
             yield delta
         if self._error is not None:
             raise self._error

@@ -10,6 +10,7 @@ from bot.ai.errors import (
     AIRateLimited,
     AITimeout,
     AIUnavailable,
+    ContextTooLong,
     ConversationGone,
     StreamInterrupted,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "AnswerStream",
     "AssistantService",
     "Classifier",
+    "ContextTooLong",
     "ConversationGone",
     "ConversationService",
     "Identity",

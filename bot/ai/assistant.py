@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.ai.errors import AIConnectionError, AIError, AIUnavailable, StreamInterrupted
+from bot.ai.errors import (
+    AIConnectionError,
+    AIError,
+    AIRateLimited,
+    AIUnavailable,
+    ContextTooLong,
+    StreamInterrupted,
+    is_context_overflow,
+)
 from bot.ai.protocol import AITransport
 from storage import TokenUsage
 
@@ -64,12 +72,17 @@ class FunctionCall:
 
 
 class AnswerStream:
-    """Async iterator over the answer's text deltas; `usage` is filled as responses complete.
+    """Async iterator over the answer's text deltas; `usage` is filled as responses end.
 
     When the model calls function tools, they run and their results go back to the model in the
-    same conversation, for at most `max_turns` rounds (then ToolLoopExceeded). Errors surface as
-    AIError subclasses: ConversationGone before any text, StreamInterrupted when the stream
-    breaks after some text arrived, AIUnavailable / AIRateLimited otherwise.
+    same conversation, for at most `max_turns` rounds (then ToolLoopExceeded).
+
+    How it ended, once iterated: `status` is "completed", "incomplete" (`incomplete_reason`:
+    "max_output_tokens" or "content_filter"; the text so far was yielded) or "refused" (the
+    model's refusal text was yielded as the answer). Errors surface as AIError subclasses:
+    ConversationGone or ContextTooLong before any text, StreamInterrupted when the stream
+    broke or failed after some text arrived (its `outcome` says which), AIRateLimited /
+    AIUnavailable otherwise. `compactions` counts the compaction items the server emitted.
     """
 
     def __init__(
@@ -87,6 +100,9 @@ class AnswerStream:
         self.usage = Usage()
         self.received_text = False
         self.tool_calls: list[FunctionCall] = []
+        self.status = "completed"
+        self.incomplete_reason: str | None = None
+        self.compactions = 0
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._turns()
@@ -99,7 +115,7 @@ class AnswerStream:
             async for delta in self._one_response(request, calls):
                 wrote_text = True
                 yield delta
-            if not calls:
+            if not calls or self.status != "completed":
                 return
             self.tool_calls += calls
             if turn >= self._max_turns or self._run_tool is None:
@@ -123,13 +139,15 @@ class AnswerStream:
         streamed answer). The transport retries before the stream starts; the stream is read
         to its end, so the connection goes back to the pool.
         """
-        completed = False
+        ended = False
         try:
             async with self._transport.stream("/responses", {**request, "stream": True}) as events:
                 async for event in events:
                     kind = event.get("type")
-                    if kind == "response.output_text.delta":
+                    if kind in ("response.output_text.delta", "response.refusal.delta"):
                         self.received_text = True
+                        if kind == "response.refusal.delta":
+                            self.status = "refused"
                         yield event["delta"]
                     elif kind == "response.output_item.done":
                         item = event["item"]
@@ -137,23 +155,48 @@ class AnswerStream:
                             calls.append(
                                 FunctionCall(item["call_id"], item["name"], item["arguments"])
                             )
+                        elif item.get("type") == "compaction":
+                            self.compactions += 1
                     elif kind == "response.completed":
                         self.usage.add_response(event["response"])
-                        completed = True
-                    elif kind in ("response.failed", "response.incomplete", "error"):
-                        raise self._broken(f"stream ended with {kind}")
+                        ended = True
+                    elif kind == "response.incomplete":
+                        response = event["response"]
+                        self.usage.add_response(response)
+                        details = response.get("incomplete_details") or {}
+                        self.status = "incomplete"
+                        self.incomplete_reason = details.get("reason") or "unknown"
+                        calls.clear()  # a cut response's tool calls are not run
+                        ended = True
+                    elif kind == "response.failed":
+                        response = event["response"]
+                        self.usage.add_response(response)
+                        error = response.get("error") or {}
+                        raise self._failed(error.get("code"), error.get("message"), kind)
+                    elif kind == "error":
+                        raise self._failed(event.get("code"), event.get("message"), kind)
         except AIConnectionError as exc:  # no answer, or its stream broke or stalled
             raise self._broken(str(exc)) from exc
         except AIError:  # an error answer before any event (after the retries), or ours
             raise
-        except (KeyError, TypeError) as exc:  # an event of the wrong shape
+        except (KeyError, TypeError, AttributeError) as exc:  # an event of the wrong shape
             raise self._broken(f"{type(exc).__name__}: {exc}") from exc
-        if not completed:  # the server closed the stream without a terminal event
+        if not ended:  # the server closed the stream without a terminal event
             raise self._broken("stream closed before response.completed")
 
-    def _broken(self, why: str) -> AIError:
+    def _failed(self, code: object, message: object, kind: str) -> AIError:
+        """The error for a stream the server ended with `response.failed` or `error`."""
+        why = f"stream ended with {kind}: {code}: {message}"
+        if not self.received_text:
+            if is_context_overflow(code, message):
+                return ContextTooLong(why)
+            if code == "rate_limit_exceeded":
+                return AIRateLimited(why)
+        return self._broken(why, outcome="failed")
+
+    def _broken(self, why: str, *, outcome: str = "interrupted") -> AIError:
         if self.received_text:
-            return StreamInterrupted(why)
+            return StreamInterrupted(why, outcome=outcome)
         return AIUnavailable(why)
 
 
@@ -175,18 +218,32 @@ class AssistantService:
         max_tool_turns: int = 0,
         prompt_cache_key: str | None = None,
         safety_identifier: str | None = None,
+        compact_threshold: int | None = None,
+        max_output_tokens: int | None = None,
     ) -> AnswerStream:
         """Stream the assistant's answer to `user_input`, which joins the conversation.
 
         `instructions` and `tools` come first in what the model reads, then the conversation:
         keep them the same turn after turn (nothing per message in them) so the prefix stays
-        cached; `prompt_cache_key` routes the requests sharing it to the same cache."""
+        cached; `prompt_cache_key` routes the requests sharing it to the same cache.
+
+        The conversation stays bounded: with `compact_threshold` the server compacts it once the
+        model's input crosses that many tokens (server-side compaction: the compaction item is
+        stored in the conversation and replaces what came before it), and `truncation: "auto"`
+        drops the oldest items rather than failing should it still not fit the window."""
         request: dict[str, Any] = {
             "model": model,
             "instructions": instructions,
             "conversation": conversation_id,
             "input": user_input,
+            "truncation": "auto",
         }
+        if compact_threshold:
+            request["context_management"] = [
+                {"type": "compaction", "compact_threshold": compact_threshold}
+            ]
+        if max_output_tokens:
+            request["max_output_tokens"] = max_output_tokens
         if prompt_cache_key:
             request["prompt_cache_key"] = prompt_cache_key
         if safety_identifier:

@@ -45,8 +45,23 @@ class ConversationGone(AIError):
     """The stored conversation no longer exists on OpenAI's side."""
 
 
+class ContextTooLong(AIError):
+    """The request does not fit the model's context window (`context_length_exceeded`)."""
+
+    user_key = "context_too_long"
+
+
 class StreamInterrupted(AIError):
-    """The answer's stream broke after some text had arrived."""
+    """The answer's stream broke after some text had arrived.
+
+    `outcome` is how the transcript records the answer: "interrupted" when the connection
+    broke, "failed" when the server ended the stream with `response.failed` or an `error`
+    event.
+    """
+
+    def __init__(self, message: str, *, outcome: str = "interrupted") -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def error_object(body: object) -> object:
@@ -60,6 +75,21 @@ def is_conversation_missing(status: int, message: str, error: object) -> bool:
         return False
     param = error.get("param") if isinstance(error, dict) else None
     return param == "conversation" or "conversation" in message.lower()
+
+
+#: Error codes (and message fragments) of a request too large for the model's window.
+_CONTEXT_CODES = frozenset({"context_length_exceeded"})
+_CONTEXT_PHRASES = ("context window", "context length", "maximum context")
+
+
+def is_context_overflow(code: object, message: object) -> bool:
+    """True for OpenAI's "the input does not fit the model's context window" errors: the
+    `context_length_exceeded` code, or a message that says so (as an HTTP 400 error object, a
+    `response.failed` error or an `error` event)."""
+    if isinstance(code, str) and code in _CONTEXT_CODES:
+        return True
+    text = message.lower() if isinstance(message, str) else ""
+    return any(phrase in text for phrase in _CONTEXT_PHRASES) and "exceed" in text
 
 
 def status_message(status: int, error: object) -> str:
@@ -78,4 +108,10 @@ def status_error(status: int, error: object) -> AIError:
         return AIRateLimited(message, status=status, body=error)
     if is_conversation_missing(status, message, error):
         return ConversationGone(message, status=status, body=error)
+    if (
+        status == 400
+        and isinstance(error, dict)
+        and is_context_overflow(error.get("code"), error.get("message"))
+    ):
+        return ContextTooLong(message, status=status, body=error)
     return AIUnavailable(message, status=status, body=error)

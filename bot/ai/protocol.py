@@ -9,7 +9,7 @@ AIConnectionError / AITimeout when no usable answer arrived.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -18,8 +18,11 @@ Event = dict[str, Any]
 
 
 class AITransport(Protocol):
-    async def create_conversation(self, metadata: Mapping[str, str]) -> Any:
-        """POST /conversations; the decoded JSON answer (a conversation object)."""
+    async def create_conversation(
+        self, metadata: Mapping[str, str], items: Sequence[Mapping[str, Any]] = ()
+    ) -> Any:
+        """POST /conversations (seeded with `items`, at most 20); the decoded JSON answer (a
+        conversation object)."""
         ...
 
     async def post_json(

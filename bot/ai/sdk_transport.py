@@ -10,8 +10,8 @@ the lean one does not suit, and as the reference the contract test compares the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any, cast
 
 import openai
 
@@ -38,9 +38,15 @@ class SDKTransport:
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         self._client = client
 
-    async def create_conversation(self, metadata: Mapping[str, str]) -> Any:
+    async def create_conversation(
+        self, metadata: Mapping[str, str], items: Sequence[Mapping[str, Any]] = ()
+    ) -> Any:
         try:
-            conversation = await self._client.conversations.create(metadata=dict(metadata))
+            conversation = await self._client.conversations.create(
+                metadata=dict(metadata),
+                # plain dicts in the API's shapes; the SDK's TypedDicts are not needed to send them
+                items=cast(Any, [dict(item) for item in items]) if items else openai.omit,
+            )
         except openai.OpenAIError as exc:
             raise translate(exc) from exc
         return conversation.to_dict()

@@ -27,7 +27,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -107,8 +107,13 @@ class OpenAITransport:
             await self._session.close()
         self._session = None
 
-    async def create_conversation(self, metadata: Mapping[str, str]) -> Any:
-        return await self.post_json("/conversations", {"metadata": dict(metadata)})
+    async def create_conversation(
+        self, metadata: Mapping[str, str], items: Sequence[Mapping[str, Any]] = ()
+    ) -> Any:
+        body: dict[str, Any] = {"metadata": dict(metadata)}
+        if items:
+            body["items"] = [dict(item) for item in items]
+        return await self.post_json("/conversations", body)
 
     async def post_json(
         self,
