@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from storage import ChatKey
 from testkit.fake_openai import IMAGE_TOKENS, FakeOpenAI, Reply
 from testkit.fake_telegram import FakeTelegram
@@ -128,9 +130,9 @@ async def test_photos_are_compacted_away_so_later_texts_do_not_pay_for_them(
 
 
 async def _recovers_in_the_same_message(
-    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, overflow: Reply
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, overflow: Reply, transport: str
 ) -> None:
-    bot = await start_bot()
+    bot = await start_bot(openai_transport=transport)
     for i in range(3):
         assert (await _say(tg, f"hello {i}", i + 1)) == f"Echo: hello {i}"
     [old_conversation] = ai.conversations
@@ -155,8 +157,9 @@ async def _recovers_in_the_same_message(
     assert await _statuses_become(bot, ["completed"] * 5)
 
 
+@pytest.mark.parametrize("transport", ["lean", "sdk"])
 async def test_a_400_context_length_exceeded_is_recovered_in_the_same_message(
-    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, transport: str
 ) -> None:
     overflow = Reply(
         status=400,
@@ -165,15 +168,16 @@ async def test_a_400_context_length_exceeded_is_recovered_in_the_same_message(
         error_param="input",
         error_message=CONTEXT_ERROR,
     )
-    await _recovers_in_the_same_message(tg, ai, start_bot, overflow)
+    await _recovers_in_the_same_message(tg, ai, start_bot, overflow, transport)
 
 
+@pytest.mark.parametrize("transport", ["lean", "sdk"])
 async def test_an_overflow_reported_inside_the_stream_is_recovered_too(
-    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, transport: str
 ) -> None:
     """The overflow as an `error` event after a 200 (the stream form of the same error)."""
     overflow = Reply.stream_error(code="context_length_exceeded", error_message=CONTEXT_ERROR)
-    await _recovers_in_the_same_message(tg, ai, start_bot, overflow)
+    await _recovers_in_the_same_message(tg, ai, start_bot, overflow, transport)
 
 
 async def test_a_message_too_large_for_any_window_is_refused_and_the_chat_goes_on(
