@@ -57,6 +57,37 @@ DEFAULT_ROUTES: dict[str, ClassifierRoute] = {
     ),
 }
 
+
+class ModelPrice(BaseModel):
+    """One MODEL_PRICES entry: US dollars per million tokens of input, cached input and output
+    (reasoning tokens are output tokens)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input: float = Field(ge=0)
+    cached_input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        """Dollars for these tokens (`cached_tokens` is the part of `input_tokens` cached)."""
+        cached = min(cached_tokens, input_tokens)
+        return (
+            (input_tokens - cached) * self.input
+            + cached * self.cached_input
+            + output_tokens * self.output
+        ) / 1_000_000
+
+
+#: OpenAI's standard prices of the default models (USD per 1M tokens), December 2026.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "gpt-5.4": ModelPrice(input=2.50, cached_input=0.25, output=15.00),
+    "gpt-5.4-mini": ModelPrice(input=0.75, cached_input=0.075, output=4.50),
+    "gpt-5.4-nano": ModelPrice(input=0.20, cached_input=0.02, output=1.25),
+}
+
+#: A dated snapshot name as responses report it ("gpt-5.4-mini-2026-03-17").
+_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly assistant in a Telegram chat. Answer concisely and clearly, "
     "in the language the user writes in. Use Markdown sparingly (bold, lists, code) when it helps."
@@ -174,6 +205,12 @@ class Settings(BaseSettings):
     #: ...or at the latest after this long.
     album_max_wait_seconds: float = Field(default=4.0, gt=0)
 
+    #: Model -> {"input", "cached_input", "output"} in USD per 1M tokens, as JSON, for /stats's
+    #: estimated cost; merged over DEFAULT_PRICES (models without a price show tokens only).
+    model_prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES)
+    )
+
     # --- Access -----------------------------------------------------------------------------
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -274,6 +311,22 @@ class Settings(BaseSettings):
             return json.loads(value) if value.strip() else dict(DEFAULT_ROUTES)
         return value
 
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if isinstance(value, dict):
+            # [input, cached input, output] is accepted as a shorter spelling
+            given = {
+                model: dict(zip(("input", "cached_input", "output"), price, strict=True))
+                if isinstance(price, list) and len(price) == 3
+                else price
+                for model, price in value.items()
+            }
+            return {**DEFAULT_PRICES, **given}
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -310,6 +363,11 @@ class Settings(BaseSettings):
             if route.action == "answer":
                 return label
         return next(iter(self.classifier_routes))
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        """The price of `model` (a dated snapshot is priced as its model), if MODEL_PRICES has
+        it."""
+        return self.model_prices.get(model) or self.model_prices.get(_SNAPSHOT.sub("", model))
 
     def default_instructions(self) -> str:
         """ASSISTANT_INSTRUCTIONS as text: read from the file when it names one."""

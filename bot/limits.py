@@ -98,6 +98,6 @@ class Limits:
         budget = self._settings.daily_token_budget
         if budget > 0:
             used = await self._usage.today(user_id)
-            if used.tokens >= budget:
+            if used.budget_tokens >= budget:
                 return Verdict(False, "over_budget", {"budget": f"{budget:,}"})
         return Verdict(True)

@@ -74,8 +74,13 @@ async def on_usage(update: Update, context: BotContext) -> None:
     if context.access.is_admin(user.id):
         extra = t(lang, "usage_admin")
     elif budget > 0:
+        counted = used.budget_tokens
         extra = t(
-            lang, "usage_budget", budget=f"{budget:,}", left=f"{max(0, budget - used.tokens):,}"
+            lang,
+            "usage_budget",
+            budget=f"{budget:,}",
+            used=f"{counted:,}",
+            left=f"{max(0, budget - counted):,}",
         )
     else:
         extra = ""
@@ -83,8 +88,8 @@ async def on_usage(update: Update, context: BotContext) -> None:
         lang,
         "usage",
         requests=used.requests,
-        tokens=f"{used.tokens:,}",
         input=f"{used.input_tokens:,}",
+        cached=f"{used.cached_tokens:,}",
         output=f"{used.output_tokens:,}",
         budget=extra,
     )

@@ -5,7 +5,7 @@ import sqlite3
 
 from storage.access import AccessRepository
 from storage.assistants import UNSET, Assistant, AssistantChanges, AssistantRepository, NameTaken
-from storage.audit import AuditEntry, AuditRepository, Stats
+from storage.audit import AuditEntry, AuditRepository, ModelTokens, Stats
 from storage.chats import ChatKey, ChatRecord, ChatRepository
 from storage.database import DatabaseUnusable
 from storage.facade import Storage
@@ -37,6 +37,7 @@ __all__ = [
     "KnowledgeFile",
     "KnowledgeRepository",
     "LanguageRepository",
+    "ModelTokens",
     "NameTaken",
     "PendingUpdate",
     "Question",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from storage.sql import Sql
@@ -22,6 +22,17 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelTokens:
+    """The tokens answers by one model used (None: answers stored before models were)."""
+
+    model: str | None
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     users: int
     chats: int
@@ -31,6 +42,9 @@ class Stats:
     labels: list[tuple[str, int]]
     input_tokens: int
     output_tokens: int
+    cached_tokens: int = 0
+    #: Tokens per answering model, most input first.
+    by_model: list[ModelTokens] = field(default_factory=list)
 
 
 class AuditRepository:
@@ -70,6 +84,14 @@ class AuditRepository:
             "SELECT COALESCE(label, '-'), COUNT(*) AS n FROM transcript WHERE role = 'user'"
             " GROUP BY label ORDER BY n DESC",
         )
+        models = await self._sql.run(
+            "SELECT model, COALESCE(SUM(input_tokens), 0) AS input,"
+            " COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+            " COALESCE(SUM(reasoning_tokens), 0) FROM transcript"
+            " WHERE role = 'assistant' AND input_tokens IS NOT NULL"
+            " GROUP BY model ORDER BY input DESC",
+        )
+        by_model = [ModelTokens(r[0], r[1], r[2], r[3], r[4]) for r in models]
         return Stats(
             users,
             chats,
@@ -77,4 +99,6 @@ class AuditRepository:
             [(r[0], r[1]) for r in labels],
             input_tokens,
             output_tokens,
+            sum(m.cached_tokens for m in by_model),
+            by_model,
         )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 from storage.sql import Sql
+
+#: What one cached input token weighs in the daily budget against an uncached one: OpenAI bills
+#: cached input at a tenth of the input price for the GPT-5 models (the defaults), so a user
+#: whose long chat is mostly read from the cache is charged what they cost.
+CACHED_INPUT_WEIGHT = 0.1
 
 
 def today() -> str:
@@ -35,8 +41,12 @@ class DailyUsage:
     reasoning_tokens: int = 0
 
     @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+    def budget_tokens(self) -> int:
+        """The tokens the daily budget counts: uncached input and output in full, cached input
+        at CACHED_INPUT_WEIGHT (rounded up)."""
+        cached = min(self.cached_tokens, self.input_tokens)
+        weighted = math.ceil(cached * CACHED_INPUT_WEIGHT)
+        return self.input_tokens - cached + weighted + self.output_tokens
 
 
 class UsageRepository:

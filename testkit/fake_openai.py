@@ -506,6 +506,16 @@ CONTEXT_WINDOWS: Final[Mapping[str, int]] = {
     "gpt-4o-mini": 128_000,
 }
 DEFAULT_CONTEXT_WINDOW: Final = 128_000
+#: A response names the dated snapshot that served it, as the real API does ("gpt-4o-mini" is
+#: answered by "gpt-4o-mini-2024-07-18"); the fake's dates for the GPT-5.4 models are its own.
+#: Other models are echoed as asked.
+MODEL_SNAPSHOTS: Final[Mapping[str, str]] = {
+    "gpt-5.4": "gpt-5.4-2026-03-05",
+    "gpt-5.4-mini": "gpt-5.4-mini-2026-03-17",
+    "gpt-5.4-nano": "gpt-5.4-nano-2026-03-17",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+}
 # Prompt caching, as OpenAI documents it ("Cache hits require an exact, repeated prefix match
 # and works automatically for prompts that are 1024 tokens or longer. You can get a match until
 # the first mismatched token in 128 token blocks." and "Cache hits come when requests route to
@@ -1060,7 +1070,7 @@ class FakeOpenAI(LoopbackServer):
             "instructions": echo("instructions", (str, list)),
             "max_output_tokens": echo("max_output_tokens", int),
             "max_tool_calls": echo("max_tool_calls", int),
-            "model": echo("model", str, "gpt-4o-mini"),
+            "model": (lambda m: MODEL_SNAPSHOTS.get(m, m))(echo("model", str, "gpt-4o-mini")),
             "output": output,
             "parallel_tool_calls": echo("parallel_tool_calls", bool, True),
             "previous_response_id": echo("previous_response_id", str),

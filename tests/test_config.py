@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import DEFAULT_PRICES, ConfigError, ModelPrice, Settings, load_settings
 from testkit.fake_telegram import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,3 +236,52 @@ def test_routes_are_typed() -> None:
     route = settings.classifier_routes["hours"]
     assert (route.action, route.text, route.description) == ("reply", "9-17", "")
     assert settings.default_label == "hours"  # no answer route: the first label
+
+
+def test_model_prices_merge_over_the_defaults_and_price_snapshots() -> None:
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        openai_api_key="k",
+        model_prices='{"ft:shop": [1, 0.5, 2],'
+        ' "gpt-5.4": {"input": 3, "cached_input": 0.3, "output": 16}}',
+    )
+    assert settings.price_of("ft:shop") == ModelPrice(input=1, cached_input=0.5, output=2)
+    assert settings.price_of("gpt-5.4-2026-03-05") == ModelPrice(
+        input=3, cached_input=0.3, output=16
+    )
+    assert settings.price_of("gpt-5.4-mini-2026-03-17") == DEFAULT_PRICES["gpt-5.4-mini"]
+    assert settings.price_of("gpt-5.4-mini-latest") is None and settings.price_of("o9") is None
+    # 1M input of which half cached, and 1M output
+    assert settings.price_of("ft:shop").cost(1_000_000, 500_000, 1_000_000) == 0.5 + 0.25 + 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("prices", "message"),
+    [
+        ('{"m": [1, 2]}', "MODEL_PRICES['m'] is invalid: Input should be a valid dictionary"),
+        (
+            '{"m": {"input": -1, "cached_input": 0, "output": 1}}',
+            "MODEL_PRICES['m'].input is invalid",
+        ),
+        ('{"m": {"input": 1}}', "MODEL_PRICES['m'].cached_input is missing"),
+        ('{"m": [1, 2,', "MODEL_PRICES is invalid: Expecting value"),
+    ],
+)
+def test_a_bad_price_names_its_model(
+    monkeypatch: pytest.MonkeyPatch, prices: str, message: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("MODEL_PRICES", prices)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_every_setting_is_documented_in_the_readme_and_the_env_example() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    names = [name.upper() for name in Settings.model_fields]
+    assert [n for n in names if f"| `{n}` |" not in readme] == []
+    assert [n for n in names if f"{n}=" not in example] == []

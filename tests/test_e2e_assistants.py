@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from bot.config import ModelPrice
 from storage import AssistantChanges
 from testkit.fake_openai import FakeOpenAI, Reply
 from testkit.fake_telegram import FakeTelegram
@@ -405,7 +407,52 @@ async def test_stats(tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any) -> None:
     stats = await _admin_says(tg, "/stats", 1)
     assert "Users: 2" in stats and "Chats: 2" in stats
     assert "general: 2" in stats and "abusive: 1" in stats
-    assert "Tokens:" in stats and " in / " in stats
+    # tokens by the model that answered (the fake names the dated snapshot, as OpenAI does),
+    # priced from MODEL_PRICES' defaults
+    answers = [r["usage"] for r in ai.responses.values() if r.get("conversation")]
+    assert len(answers) == 2
+    used = [sum(u[k] for u in answers) for k in ("input_tokens", "output_tokens")]
+    cached = sum(u["input_tokens_details"]["cached_tokens"] for u in answers)
+    cost = ModelPrice(input=0.75, cached_input=0.075, output=4.50).cost(used[0], cached, used[1])
+    line = f"gpt-5.4-mini-2026-03-17: {used[0]:,} in ({cached:,} cached) / {used[1]:,} out"
+    assert f"By model:\n{line} ≈ ${cost:.4f}\n" in stats
+    assert f"Estimated cost: ${cost:.4f}\n" in stats
+
+
+async def test_stats_shows_tokens_only_for_a_model_without_a_price(
+    tg: FakeTelegram, start_bot: Any
+) -> None:
+    await start_bot(
+        assistant_model="ft:our-shop-model", assistant_model_choices="ft:our-shop-model"
+    )
+    tg.private_text("hello", chat_id=USER)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == USER)
+    stats = await _admin_says(tg, "/stats", 1)
+    [line] = [x for x in stats.splitlines() if x.startswith("ft:our-shop-model: ")]
+    assert "≈" not in line and " cached) / " in line
+    assert "Estimated cost: $0.0000 (models without a price in MODEL_PRICES not counted)" in stats
+
+
+async def test_usage_shows_input_cached_and_output_and_the_budget_counts_cached_a_tenth(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(daily_token_budget=100_000)
+    long = "Tell me about our opening hours and prices, please. " * 75  # ~1,000 tokens each
+    for n in range(2):
+        tg.private_text(f"{long} ({n})", chat_id=USER)
+        await tg.wait_for("sendMessage", n + 1, where=lambda c: c.params["chat_id"] == USER)
+    answers = [r["usage"] for r in ai.responses.values() if r.get("conversation")]
+    inputs = sum(u["input_tokens"] for u in answers)
+    cached = sum(u["input_tokens_details"]["cached_tokens"] for u in answers)
+    outputs = sum(u["output_tokens"] for u in answers)
+    assert cached > 0  # the second turn re-read the first from the cache
+    tg.private_text("/usage", chat_id=USER)
+    await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] == USER)
+    text = tg.sent_texts(USER)[2]
+    assert f"{inputs:,} tokens in ({cached:,} of them from the cache) and {outputs:,} out" in text
+    counted = inputs - cached + math.ceil(cached / 10) + outputs
+    left = 100_000 - counted
+    assert f"cached ones counting a tenth: {counted:,} used, {left:,} left" in text
 
 
 async def test_temperature_is_checked_and_saved(tg: FakeTelegram, start_bot: Any) -> None:

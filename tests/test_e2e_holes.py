@@ -247,7 +247,7 @@ async def test_every_write_path_stores_lone_surrogates_as_replacement_characters
         assert (pending.update_id, pending.payload) == (2, '{"text": "' + fixed + '"}')
         assert await _inbox_state(db, 1) == "done"  # the answer's write marked it
         assert [e.text for e in await transcript.recent(key, 5)] == [fixed] * 3
-        assert (await usage.today(7)).tokens == 3
+        assert (await usage.today(7)).budget_tokens == 3
         db.drop_caches()
         record = await chats.get(key)
         assert record is not None and record.camera_context == fixed

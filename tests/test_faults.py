@@ -469,7 +469,8 @@ async def test_daily_token_budget_then_usage(
     tg.private_text("/usage", chat_id=110)
     await tg.wait_for("sendMessage", 3)
     usage = tg.sent_texts(110)[2]
-    assert "1 request(s) using 120 tokens (80 in, 40 out)" in usage and "0 left" in usage
+    assert "1 request(s): 80 tokens in (0 of them from the cache) and 40 out." in usage
+    assert "120 used, 0 left" in usage
     assert len(_answers(ai)) == 1
     # admins are exempt
     ai.script(Reply(text="ok", usage={"input_tokens": 500, "output_tokens": 500}))

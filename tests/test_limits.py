@@ -51,11 +51,11 @@ async def test_one_token_below_the_budget_is_allowed_exactly_at_it_refused(tmp_p
         assert (await limits.check(USER)).allowed  # nothing used yet (and now cached)
 
         await _answer_costing(transcript, BUDGET - 1)
-        assert (await usage.today(USER)).tokens == BUDGET - 1
+        assert (await usage.today(USER)).budget_tokens == BUDGET - 1
         assert (await limits.check(USER)).allowed
 
         await _answer_costing(transcript, 1)
-        assert (await usage.today(USER)).tokens == BUDGET
+        assert (await usage.today(USER)).budget_tokens == BUDGET
         verdict = await limits.check(USER)
         assert not verdict.allowed
         assert verdict.notice == "over_budget" and verdict.values == {"budget": "1,000"}
@@ -70,5 +70,33 @@ async def test_one_token_below_the_budget_is_allowed_exactly_at_it_refused(tmp_p
         # admins are exempt, and 0 means no budget at all
         assert (await Limits(_settings(admin_user_ids=str(USER)), usage).check(USER)).allowed
         assert (await Limits(_settings(daily_token_budget=0), usage).check(USER)).allowed
+    finally:
+        await db.close()
+
+
+async def test_cached_input_counts_a_tenth_in_the_budget(tmp_path: Path) -> None:
+    """A long chat is mostly read from the prompt cache, which OpenAI bills at a tenth: the
+    budget counts it so (rounded up), in memory and after a restart alike."""
+    db = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        limits = Limits(_settings(), db.usage)
+        assert (await limits.check(USER)).allowed
+        # 5,000 input of which 4,995 cached (-> 500 counted) + 5 uncached + 100 output = 605
+        await db.transcript.append_answer(
+            ChatKey(USER, 0),
+            None,
+            "an answer",
+            user_id=USER,
+            conversation_id="conv_77",
+            usage=TokenUsage(5_000, 4_995, 100, model="gpt-5.4-mini"),
+        )
+        used = await db.usage.today(USER)
+        assert (used.input_tokens, used.cached_tokens, used.output_tokens) == (5_000, 4_995, 100)
+        assert used.budget_tokens == 605
+        assert (await limits.check(USER)).allowed  # 605 < 1,000, though 5,100 tokens went by
+        db.drop_caches()
+        assert (await db.usage.today(USER)).budget_tokens == 605
+        await _answer_costing(db.transcript, 395)
+        assert not (await limits.check(USER)).allowed  # 605 + 395 = the budget
     finally:
         await db.close()

@@ -110,7 +110,7 @@ async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
     db = await Storage.open(tmp_path / "bot.sqlite3")
     try:
         usage = db.usage
-        assert (await usage.today(5)).tokens == 0  # now cached in memory
+        assert (await usage.today(5)).budget_tokens == 0  # now cached in memory
         transcript = db.transcript
         key = ChatKey(5, 0)
         await transcript.append_answer(
