@@ -46,6 +46,7 @@ from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
 from bot.vision import VisionPreparer
 from storage import (
+    AssistantChanges,
     Storage,
 )
 
@@ -255,9 +256,13 @@ async def open_services(settings: Settings) -> Resources:
     """Open the database and the OpenAI client, ensure the default assistant."""
     storage = await Storage.open(settings.database_path)
     try:
-        await storage.assistants.ensure_default(
+        default = await storage.assistants.ensure_default(
             settings.assistant_name, settings.default_instructions(), settings.assistant_model
         )
+        if settings.assistant_tools is not None:  # else the admins' choice stands
+            await storage.assistants.update(
+                default.id, AssistantChanges(tools=settings.assistant_tools)
+            )
         await storage.access.load()
         await storage.languages.load()
         # Read once: SAFETY_IDENTIFIER_SALT, else the database's own (generated on first use).
@@ -291,7 +296,10 @@ async def open_services(settings: Settings) -> Resources:
         ),
         assistant=AssistantService(transport),
         knowledge=KnowledgeService(client),
-        tools=default_registry(),
+        tools=default_registry(
+            web_search_context_size=settings.web_search_context_size,
+            web_search_location=settings.web_search_location,
+        ),
         http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
         close_openai=close_openai,
         identity=identity,

@@ -32,7 +32,7 @@ from bot.ai import (
 )
 from bot.config import Settings
 from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
-from bot.formatting import render_markdown, split_rendered
+from bot.formatting import render_markdown, split_rendered, with_sources
 from bot.i18n import t
 from bot.images import PreparedImage
 from bot.inbox import KeptAnswer, UpdateFacts
@@ -448,7 +448,9 @@ class Answerer:
                             conversation_id = await self.condensed_conversation(incoming.key, model)
                             notice = t(incoming.lang, "context_condensed")
                 assert stream is not None  # the loop ran
-                answer, status = _ending(stream, reply.text, incoming.lang)
+                # Web sources become numbered links after the passages they back.
+                sources = [(c.end, c.url) for c in stream.citations]
+                answer, status = _ending(stream, with_sources(reply.text, sources), incoming.lang)
                 if notice:
                     answer = f"_{notice}_\n\n{answer}"
             except StreamInterrupted as exc:

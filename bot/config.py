@@ -19,6 +19,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.tools import TOOL_NAMES
+
 #: What the bot does with a classified message: answer it with the assistant, refuse it, hand it
 #: to the admins, or send the route's fixed text.
 RouteAction = Literal["answer", "refuse", "handoff", "reply"]
@@ -176,6 +178,14 @@ class Settings(BaseSettings):
     context_compact_tokens: int = Field(default=40_000, ge=0)
     #: Upper bound on an answer's output tokens (reasoning included), unset: the model's own.
     max_output_tokens: int | None = Field(default=None, ge=16)
+    #: Tools of the default assistant (comma-separated names: current_time, weather,
+    #: web_search), set at every start; unset: whatever the admins chose in /editassistant.
+    assistant_tools: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: How much of the context window web search results may use: low, medium or high.
+    web_search_context_size: Literal["low", "medium", "high"] = "medium"
+    #: Approximate location for web search as JSON ({"country": "ES", "city": "Madrid",
+    #: "region": ..., "timezone": "Europe/Madrid"}); unset: none is sent.
+    web_search_location: Annotated[dict[str, str] | None, NoDecode] = None
     #: Rounds of function-tool calls one answer may take before the bot stops it.
     tool_max_turns: int = Field(default=4, ge=1, le=20)
     #: Seconds one tool call may take.
@@ -310,6 +320,39 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else dict(DEFAULT_ROUTES)
         return value
+
+    @field_validator("assistant_tools", mode="before")
+    @classmethod
+    def _parse_tools(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("assistant_tools")
+    @classmethod
+    def _check_tools(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [name for name in value or () if name not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown tool(s) {', '.join(unknown)}; the tools are {', '.join(TOOL_NAMES)}"
+            )
+        return value
+
+    @field_validator("web_search_location", mode="before")
+    @classmethod
+    def _parse_location(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
+        return value
+
+    @field_validator("web_search_location")
+    @classmethod
+    def _check_location(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        keys = {"country", "region", "city", "timezone"}
+        unknown = sorted(set(value or {}) - keys)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(keys))}")
+        return value or None
 
     @field_validator("model_prices", mode="before")
     @classmethod

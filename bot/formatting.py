@@ -7,7 +7,8 @@ is in UTF-16 code units and we want paragraph > line > word boundaries outside e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import telegramify_markdown
@@ -51,6 +52,38 @@ def render_markdown(markdown: str) -> Rendered:
             for e in entities
         ),
     )
+
+
+def with_sources(markdown: str, sources: Iterable[tuple[int, str]]) -> str:
+    """`markdown` with a numbered link (" [1]") after each passage a web source backs: `sources`
+    are (end index of the cited passage in `markdown`, url). One number per distinct URL, in
+    the order they are cited; a URL the text already links (the model often does) gets none.
+    Rendered, each number is a text_link entity, so it survives splitting like any link."""
+    numbers: dict[str, int] = {}
+    marks: dict[int, list[int]] = {}
+    for end, url in sorted(sources, key=lambda s: s[0]):
+        if not url.startswith(("http://", "https://")) or url in markdown:
+            continue
+        number = numbers.setdefault(url, len(numbers) + 1)
+        at = max(0, min(end, len(markdown)))
+        while 0 < at < len(markdown) and markdown[at - 1].isalnum() and markdown[at].isalnum():
+            at += 1  # never inside a word
+        if number not in marks.setdefault(at, []):
+            marks[at].append(number)
+    if not marks:
+        return markdown
+    urls = {n: _QUOTE_URL.sub(lambda m: f"%{ord(m.group()):02X}", u) for u, n in numbers.items()}
+    pieces, last = [], 0
+    for at in sorted(marks):
+        pieces.append(markdown[last:at])
+        pieces.append(" " + "".join(f"[\\[{n}\\]](<{urls[n]}>)" for n in marks[at]))
+        last = at
+    pieces.append(markdown[last:])
+    return "".join(pieces)
+
+
+#: Characters a URL must not carry raw inside Markdown's <...> link destination.
+_QUOTE_URL = re.compile(r"[\s<>]")
 
 
 def _utf16_offsets(text: str) -> list[int]:

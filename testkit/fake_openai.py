@@ -47,6 +47,15 @@ empty), streamed with the real events (``response.output_item.added`` with empty
 ``function_call_output`` items a later request sends; the default reply to a request carrying
 only tool outputs is ``Tool said: <outputs joined with " | ">``.
 
+Web search: ``Reply.searched(text, query, [(cited words, url, title), ...])``. When the request's
+``tools`` offer ``web_search``, the output starts with a completed ``web_search_call`` item
+(streamed: ``output_item.added``, ``response.web_search_call.in_progress`` / ``searching`` /
+``completed``, ``output_item.done``) and the message's ``output_text`` carries one
+``url_citation`` annotation per citation (``start_index``/``end_index``: the cited words'
+place in the text, in characters, end exclusive), streamed as
+``response.output_text.annotation.added`` after the text deltas. Without the tool the model
+does not search and cites nothing, as the real one cannot.
+
 The fake tells the truth about context (estimates, deterministic, no clock):
 
 * ``usage.input_tokens`` is the size of what the model reads: tools, instructions, the
@@ -170,6 +179,17 @@ class Reply:
     # The model declines: a ``refusal`` content part (streamed as response.refusal.delta)
     # instead of output_text.
     refusal: str | None = None
+    # Web search (see "Web search" in the module doc): when the request offers the
+    # ``web_search`` tool, the model searches for this query first (a ``web_search_call``
+    # item), and its text cites `citations`: (cited words, found in `text`; url; title) ->
+    # ``url_citation`` annotations. Without the tool there is no search and nothing is cited.
+    search_query: str | None = None
+    citations: list[tuple[str, str, str]] | None = None
+
+    @classmethod
+    def searched(cls, text: str, query: str, citations: list[tuple[str, str, str]]) -> Reply:
+        """Searches the web for `query`, then answers `text` citing `citations`."""
+        return cls(text=text, search_query=query, citations=citations)
 
     @classmethod
     def refused(cls, refusal: str = "I'm sorry, but I can't help with that.") -> Reply:
@@ -218,6 +238,21 @@ class Reply:
         if not self.text and self.chunks:
             return "".join(self.chunks)
         return self.text
+
+
+def _citations(text: str, cited: list[tuple[str, str, str]] | None) -> list[JSONDict]:
+    """``url_citation`` annotations for (cited words, url, title): the words' first place in
+    `text` (start inclusive, end exclusive, in characters)."""
+    annotations: list[JSONDict] = []
+    for words, url, title in cited or []:
+        start = text.find(words)
+        if start < 0:
+            raise ValueError(f"cited words {words!r} are not in the reply's text")
+        annotations.append(
+            {"type": "url_citation", "start_index": start, "end_index": start + len(words),
+             "url": url, "title": title}
+        )  # fmt: skip
+    return annotations
 
 
 def _new_id(prefix: str, nbytes: int = 24) -> str:
@@ -1140,14 +1175,19 @@ class FakeOpenAI(LoopbackServer):
                 incomplete_reason="max_output_tokens",
             )
         calls = self._function_calls(reply) if reply.end == "completed" else []
+        search = self._web_search(body, reply)
+        citations = _citations(text, reply.citations) if search else []
         ids = {"resp_id": _new_id("resp_"), "msg_id": _new_id("msg_")}
         if body.get("stream"):
             return await self._stream_response(
-                request, body, reply, text, conv_id, calls=calls, context=context, **ids
-            )
+                request, body, reply, text, conv_id, calls=calls, context=context,
+                search=search, citations=citations, **ids,
+            )  # fmt: skip
         output = [context.compaction] if context.compaction else []
+        if search:
+            output.append(search)
         if text or not calls:
-            output.append(self._message(ids["msg_id"], text, "completed"))
+            output.append(self._message(ids["msg_id"], text, "completed", annotations=citations))
         output.extend(calls)
         response = self._response_object(
             body,
@@ -1208,9 +1248,37 @@ class FakeOpenAI(LoopbackServer):
         return self._json(body, status=reply.status, **headers)
 
     @staticmethod
-    def _message(msg_id: str, text: str, status: str, *, refusal: str | None = None) -> JSONDict:
+    def _web_search(body: Mapping[str, Any], reply: Reply) -> JSONDict | None:
+        """The ``web_search_call`` item of a reply that searches, if the request offers the
+        tool (``action.sources`` only when ``include`` asks for them, as the real API does)."""
+        tools = body.get("tools") or []
+        offered = any(
+            isinstance(t, dict) and t.get("type") in ("web_search", "web_search_2025_08_26")
+            for t in tools
+        )
+        if reply.search_query is None or not offered:
+            return None
+        action: JSONDict = {
+            "type": "search",
+            "query": reply.search_query,
+            "queries": [reply.search_query],
+        }
+        if "web_search_call.action.sources" in (body.get("include") or []):
+            action["sources"] = [{"type": "url", "url": url} for _, url, _ in reply.citations or []]
+        return {"id": _new_id("ws_"), "type": "web_search_call", "status": "completed",
+                "action": action}  # fmt: skip
+
+    @staticmethod
+    def _message(
+        msg_id: str,
+        text: str,
+        status: str,
+        *,
+        refusal: str | None = None,
+        annotations: list[JSONDict] | None = None,
+    ) -> JSONDict:
         parts: list[JSONDict] = [
-            {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+            {"type": "output_text", "annotations": annotations or [], "logprobs": [], "text": text}
         ]
         if refusal is not None:
             parts = [{"type": "refusal", "refusal": refusal}]
@@ -1272,6 +1340,8 @@ class FakeOpenAI(LoopbackServer):
         context: _Context,
         resp_id: str,
         msg_id: str,
+        search: JSONDict | None = None,
+        citations: list[JSONDict] | None = None,
     ) -> web.StreamResponse:
         stream = web.StreamResponse(
             status=200,
@@ -1302,7 +1372,8 @@ class FakeOpenAI(LoopbackServer):
             )
 
         output: list[JSONDict] = []
-        msg_index = 1 if context.compaction else 0  # the compaction item comes first
+        # the compaction item comes first, then the web search
+        msg_index = (1 if context.compaction else 0) + (1 if search else 0)
         where = {"item_id": msg_id, "output_index": msg_index, "content_index": 0}
         empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
         sent = 0  # text and argument deltas so far: cut_after and token_delay count them all
@@ -1328,6 +1399,9 @@ class FakeOpenAI(LoopbackServer):
                 for kind in ("response.output_item.added", "response.output_item.done"):
                     await send({"type": kind, "output_index": 0, "item": context.compaction})
                 output.append(context.compaction)
+            if search is not None:
+                await self._stream_search(send, search, len(output))
+                output.append(search)
             if reply.refusal is not None:
                 await self._stream_refusal(send, reply.refusal, msg_id, msg_index)
                 output.append(self._message(msg_id, "", "completed", refusal=reply.refusal))
@@ -1357,6 +1431,15 @@ class FakeOpenAI(LoopbackServer):
                     await self._stream_failure(send, reply, snapshot, output, context)
                     await stream.write_eof()
                     return stream
+                for n, annotation in enumerate(citations or []):
+                    await send(
+                        {
+                            "type": "response.output_text.annotation.added",
+                            **where,
+                            "annotation_index": n,
+                            "annotation": annotation,
+                        }
+                    )
                 await send(
                     {"type": "response.output_text.done", **where, "text": text, "logprobs": []}
                 )
@@ -1364,11 +1447,14 @@ class FakeOpenAI(LoopbackServer):
                     {
                         "type": "response.content_part.done",
                         **where,
-                        "part": {**empty_part, "text": text},
+                        "part": {**empty_part, "text": text, "annotations": citations or []},
                     }
                 )
                 message = self._message(
-                    msg_id, text, "incomplete" if reply.end == "incomplete" else "completed"
+                    msg_id,
+                    text,
+                    "incomplete" if reply.end == "incomplete" else "completed",
+                    annotations=citations,
                 )
                 done = {"type": "response.output_item.done", "output_index": msg_index}
                 await send({**done, "item": message})
@@ -1448,6 +1534,18 @@ class FakeOpenAI(LoopbackServer):
         failed = snapshot("failed", output, self._usage(reply, "", context))
         failed["error"] = {"code": code, "message": reply.error_message}
         await send({"type": "response.failed", "response": failed})
+
+    @staticmethod
+    async def _stream_search(
+        send: Callable[[JSONDict], Awaitable[None]], search: JSONDict, index: int
+    ) -> None:
+        """A web search call, streamed as the real API does."""
+        at = {"item_id": search["id"], "output_index": index}
+        started = {**search, "status": "in_progress", "action": {"type": "search"}}
+        await send({"type": "response.output_item.added", "output_index": index, "item": started})
+        for phase in ("in_progress", "searching", "completed"):
+            await send({"type": f"response.web_search_call.{phase}", **at})
+        await send({"type": "response.output_item.done", "output_index": index, "item": search})
 
     @staticmethod
     async def _stream_refusal(

@@ -923,3 +923,54 @@ async def test_compact_endpoint(ai: FakeOpenAI) -> None:
             cast_to=httpx2.Response,
         )
         assert ai.violations == ["POST /v1/responses/compact: Unknown parameter: 'conversation'."]
+
+
+async def test_web_search_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
+    """A search and its citations, streamed and not, in the spec's shapes; none without the
+    tool."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    problems: list[str] = []
+
+    def check(schema: str, doc: Any) -> None:
+        problems.extend(f"{schema}: {p}" for p in openapi_check.violations(schema, doc))
+
+    event_schemas = _event_schema_names()
+    text = "The museum opens at 10:00 today (museum.example)."
+    reply = Reply.searched(
+        text, "museum opening hours", [("opens at 10:00", "https://museum.example/hours", "Hours")]
+    )
+    ai.script(reply, reply, reply)
+    request = {"model": MODEL, "input": "when does the museum open?"}
+    web = {**request, "tools": [{"type": "web_search", "search_context_size": "low"}]}
+    async with aiohttp.ClientSession(base_url=ai.base_url + "/", headers=headers) as http:
+        async with http.post("responses", json={**web, "stream": True}) as r:
+            raw = (await r.read()).decode()
+        events = [
+            json.loads(f.split("\n")[1].removeprefix("data: ")) for f in raw.split("\n\n") if f
+        ]
+        for event in events:
+            check(event_schemas[event["type"]], event)
+        async with http.post(
+            "responses", json={**web, "include": ["web_search_call.action.sources"]}
+        ) as r:
+            plain = await r.json()
+        check("Response", plain)
+        async with http.post("responses", json=request) as r:
+            untooled = await r.json()
+    assert problems == []
+    kinds = [e["type"] for e in events]
+    assert kinds.index("response.web_search_call.searching") < kinds.index(
+        "response.output_text.delta"
+    )
+    [added] = [
+        e["annotation"] for e in events if e["type"] == "response.output_text.annotation.added"
+    ]
+    assert text[added["start_index"] : added["end_index"]] == "opens at 10:00"
+    search, message = plain["output"]
+    assert (
+        search["type"] == "web_search_call" and search["action"]["query"] == "museum opening hours"
+    )
+    assert search["action"]["sources"] == [{"type": "url", "url": "https://museum.example/hours"}]
+    assert message["content"][0]["annotations"] == [added]
+    assert [i["type"] for i in untooled["output"]] == ["message"]
+    assert untooled["output"][0]["content"][0]["annotations"] == []

@@ -15,7 +15,15 @@ import httpx
 import openai
 import pytest
 
-from bot.tools import Tool, ToolContext, ToolError, ToolRegistry, default_registry
+from bot.tools import (
+    TOOL_NAMES,
+    BuiltinTool,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolRegistry,
+    default_registry,
+)
 from bot.tools.weather import CURRENT_VARIABLES, describe_code
 from testkit import openapi_check
 from testkit.fake_openai import API_KEY, FakeOpenAI, Reply
@@ -354,9 +362,16 @@ async def test_cancellation_propagates(make_ctx: MakeContext) -> None:
 def test_register_checks(registry: ToolRegistry) -> None:
     clock = registry.get("current_time")
     assert clock is not None and registry.get("nope") is None
-    assert registry.names() == ["current_time", "weather"]
+    assert registry.names() == ["current_time", "weather", "web_search"] == list(TOOL_NAMES)
     with pytest.raises(ValueError, match="already registered"):
         registry.register(clock)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(BuiltinTool("weather", {"type": "web_search"}))
+    # a built-in tool is sent as its own definition, after the function tools; never called
+    assert [d["type"] for d in registry.definitions(["web_search", "weather"])] == [
+        "function",
+        "web_search",
+    ]
     with pytest.raises(ValueError, match="letters, digits"):
         registry.register(Tool("no spaces", "x", {"type": "object"}, clock.run))
     with pytest.raises(ValueError, match="object schema"):

@@ -65,6 +65,17 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """A web source the answer cites (a `url_citation` annotation): `start`/`end` index the
+    answer's text as streamed (all its messages and turns), end exclusive."""
+
+    start: int
+    end: int
+    url: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionCall:
     call_id: str
     name: str
@@ -82,7 +93,8 @@ class AnswerStream:
     model's refusal text was yielded as the answer). Errors surface as AIError subclasses:
     ConversationGone or ContextTooLong before any text, StreamInterrupted when the stream
     broke or failed after some text arrived (its `outcome` says which), AIRateLimited /
-    AIUnavailable otherwise. `compactions` counts the compaction items the server emitted.
+    AIUnavailable otherwise. `compactions` counts the compaction items the server emitted,
+    `searches` the web searches it ran; `citations` are the sources the text cites.
     """
 
     def __init__(
@@ -103,6 +115,10 @@ class AnswerStream:
         self.status = "completed"
         self.incomplete_reason: str | None = None
         self.compactions = 0
+        self.searches = 0
+        self.citations: list[Citation] = []
+        self._emitted = 0  # characters yielded so far: where the next message's text starts
+        self._message_start = 0
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._turns()
@@ -128,6 +144,7 @@ class AnswerStream:
                     {"type": "function_call_output", "call_id": call.call_id, "output": output}
                 )
             if wrote_text:
+                self._emitted += 2
                 yield "\n\n"
             request = {**self._request, "input": outputs}
 
@@ -148,10 +165,19 @@ class AnswerStream:
                         self.received_text = True
                         if kind == "response.refusal.delta":
                             self.status = "refused"
-                        yield event["delta"]
+                        delta = event["delta"]
+                        self._emitted += len(delta)
+                        yield delta
+                    elif kind == "response.output_item.added":
+                        if event["item"].get("type") == "message":
+                            self._message_start = self._emitted
                     elif kind == "response.output_item.done":
                         item = event["item"]
-                        if item.get("type") == "function_call":
+                        if item.get("type") == "message":
+                            self._cite(item)
+                        elif item.get("type") == "web_search_call":
+                            self.searches += 1
+                        elif item.get("type") == "function_call":
                             calls.append(
                                 FunctionCall(item["call_id"], item["name"], item["arguments"])
                             )
@@ -183,6 +209,23 @@ class AnswerStream:
             raise self._broken(f"{type(exc).__name__}: {exc}") from exc
         if not ended:  # the server closed the stream without a terminal event
             raise self._broken("stream closed before response.completed")
+
+    def _cite(self, message: Mapping[str, Any]) -> None:
+        """Keep a finished message's `url_citation` annotations, placed in the whole text."""
+        offset = self._message_start
+        for part in message.get("content") or []:
+            if part.get("type") != "output_text":
+                continue
+            for note in part.get("annotations") or []:
+                if note.get("type") == "url_citation" and isinstance(note.get("url"), str):
+                    start, end = note.get("start_index"), note.get("end_index")
+                    if isinstance(start, int) and isinstance(end, int):
+                        self.citations.append(
+                            Citation(
+                                offset + start, offset + end, note["url"], note.get("title") or ""
+                            )
+                        )
+            offset += len(part.get("text") or "")
 
     def _failed(self, code: object, message: object, kind: str) -> AIError:
         """The error for a stream the server ended with `response.failed` or `error`."""

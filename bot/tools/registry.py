@@ -59,6 +59,15 @@ class Tool:
     run: ToolFunction
 
 
+@dataclass(frozen=True, slots=True)
+class BuiltinTool:
+    """A tool OpenAI runs itself (`web_search`, ...): enabled by name like a function tool, sent
+    as its own definition, never called by the bot."""
+
+    name: str
+    definition: dict[str, Any]
+
+
 class ToolError(Exception):
     """A tool failure whose message is written for the model (shown to it verbatim)."""
 
@@ -70,12 +79,18 @@ _MODEL_FACING = (ToolError, ValueError, LookupError)
 class ToolRegistry:
     """Named tools in registration order."""
 
-    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool | BuiltinTool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self._builtins: dict[str, BuiltinTool] = {}
         for tool in tools:
             self.register(tool)
 
-    def register(self, tool: Tool) -> None:
+    def register(self, tool: Tool | BuiltinTool) -> None:
+        if tool.name in self._tools or tool.name in self._builtins:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        if isinstance(tool, BuiltinTool):
+            self._builtins[tool.name] = tool
+            return
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         if not _NAME.fullmatch(tool.name):
@@ -88,12 +103,14 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def names(self) -> list[str]:
-        return list(self._tools)
+        """Function tools, then built-in ones, in registration order."""
+        return [*self._tools, *self._builtins]
 
     def definitions(self, enabled: Iterable[str]) -> list[dict[str, Any]]:
-        """Responses API function tools for the enabled names that exist, in registry order."""
+        """Responses API tools for the enabled names that exist, in registry order: the
+        function tools, then the built-in ones."""
         wanted = set(enabled)
-        return [
+        functions = [
             {
                 "type": "function",
                 "name": tool.name,
@@ -104,6 +121,8 @@ class ToolRegistry:
             for tool in self._tools.values()
             if tool.name in wanted
         ]
+        builtins = [dict(b.definition) for b in self._builtins.values() if b.name in wanted]
+        return functions + builtins
 
     async def call(
         self, name: str, arguments: str, ctx: ToolContext, *, enabled: Collection[str]
