@@ -13,9 +13,9 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-from bench.fakes import API_KEY, TOKEN, LeanOpenAI, LeanTelegram
+from bench.fakes import API_KEY, TOKEN, LeanTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -30,6 +30,14 @@ RAISED_LIMITS: Mapping[str, str] = {
     "RATE_LIMIT_PER_MINUTE": "0",
     "DAILY_TOKEN_BUDGET": "0",
 }
+
+
+class OpenAIEndpoint(Protocol):
+    """The OpenAI side the bot is pointed at: the lean fake, or the test fake (testkit) where a
+    scenario needs its conversation state and token accounting."""
+
+    @property
+    def base_url(self) -> str: ...
 
 
 class BenchError(RuntimeError):
@@ -73,7 +81,7 @@ class BotProcess:
     def __init__(
         self,
         telegram: LeanTelegram,
-        openai: LeanOpenAI,
+        openai: OpenAIEndpoint,
         workdir: Path,
         *,
         extra_env: Mapping[str, str] | None = None,

@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.botproc import RAISED_LIMITS, ROOT, BenchError
+from bench.longchat import run_long_chat
 from bench.report import Results, console_table, markdown_report
 from bench.rig import Rig
 from bench.scenarios import (
@@ -173,6 +174,11 @@ async def _run(args: argparse.Namespace, mode: Mode, bot_env: dict[str, str]) ->
         for n in range(mode.repeat):
             _say(f"[bench] storage with {mode.db_rows:,} chats ({n + 1}/{mode.repeat})")
             await run_db(mode, RESULTS_DIR / "cache", results)
+    if "long_chat" in selected:
+        _say(f"[bench] long chat: {mode.long_chat_messages:,} messages in one chat")
+        await run_long_chat(
+            mode.long_chat_messages, workdir / "long_chat", results, bot_env, Rig.code_root
+        )
     return results
 
 

@@ -96,6 +96,7 @@ class LeanTelegram(_Server):
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, int] = {}
         self._chats: dict[int, JSON] = {}
+        self._files: dict[str, bytes] = {}  # file_id -> content (photos)
         self._arrived = asyncio.Event()
         self._stopping = False
         self.polls = 0
@@ -127,6 +128,30 @@ class LeanTelegram(_Server):
 
     def private_text(self, chat_id: int, text: str, msg: Msg | None = None) -> None:
         """Queue a text from a user in their private chat (user id = chat id)."""
+        self._queue_message(chat_id, {"text": text}, msg)
+
+    def private_photo(
+        self,
+        chat_id: int,
+        image: bytes,
+        size: tuple[int, int],
+        caption: str,
+        msg: Msg | None = None,
+    ) -> None:
+        """Queue a photo with a caption in a private chat; its bytes are served by getFile and
+        the file URL like Telegram's (one size: the photo itself)."""
+        file_id = f"photo-{len(self._files) + 1}"
+        self._files[file_id] = image
+        photo = {
+            "file_id": file_id,
+            "file_unique_id": "u" + file_id,
+            "file_size": len(image),
+            "width": size[0],
+            "height": size[1],
+        }
+        self._queue_message(chat_id, {"photo": [photo], "caption": caption}, msg)
+
+    def _queue_message(self, chat_id: int, content: JSON, msg: Msg | None) -> None:
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = {
@@ -149,7 +174,7 @@ class LeanTelegram(_Server):
                 },
                 "chat": chat,
                 "date": int(time.time()),
-                "text": text,
+                **content,
             },
         }
         self._pending.append((update_id, _dumps(update).encode(), msg))
@@ -166,6 +191,8 @@ class LeanTelegram(_Server):
             body = await request.read()
         except ConnectionError:  # the bot went away mid-request (shutdown)
             return web.Response(status=499)
+        if request.path.startswith("/file/bot"):
+            return self._file(method)
         params = dict(parse_qsl(body.decode())) if body else {}
         self.methods[method] += 1
         if method == "getUpdates":
@@ -249,9 +276,30 @@ class LeanTelegram(_Server):
     def _get_me(self, params: dict[str, str]) -> bytes:
         return b'{"ok":true,"result":' + _dumps(BOT_USER).encode() + b"}"
 
+    def _get_file(self, params: dict[str, str]) -> bytes:
+        file_id = params.get("file_id", "")
+        content = self._files.get(file_id)
+        if content is None:
+            return b'{"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"}'
+        result = {
+            "file_id": file_id,
+            "file_unique_id": "u" + file_id,
+            "file_size": len(content),
+            "file_path": f"photos/{file_id}.jpg",
+        }
+        return b'{"ok":true,"result":' + _dumps(result).encode() + b"}"
+
+    def _file(self, name: str) -> web.Response:
+        """GET /file/bot<token>/photos/<file_id>.jpg: the file's bytes."""
+        content = self._files.get(name.removesuffix(".jpg"))
+        if content is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=content, content_type="image/jpeg")
+
 
 _HANDLERS = {
     "getMe": LeanTelegram._get_me,
+    "getFile": LeanTelegram._get_file,
     "sendMessage": LeanTelegram._send_message,
     "sendMessageDraft": LeanTelegram._send_message_draft,
     "editMessageText": LeanTelegram._edit_message_text,

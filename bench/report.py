@@ -50,6 +50,22 @@ METRICS: tuple[Metric, ...] = (
         "db_ms_per_message_1m_chats", "storage time per message, 1M chats stored", "ms", "<= 1.0"
     ),
     Metric("replies_per_s", "sustained replies/s at saturation, model latency 0", "1/s", "report"),
+    Metric(
+        "input_tokens_msg_2000", "long chat: input tokens of the last message", "tokens", "report"
+    ),
+    Metric(
+        "input_growth_ratio", "long chat: input tokens, last message / message 100", "x", "<= 1.5"
+    ),
+    Metric("cached_share", "long chat: cached / input tokens over the run", "share", ">= 0.5"),
+    Metric(
+        "errors_long_chat", "long chat: messages unanswered or answered in error", "msgs", "<= 0"
+    ),
+    Metric(
+        "input_tokens_text20_after_photos",
+        "long chat: input tokens of the 20th text after 10 photos",
+        "tokens",
+        "report",
+    ),
 )
 KEYS = tuple(m.key for m in METRICS)
 

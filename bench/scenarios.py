@@ -29,7 +29,7 @@ BURST_CHAT_BASE = 3_000_000
 RSS_CHAT_BASE = 4_000_000
 RSS_TARGET_CHATS = 10_000
 
-SCENARIOS = ("steady", "stream", "saturation", "burst", "rss", "db")
+SCENARIOS = ("steady", "stream", "saturation", "burst", "rss", "db", "long_chat")
 MAIN_PROCESS = ("steady", "saturation", "stream")
 
 
@@ -52,6 +52,7 @@ class Mode:
     rss_chats: int
     db_rows: int
     db_messages: int
+    long_chat_messages: int
 
 
 MODES: Mapping[str, Mode] = {
@@ -73,6 +74,7 @@ MODES: Mapping[str, Mode] = {
         rss_chats=400,
         db_rows=20_000,
         db_messages=500,
+        long_chat_messages=120,
     ),
     "quick": Mode(
         "quick",
@@ -92,6 +94,7 @@ MODES: Mapping[str, Mode] = {
         rss_chats=2000,
         db_rows=1_000_000,
         db_messages=3000,
+        long_chat_messages=2000,
     ),
     "full": Mode(
         "full",
@@ -111,6 +114,7 @@ MODES: Mapping[str, Mode] = {
         rss_chats=RSS_TARGET_CHATS,
         db_rows=1_000_000,
         db_messages=20_000,
+        long_chat_messages=2000,
     ),
 }
 
