@@ -30,6 +30,7 @@ from bench.botproc import BenchError, BotProcess
 from bench.fakes import LeanTelegram
 from bench.report import Results
 from bench.tracking import AnswerPlan, Tracker
+from bot.config import DEFAULT_PRICES
 from testkit.fake_openai import IMAGE_TOKENS, FakeOpenAI
 
 LONG_CHAT_ID = 5_000_000
@@ -41,9 +42,8 @@ PHOTO_MESSAGES = tuple(range(10, 60, 5))
 TEXT20_AFTER_PHOTOS = PHOTO_MESSAGES[-1] + 20
 GROWTH_BASE = 100  # input_growth_ratio: last message / this one
 MONTH_MESSAGES = 50 * 30
-#: gpt-5.4-mini, USD per million tokens (input, cached input, output): the figures published in
-#: March 2026 (see docs/benchmarks.md, "Long chat", for the sources).
-PRICE_INPUT, PRICE_CACHED, PRICE_OUTPUT = 0.75, 0.075, 4.50
+#: gpt-5.4-mini's price, the bot's own default (MODEL_PRICES, bot/config.py).
+PRICE = DEFAULT_PRICES["gpt-5.4-mini"]
 _ANSWER_TIMEOUT = 30.0
 _MAX_LOST = 3  # answers that never came before the run is called a harness failure
 
@@ -170,9 +170,8 @@ def _at(usages: Sequence[dict[str, Any] | None], number: int) -> float:
 
 
 def _cost(input_tokens: float, cached: float, output: float) -> float:
-    return ((input_tokens - cached) * PRICE_INPUT + cached * PRICE_CACHED) / 1e6 + (
-        output * PRICE_OUTPUT / 1e6
-    )
+    uncached = input_tokens - cached
+    return (uncached * PRICE.input + cached * PRICE.cached_input + output * PRICE.output) / 1e6
 
 
 def before_month(
@@ -202,6 +201,13 @@ def record_long_chat(run: LongChatRun, results: Results) -> None:
     total_cached = sum(_cached(u) for u in answered)
     results.add("input_tokens_msg_2000", _at(usages, count))
     results.add("input_growth_ratio", _at(usages, count) / _at(usages, GROWTH_BASE))
+    # The sawtooth compaction makes (message 2,000 / message 100) say where each sits in its
+    # cycle; growth shows in the peaks: the second half's against the first's from message 100.
+    half = count // 2
+    early = [_input(u) for u in usages[GROWTH_BASE - 1 : half] if u is not None]
+    late = [_input(u) for u in usages[half:] if u is not None]
+    peak = max(late, default=math.nan) / max(early, default=math.nan)
+    results.add("input_peak_ratio", peak)
     results.add("cached_share", total_cached / total_in if total_in else math.nan)
     results.add("errors_long_chat", float(run.errors))
     results.add("input_tokens_text20_after_photos", _at(usages, TEXT20_AFTER_PHOTOS))

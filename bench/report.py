@@ -56,6 +56,12 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "input_growth_ratio", "long chat: input tokens, last message / message 100", "x", "<= 1.5"
     ),
+    Metric(
+        "input_peak_ratio",
+        "long chat: most input of one answer, 2nd half of the run / messages 100 to half",
+        "x",
+        "<= 1.5",
+    ),
     Metric("cached_share", "long chat: cached / input tokens over the run", "share", ">= 0.5"),
     Metric(
         "errors_long_chat", "long chat: messages unanswered or answered in error", "msgs", "<= 0"

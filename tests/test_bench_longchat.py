@@ -5,6 +5,7 @@ The scenario itself runs in tests/test_bench.py (`python -m bench --smoke` inclu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -35,6 +36,8 @@ def test_the_keys_come_from_the_messages_they_name() -> None:
     assert results.value("input_tokens_msg_2000") == 1150  # the last message's
     assert results.value("input_growth_ratio") == pytest.approx(1150 / 1100)  # / message 100
     assert results.value("input_tokens_text20_after_photos") == 1000 + TEXT20_AFTER_PHOTOS
+    # 150 messages have no first half from message 100 on: no peak ratio (see the next test)
+    assert math.isnan(results.value("input_peak_ratio"))
     answered = [u for u in usages if u is not None]
     total = sum(u["input_tokens"] for u in answered)
     assert results.value("cached_share") == pytest.approx(500 * len(answered) / total)
@@ -52,3 +55,16 @@ def test_a_month_without_compaction_costs_more_the_longer_the_history() -> None:
     extra_input = 25 * MONTH_MESSAGES * (MONTH_MESSAGES - 1) / 2
     assert growing == pytest.approx(flat + extra_input * 0.75 / 1e6)
     assert growing_cached < growing / 5  # most of each re-read is the cached prefix
+
+
+def test_a_bounded_sawtooth_has_a_peak_ratio_near_one_whatever_its_phase() -> None:
+    """Compaction makes input rise and fall; message 2,000 / message 100 depends on where both
+    fall in the cycle, the peaks do not."""
+    usages: list[dict[str, Any] | None] = [_usage(300 + 25 * (n % 150), 0) for n in range(2000)]
+    results = Results(mode="test")
+    record_long_chat(LongChatRun(usages, errors=0, compactions=13, wall_s=1.0), results)
+    assert results.value("input_peak_ratio") == pytest.approx(1.0)
+    # the same bounded run, whose literal ratio only says where message 100 sits in its cycle
+    assert results.value("input_growth_ratio") == pytest.approx(
+        (300 + 25 * (1999 % 150)) / (300 + 25 * (99 % 150))
+    )
