@@ -17,7 +17,7 @@ from typing import Any, cast
 import httpx
 from telegram import BotCommandScope, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import Conflict, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
 from bot.access import Access
@@ -37,6 +37,7 @@ from bot.assistant_admin import AdminActions, warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Collaborators
 from bot.delivery import Destination, send_plain, topic_of
+from bot.flood import PriorityRateLimiter
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
@@ -132,11 +133,11 @@ def build_application(settings: Settings) -> BotApplication:
     # not more sockets to Telegram than a busy bot needs: calls are short.
     pool = min(256, max(64, settings.max_concurrent_chats))
     poll_read_timeout = settings.telegram_poll_timeout + 10.0
-    rate_limiter = AIORateLimiter(
-        overall_max_rate=settings.telegram_rate_limit_per_second,
-        overall_time_period=1,
-        group_max_rate=settings.telegram_group_rate_limit_per_minute,
-        group_time_period=60,
+    # Telegram's limits for the whole bot; final answers before previews, typing dropped when
+    # saturated (bot/flood.py).
+    rate_limiter = PriorityRateLimiter(
+        overall_per_second=settings.telegram_rate_limit_per_second,
+        group_per_minute=settings.telegram_group_rate_limit_per_minute,
         max_retries=5,
     )
     processor = ChatOrderedProcessor(

@@ -41,6 +41,7 @@ from bench.scenarios import (
     Profiler,
     run_burst,
     run_db,
+    run_limited_burst,
     run_main_process,
     run_rss,
 )
@@ -167,6 +168,10 @@ async def _run(args: argparse.Namespace, mode: Mode, bot_env: dict[str, str]) ->
         for n in range(mode.repeat):
             _say(f"[bench] burst of {mode.burst_chats} new chats ({n + 1}/{mode.repeat})")
             await run_burst(mode, workdir, results, bot_env)
+    if "limits" in selected:
+        for n in range(mode.repeat):
+            _say(f"[bench] 100 new chats under Telegram's default limits ({n + 1}/{mode.repeat})")
+            await run_limited_burst(workdir, results, bot_env)
     if "rss" in selected:
         _say(f"[bench] memory after {mode.rss_chats:,} chats")
         await run_rss(mode, workdir, results, bot_env)

@@ -204,7 +204,8 @@ def record_long_chat(run: LongChatRun, results: Results) -> None:
     # The sawtooth compaction makes (message 2,000 / message 100) say where each sits in its
     # cycle; growth shows in the peaks: the second half's against the first's from message 100.
     half = count // 2
-    early = [_input(u) for u in usages[GROWTH_BASE - 1 : half] if u is not None]
+    start = min(GROWTH_BASE, half // 2)  # message 100, or a quarter in into a short run
+    early = [_input(u) for u in usages[start - 1 : half] if u is not None]
     late = [_input(u) for u in usages[half:] if u is not None]
     peak = max(late, default=math.nan) / max(early, default=math.nan)
     results.add("input_peak_ratio", peak)

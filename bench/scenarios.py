@@ -27,9 +27,17 @@ BURST_MODEL_LATENCY = 1.0
 WARM_CHAT_BASE = 1_000_000
 BURST_CHAT_BASE = 3_000_000
 RSS_CHAT_BASE = 4_000_000
+LIMITS_CHAT_BASE = 6_000_000
+LIMITS_CHATS = 100
+#: Telegram's limits as a bot runs by default (TELEGRAM_RATE_LIMIT_PER_SECOND and
+#: TELEGRAM_GROUP_RATE_LIMIT_PER_MINUTE left as they are), instead of the harness's raised ones.
+DEFAULT_LIMITS = {
+    "TELEGRAM_RATE_LIMIT_PER_SECOND": "30",
+    "TELEGRAM_GROUP_RATE_LIMIT_PER_MINUTE": "20",
+}
 RSS_TARGET_CHATS = 10_000
 
-SCENARIOS = ("steady", "stream", "saturation", "burst", "rss", "db", "long_chat")
+SCENARIOS = ("steady", "stream", "saturation", "burst", "limits", "rss", "db", "long_chat")
 MAIN_PROCESS = ("steady", "saturation", "stream")
 
 
@@ -472,6 +480,32 @@ async def run_burst(
             "3 deltas; seconds from queuing to the last final sendMessage"
         )
         _check(rig, results, "burst")
+
+
+async def run_limited_burst(workdir: Path, results: Results, bot_env: Mapping[str, str]) -> None:
+    """LIMITS_CHATS new chats at once under Telegram's default limits: the final answers must
+    not queue behind typing indicators and drafts (bot/flood.py)."""
+    async with Rig(workdir / "limits", bot_env={**bot_env, **DEFAULT_LIMITS}) as rig:
+        rig.openai.classifier_latency = 0.0
+        warm = list(range(LIMITS_CHAT_BASE - 10, LIMITS_CHAT_BASE))
+        await rig.closed_loop(
+            warm, len(warm), 4, short_plan(0.0, 0.0), reuse=False, max_wait=_timeout(len(warm))
+        )
+        await asyncio.sleep(1.5)  # the limiter's bucket empties again
+        rig.openai.classifier_latency = CLASSIFIER_LATENCY
+        chats = list(range(LIMITS_CHAT_BASE, LIMITS_CHAT_BASE + LIMITS_CHATS))
+        plan = short_plan(BURST_MODEL_LATENCY, TOKEN_DELAY)
+        started = time.monotonic()
+        msgs = await rig.burst(chats, plan, max_wait=_timeout(len(chats)) + 30)
+        results.add("wall_s_100_chats_default_limits", max(m.final for m in msgs) - started)
+        results.notes["wall_s_100_chats_default_limits"] = (
+            f"fresh bot (10 warm-up answers first) at TELEGRAM_RATE_LIMIT_PER_SECOND=30; "
+            f"{LIMITS_CHATS} new private chats send one text each, all queued at once; classifier "
+            f"{CLASSIFIER_LATENCY * 1000:.0f} ms, model first token {BURST_MODEL_LATENCY:g} s, 3 "
+            "deltas; seconds from queuing to the last final sendMessage (the limit alone allows "
+            f"about {BURST_MODEL_LATENCY + LIMITS_CHATS / 30:.1f})"
+        )
+        _check(rig, results, "limits")
 
 
 async def run_rss(mode: Mode, workdir: Path, results: Results, bot_env: Mapping[str, str]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.app_commands import ADMIN_COMMANDS, MENU_COMMANDS
+from bot.flood import PriorityRateLimiter
 from bot.i18n import LANGUAGES, language_of, t, telegram_code
 from bot.ordering import ChatOrderedProcessor
 from testkit.fake_openai import FakeOpenAI, Reply
@@ -322,6 +323,35 @@ async def test_flood_control_is_honoured_and_the_message_still_delivered(
     assert calls[0].failed and not calls[1].failed
     assert calls[1].at - calls[0].at >= 0.9
     assert tg.sent_texts(400) == ["Echo: hello under load"]
+
+
+@pytest.mark.slow
+async def test_a_flood_wait_holds_every_chat_and_typing_is_dropped_not_queued(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    """A 429 stops every call for its retry_after (bot/flood.py): another chat's answer waits
+    it out, and its typing indicator, due during the wait, is dropped rather than sent late."""
+    bot: RunningBot = await start_bot(typing_delay_seconds=0)
+    tg.fail_next("sendMessage", status=429, retry_after=4)
+    tg.private_text("first", chat_id=401)
+    [refused] = await tg.wait_for("sendMessage", where=lambda c: c.failed)
+    gate = asyncio.Event()
+    ai.script(Reply(text="second answer", gate=gate))
+    tg.private_text("second", chat_id=402)
+    limiter = bot.app.bot.rate_limiter
+    assert isinstance(limiter, PriorityRateLimiter)
+
+    async def typing_dropped() -> bool:
+        return limiter.dropped >= 1
+
+    await eventually(typing_dropped)  # chat 402's typing, due during the wait
+    gate.set()
+    await tg.wait_for("sendMessage", 3, where=lambda c: not c.failed or c is refused)
+    assert tg.sent_texts(401) == ["Echo: first"] and tg.sent_texts(402) == ["second answer"]
+    finals = [c for c in tg.calls if c.method == "sendMessage" and not c.failed]
+    assert all(c.at - refused.at >= 3.9 for c in finals)  # nothing went out during the wait
+    typing = [c for c in tg.calls if c.method == "sendChatAction" and c.at > refused.at]
+    assert all(c.at - refused.at >= 3.9 for c in typing)
 
 
 @pytest.mark.slow

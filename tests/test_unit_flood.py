@@ -1,0 +1,137 @@
+"""bot/flood.py on virtual time: Telegram's limits, finals first, typing dropped, flood waits."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import itertools
+from typing import Any
+
+from telegram.error import RetryAfter
+
+from bot.flood import PriorityRateLimiter
+
+
+class VirtualTime:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        # Let every task that is ready run first (the grant just made goes out at this time),
+        # then jump.
+        for _ in range(20):
+            await asyncio.sleep(0)
+        self.now += max(0.0, seconds)
+
+
+def _limiter(vt: VirtualTime, per_second: float = 3, per_minute: float = 20) -> PriorityRateLimiter:
+    return PriorityRateLimiter(
+        overall_per_second=per_second,
+        group_per_minute=per_minute,
+        max_retries=2,
+        clock=vt.clock,
+        sleep=vt.sleep,
+    )
+
+
+class Calls:
+    """The calls that reached 'Telegram', in order, with the virtual time they went out."""
+
+    def __init__(self, vt: VirtualTime) -> None:
+        self.vt = vt
+        self.sent: list[tuple[str, float]] = []
+        self.fail_first: dict[str, int] = {}
+
+    def call(self, limiter: PriorityRateLimiter, endpoint: str, tag: str, chat: int = 1) -> Any:
+        async def callback() -> bool:
+            if self.fail_first.get(tag):
+                self.fail_first[tag] -= 1
+                raise RetryAfter(dtm.timedelta(seconds=2))
+            self.sent.append((tag, self.vt.now))
+            return True
+
+        return limiter.process_request(callback, (), {}, endpoint, {"chat_id": chat}, None)
+
+    @property
+    def order(self) -> list[str]:
+        return [tag for tag, _ in self.sent]
+
+
+async def test_a_free_slot_goes_to_a_final_before_previews_and_typing_is_dropped() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt), Calls(vt)
+    # three calls fill the bucket at once (a burst of 3)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"burst{n}") for n in range(3)))
+    waiting = [
+        asyncio.create_task(calls.call(limiter, endpoint, tag, chat))
+        for endpoint, tag, chat in [
+            ("sendMessageDraft", "draft-a", 1),
+            ("sendMessage", "final-b", 2),
+            ("editMessageText", "edit-c", -100),
+            ("sendMessage", "final-d", 3),
+        ]
+    ]
+    await asyncio.sleep(0)
+    assert await calls.call(limiter, "sendChatAction", "typing") is True  # saturated: dropped
+    await asyncio.gather(*waiting)
+    assert calls.order == ["burst0", "burst1", "burst2", "final-b", "final-d", "draft-a", "edit-c"]
+    assert "typing" not in calls.order and limiter.dropped == 1
+    # the rate holds: one call per 1/3 s once the burst is spent
+    times = [at for _, at in calls.sent[3:]]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert times[0] == 1 / 3 and all(abs(gap - 1 / 3) < 1e-9 for gap in gaps), times
+
+
+async def test_typing_goes_out_when_a_slot_is_free_and_nobody_waits() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt), Calls(vt)
+    assert await calls.call(limiter, "sendChatAction", "typing") is True
+    assert calls.order == ["typing"] and limiter.dropped == 0
+
+
+async def test_a_flood_wait_holds_every_call_and_drops_typing_meanwhile() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt, per_second=30), Calls(vt)
+    calls.fail_first["first"] = 1  # Telegram answers 429, retry_after 2
+    first = asyncio.create_task(calls.call(limiter, "sendMessage", "first"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert vt.now < 2.1
+    later = asyncio.create_task(calls.call(limiter, "sendMessage", "later", chat=2))
+    await calls.call(limiter, "sendChatAction", "typing")  # during the wait: dropped
+    await asyncio.gather(first, later)
+    assert calls.order == ["first", "later"] and limiter.dropped == 1
+    assert all(at >= 2.1 for _, at in calls.sent)
+
+
+async def test_a_group_gets_twenty_a_minute_while_private_chats_go_on() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt, per_second=1000, per_minute=20), Calls(vt)
+    group = [
+        asyncio.create_task(calls.call(limiter, "sendMessage", f"g{n}", -5)) for n in range(21)
+    ]
+    await asyncio.sleep(0)
+    await calls.call(limiter, "sendMessage", "private", 7)
+    await asyncio.gather(*group)
+    assert calls.order.index("private") < calls.order.index("g20")
+    assert dict(calls.sent)["g20"] == 3.0  # one more every 60/20 s once 20 went out
+
+
+async def test_a_call_cancelled_while_waiting_gives_its_turn_away() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt), Calls(vt)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"burst{n}") for n in range(3)))
+    gone = asyncio.create_task(calls.call(limiter, "sendMessage", "gone"))
+    kept = asyncio.create_task(calls.call(limiter, "sendMessageDraft", "kept"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await kept
+    assert calls.order[-1] == "kept" and "gone" not in calls.order
+    assert (
+        dict(calls.sent)["kept"] == round(1 / 3, 12) or abs(dict(calls.sent)["kept"] - 1 / 3) < 1e-9
+    )
