@@ -666,7 +666,7 @@ class FakeOpenAI(LoopbackServer):
         context_windows: Mapping[str, int] | None = None,
         fixed_input_tokens: int | None = None,
     ) -> None:
-        super().__init__(host=host)
+        super().__init__(host=host, handler_cancellation=True)
         #: Context window (tokens) by model, CONTEXT_WINDOWS overridden by ``context_windows``
         #: (e.g. ``{"gpt-5.4-mini": 2000}`` for a small window); tests may change it any time.
         self.context_windows: dict[str, int] = {**CONTEXT_WINDOWS, **(context_windows or {})}
@@ -687,6 +687,9 @@ class FakeOpenAI(LoopbackServer):
         self.violations: list[str] = []
         self.conversations: dict[str, list[JSONDict]] = {}
         self.responses: dict[str, JSONDict] = {}  # stored responses (store not false)
+        #: Streamed responses still running (status in_progress), by id: GET /responses/{id}
+        #: finds them too.
+        self.in_flight: dict[str, JSONDict] = {}
         self.files: dict[str, JSONDict] = {}
         self.file_contents: dict[str, bytes] = {}
         self.vector_stores: dict[str, JSONDict] = {}
@@ -1377,6 +1380,7 @@ class FakeOpenAI(LoopbackServer):
         where = {"item_id": msg_id, "output_index": msg_index, "content_index": 0}
         empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
         sent = 0  # text and argument deltas so far: cut_after and token_delay count them all
+        streamed: list[str] = []  # the text and arguments sent so far
 
         async def pace() -> bool:
             """Wait before the next delta; False when the connection is to be cut instead."""
@@ -1392,6 +1396,8 @@ class FakeOpenAI(LoopbackServer):
 
         try:
             await send({"type": "response.created", "response": snapshot("in_progress", [], None)})
+            if body.get("store") is not False:
+                self.in_flight[resp_id] = snapshot("in_progress", [], None)
             await send(
                 {"type": "response.in_progress", "response": snapshot("in_progress", [], None)}
             )
@@ -1425,6 +1431,7 @@ class FakeOpenAI(LoopbackServer):
                             "logprobs": [],
                         }
                     )
+                    streamed.append(delta)
                 if reply.cut_after is not None and not calls:  # fewer deltas: cut before done
                     return self._cut(request, stream)
                 if reply.end in ("failed", "error"):  # the failure comes in place of the done
@@ -1507,9 +1514,41 @@ class FakeOpenAI(LoopbackServer):
                 self._finish(body, final, conv_id, context)
                 await send({"type": "response.completed", "response": final})
             await stream.write_eof()
-        except (ConnectionResetError, ConnectionError):
-            pass  # the client went away (timeout, cancelled iteration): nothing to do
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError) as exc:
+            # The client went away before the end (timeout, cancelled iteration, a discarded
+            # speculative answer): the response is cancelled where it stood.
+            if resp_id in self.in_flight:
+                self._cancelled(body, snapshot, output, reply, "".join(streamed), conv_id, context)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self.in_flight.pop(resp_id, None)
         return stream
+
+    def _cancelled(
+        self,
+        body: JSONDict,
+        snapshot: Callable[[str, list[JSONDict], JSONDict | None], JSONDict],
+        output: list[JSONDict],
+        reply: Reply,
+        streamed: str,
+        conv_id: str | None,
+        context: _Context,
+    ) -> None:
+        """A streamed response whose client closed the connection: OpenAI ties a response that
+        is not in background mode to its connection ("Background mode enables you to execute
+        long-running tasks ... without having to worry about timeouts or other connectivity
+        issues", guides/background), so generation stops. What it had done stays: the fake
+        keeps the response as ``cancelled`` with the usage so far (input, and the output
+        streamed), and the conversation keeps the request's input items and the output items
+        completed before the close, as the real API adds items while a response runs. A client
+        that wants no trace of it deletes those items (DELETE /conversations/{id}/items/{id})."""
+        response = snapshot("cancelled", output, self._usage(reply, streamed, context))
+        self.responses[response["id"]] = response
+        self._input_items[response["id"]] = _stored_input_items(body)
+        if conv_id is not None and conv_id in self.conversations:
+            self.conversations[conv_id].extend(_stored_input_items(body))
+            self.conversations[conv_id].extend(json.loads(json.dumps(output)))
 
     async def _stream_failure(
         self,
@@ -1608,9 +1647,10 @@ class FakeOpenAI(LoopbackServer):
         return self._json(self._stored_response(match["rid"]))
 
     def _stored_response(self, resp_id: str) -> JSONDict:
-        if resp_id not in self.responses:
+        stored = self.responses.get(resp_id) or self.in_flight.get(resp_id)
+        if stored is None:
             raise _ErrorReply(404, f"Response with id '{resp_id}' not found.")
-        return self.responses[resp_id]
+        return stored
 
     async def _delete_response(
         self, request: web.Request, match: re.Match[str], rec: Recorded

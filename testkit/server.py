@@ -17,8 +17,12 @@ class LoopbackServer:
         host: str = "127.0.0.1",
         shutdown_timeout: float = 0.5,
         client_max_size: int = 64 * 1024 * 1024,
+        handler_cancellation: bool = False,
     ) -> None:
         self._host = host
+        #: Cancel a request's handler when its client goes away (aiohttp's option), so a fake
+        #: can act at once on a client that closed a stream early.
+        self._handler_cancellation = handler_cancellation
         self._shutdown_timeout = shutdown_timeout
         self._client_max_size = client_max_size
         self._runner: web.AppRunner | None = None
@@ -33,7 +37,12 @@ class LoopbackServer:
         app = web.Application(client_max_size=self._client_max_size)
         self.routes(app)
         # A short shutdown timeout: streams still running when a test ends are cut off.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._shutdown_timeout)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=self._shutdown_timeout,
+            handler_cancellation=self._handler_cancellation,
+        )
         await runner.setup()
         await web.TCPSite(runner, self._host, 0).start()
         self._runner = runner

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from testkit import openapi_check
 from testkit.fake_openai import API_KEY, FakeOpenAI, Reply
+from tests.conftest import eventually
 
 MODEL = "gpt-4o-mini"
 ROUTE_FORMAT: ResponseTextConfigParam = {
@@ -974,3 +975,37 @@ async def test_web_search_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
     assert message["content"][0]["annotations"] == [added]
     assert [i["type"] for i in untooled["output"]] == ["message"]
     assert untooled["output"][0]["content"][0]["annotations"] == []
+
+
+async def test_a_stream_the_client_closes_is_cancelled_and_leaves_what_it_did(
+    ai: FakeOpenAI,
+) -> None:
+    """Without background mode a response lives on its connection: closed early, it stops,
+    stays as `cancelled` with its usage so far, and the conversation keeps its input and the
+    items completed before the close (the client deletes them if it wants no trace)."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    step = asyncio.Semaphore(0)
+    ai.script(Reply(text="one two three four", step=step))
+    async with aiohttp.ClientSession(base_url=ai.base_url + "/", headers=headers) as http:
+        async with http.post("conversations", json={}) as r:
+            conv = (await r.json())["id"]
+        request = {"model": MODEL, "input": "count", "conversation": conv, "stream": True}
+        async with http.post("responses", json=request) as r:
+            seen = []
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    event = json.loads(line[6:])
+                    seen.append(event)
+                    if event["type"] == "response.output_text.delta":
+                        break  # the client goes away after the first word
+        resp_id = seen[0]["response"]["id"]
+
+        async def cancelled() -> bool:
+            return ai.responses.get(resp_id, {}).get("status") == "cancelled"
+
+        await eventually(cancelled)
+        async with http.get(f"responses/{resp_id}") as r:
+            stored = await r.json()
+    assert stored["status"] == "cancelled" and stored["usage"]["input_tokens"] > 0
+    assert [i.get("role") for i in ai.conversations[conv]] == ["user"]  # the input stays
+    assert resp_id not in ai.in_flight
