@@ -71,12 +71,15 @@ class AuditRepository:
         since = time.time() - days * DAY
         totals = await self._sql.first(
             "SELECT COUNT(DISTINCT user_id) FILTER (WHERE role = 'user'),"
-            " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+            # CAST: PostgreSQL's SUM of BIGINT is NUMERIC (a Decimal), SQLite's an integer
+            " CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),"
+            " CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),"
             " (SELECT COUNT(*) FROM chats) FROM transcript",
         )
         users, input_tokens, output_tokens, chats = totals if totals else (0, 0, 0, 0)
+        day = self._sql.dialect.utc_day.format("created_at")
         per_day = await self._sql.run(
-            "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM transcript"
+            f"SELECT {day} AS day, COUNT(*) FROM transcript"
             " WHERE role = 'user' AND created_at >= ? GROUP BY day ORDER BY day",
             (since,),
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import _migration_files
+from storage.database import migration_files
 from testkit.botprocess import start_process, stop_process
 from testkit.fake_openai import API_KEY, FakeOpenAI
 from testkit.fake_telegram import TOKEN, FakeTelegram
@@ -141,7 +141,7 @@ async def test_a_database_that_fails_after_opening_is_closed_again(
         db.execute("CREATE TABLE schema_migrations (version, name, applied_at)")
         db.executemany(
             "INSERT INTO schema_migrations VALUES (?, ?, 0)",
-            [(version, name) for version, name, _ in _migration_files()],
+            [(version, name) for version, name, _ in migration_files()],
         )
     status, output = await _run_to_exit(tg, ai, tmp_path)
     line = _the_one_line(output)
