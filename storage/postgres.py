@@ -167,7 +167,7 @@ def _unusable(url: str, exc: BaseException) -> DatabaseUnusable:
             misconfigured=True,
         )
     if isinstance(exc, OSError | TimeoutError):
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or "timed out"
         return DatabaseUnusable(
             f"PostgreSQL at {where} cannot be reached ({reason}): check that the server runs "
             "and that host and port in DATABASE_URL are right",
