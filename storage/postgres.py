@@ -194,7 +194,13 @@ class PostgresDatabase:
         cannot be reached, refuses the login, or has no such database."""
         try:
             conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (
+            OSError,
+            TimeoutError,
+            ValueError,  # an option in the URL asyncpg does not know
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
             raise _unusable(url, exc) from None  # the cause's text may hold the URL
         db = cls(conn, url)
         try:

@@ -442,7 +442,9 @@ def test_nothing_above_storage_knows_the_engine() -> None:
                     modules = [node.module or ""]
                 else:
                     modules = []
-                found += [f"{path.name}: {m}" for m in modules if m in ("sqlite3", "aiosqlite")]
+                found += [
+                    f"{path.name}: {m}" for m in modules if m in ("sqlite3", "aiosqlite", "asyncpg")
+                ]
                 if isinstance(node, ast.Attribute) and node.attr in ("conn", "_sql", "run_sql"):
                     found.append(f"{path.name}: .{node.attr}")
     assert found == []
