@@ -22,7 +22,8 @@ from storage import (
     TokenUsage,
 )
 from storage.postgres import numbered
-from testkit.postgres import PostgresCluster
+from testkit import postgres as testkit_postgres
+from testkit.postgres import PostgresCluster, PostgresUnavailable
 from tests.conftest import DatabaseTarget
 
 
@@ -84,6 +85,18 @@ async def test_postgresql_migrations_build_the_schema_once(postgres: PostgresClu
         assert not again.created
     finally:
         await again.close()
+
+
+def test_missing_postgresql_binaries_say_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI runs both engines: without initdb the PostgreSQL cases fail with this one line."""
+    monkeypatch.setattr("testkit.postgres.glob.glob", lambda pattern: [])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(
+        PostgresUnavailable, match=r"apt-get install -y postgresql.*TEST_POSTGRES=0"
+    ):
+        testkit_postgres.find_bindir()
 
 
 def test_placeholders_are_numbered_outside_quoted_text() -> None:
