@@ -88,9 +88,10 @@ class AuditRepository:
             " GROUP BY label ORDER BY n DESC",
         )
         models = await self._sql.run(
-            "SELECT model, COALESCE(SUM(input_tokens), 0) AS input,"
-            " COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-            " COALESCE(SUM(reasoning_tokens), 0) FROM transcript"
+            "SELECT model, CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input,"
+            " CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),"
+            " CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),"
+            " CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) FROM transcript"
             " WHERE role = 'assistant' AND input_tokens IS NOT NULL"
             " GROUP BY model ORDER BY input DESC",
         )

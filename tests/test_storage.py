@@ -137,6 +137,15 @@ async def test_stats_count_users_days_and_labels(database: DatabaseTarget) -> No
         assert sorted(stats.labels) == [("-", 1), ("general", 1)]
         assert (stats.input_tokens, stats.output_tokens) == (5, 7)
         assert type(stats.input_tokens) is int  # not PostgreSQL's NUMERIC (a Decimal)
+        await db.transcript.append_answer(
+            key, None, "b", user_id=1, conversation_id=None, usage=TokenUsage(10, 4, 2, 1, "m1")
+        )
+        by_model = (await db.audit.stats()).by_model
+        assert [(m.model, m.input_tokens, m.cached_tokens) for m in by_model] == [
+            ("m1", 10, 4),
+            (None, 5, 0),
+        ]
+        assert all(type(m.reasoning_tokens) is int for m in by_model)
     finally:
         await db.close()
 
