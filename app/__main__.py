@@ -38,7 +38,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def _check(settings: Settings) -> None:
     from storage import Storage
 
-    storage = await Storage.open(settings.database_path)
+    storage = await Storage.open(settings.database)
     await storage.close()
 
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             return _failed(exc, settings)
         print(
-            f"configuration OK: database {settings.database_path}, "
+            f"configuration OK: database {settings.database_shown}, "
             f"assistant model {settings.assistant_model}, classifier {settings.classifier_model}, "
             f"{len(settings.admin_user_ids)} admin(s), "
             f"{'everyone' if not settings.allowed_user_ids else len(settings.allowed_user_ids)} "

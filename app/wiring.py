@@ -255,7 +255,7 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
 
 async def open_services(settings: Settings) -> Resources:
     """Open the database and the OpenAI client, ensure the default assistant."""
-    storage = await Storage.open(settings.database_path)
+    storage = await Storage.open(settings.database)
     try:
         default = await storage.assistants.ensure_default(
             settings.assistant_name, settings.default_instructions(), settings.assistant_model

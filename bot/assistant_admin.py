@@ -182,7 +182,7 @@ async def warn_if_new_database(
     then Spanish. Returns how many admins were reached."""
     if not created or not settings.admin_user_ids:
         return 0
-    path = settings.database_path
+    path = settings.database_shown
     is_open = not settings.allowed_user_ids
     log.warning(
         "database %s is new: runtime /allow and /block rules of any earlier database are gone;"

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -25,6 +26,9 @@ from bot.tools import TOOL_NAMES
 #: to the admins, or send the route's fixed text.
 RouteAction = Literal["answer", "refuse", "handoff", "reply"]
 ROUTE_ACTIONS: tuple[str, ...] = get_args(RouteAction)
+
+#: DATABASE_URL schemes of a PostgreSQL server (anything else must be sqlite:///).
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ClassifierRoute(BaseModel):
@@ -381,9 +385,22 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_db(cls, value: str) -> str:
+        if value.startswith(POSTGRESQL_SCHEMES):
+            parts = urlsplit(value)
+            try:
+                parts.port  # noqa: B018 (raises ValueError when it is not a number)
+            except ValueError:
+                raise ValueError("the port of the postgresql:// URL is not a number") from None
+            if not parts.hostname or parts.path.strip("/") == "":
+                raise ValueError(
+                    "a PostgreSQL URL needs a host and a database: "
+                    "postgresql://user:password@host:5432/dbname"
+                )
+            return value
         if not value.startswith("sqlite:///"):
             raise ValueError(
-                "only sqlite:///path URLs are supported (e.g. sqlite:///data/bot.sqlite3)"
+                "use sqlite:///path (e.g. sqlite:///data/bot.sqlite3) or "
+                "postgresql://user:password@host:port/dbname"
             )
         return value
 
@@ -396,8 +413,30 @@ class Settings(BaseSettings):
 
     # --- derived ----------------------------------------------------------------------------
     @property
+    def uses_postgresql(self) -> bool:
+        return self.database_url.startswith(POSTGRESQL_SCHEMES)
+
+    @property
     def database_path(self) -> Path:
+        """The SQLite file (SQLite only: `database` is what to open on either engine)."""
+        if self.uses_postgresql:
+            raise ValueError("DATABASE_URL is a PostgreSQL URL, not a file")
         return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def database(self) -> Path | str:
+        """What Storage.open takes: the SQLite file, or the PostgreSQL URL (with its password)."""
+        return self.database_url if self.uses_postgresql else self.database_path
+
+    @property
+    def database_shown(self) -> str:
+        """The database for logs and messages: the file, or the URL without its password."""
+        if not self.uses_postgresql:
+            return str(self.database_path)
+        parts = urlsplit(self.database_url)
+        user = f"{parts.username}@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{user}{parts.hostname}{port}{parts.path}"
 
     @property
     def default_label(self) -> str:
@@ -428,6 +467,10 @@ class Settings(BaseSettings):
         ]
         if self.safety_identifier_salt is not None:
             values.append(self.safety_identifier_salt.get_secret_value())
+        if self.uses_postgresql:
+            password = urlsplit(self.database_url).password
+            if password:
+                values += {password, unquote(password)}  # as written in the URL, and decoded
         return values
 
 

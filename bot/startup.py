@@ -126,9 +126,13 @@ def explain(exc: BaseException, settings: Settings) -> Failure | None:
             f"{prefix}: DATABASE_URL: {exc}.", EXIT_CONFIG if exc.misconfigured else EXIT_FAILURE
         )
     elif isinstance(exc, EngineError):
+        remedy = (
+            "check the server's log and the user's rights on the database"
+            if settings.uses_postgresql
+            else "restore it from a backup, or move it away to start with an empty one"
+        )
         failure = Failure(
-            f"cannot start: the database {settings.database_path} failed ({exc}): restore it "
-            "from a backup, or move it away to start with an empty one.",
+            f"cannot start: the database {settings.database_shown} failed ({exc}): {remedy}.",
             EXIT_FAILURE,
         )
     if failure is None:

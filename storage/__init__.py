@@ -1,7 +1,10 @@
-"""Storage: `await Storage.open(path)` (SQLite: one aiosqlite connection, numbered migrations),
-one repository per table group on it; storage/api.py is the contract another engine provides."""
+"""Storage: `await Storage.open(path or URL)` (SQLite: one aiosqlite connection; PostgreSQL:
+one asyncpg connection; numbered migrations for each), one repository per table group on it;
+storage/api.py is the contract both engines provide."""
 
 import sqlite3
+
+import asyncpg
 
 from storage.access import AccessRepository
 from storage.assistants import UNSET, Assistant, AssistantChanges, AssistantRepository, NameTaken
@@ -15,9 +18,13 @@ from storage.languages import LanguageRepository
 from storage.transcript import Question, TranscriptEntry, TranscriptRepository
 from storage.usage import DailyUsage, TokenUsage, UsageRepository
 
-#: What the engine raises when a statement fails (disk full, a broken file...): for the one line
-#: a failed start prints. Another engine names its own.
-EngineError: tuple[type[Exception], ...] = (sqlite3.Error,)
+#: What the engines raise when a statement fails (disk full, a broken file, a server gone...):
+#: for the one line a failed start prints.
+EngineError: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 __all__ = [
     "UNSET",

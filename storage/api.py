@@ -1,6 +1,7 @@
-"""The storage contract: what the bot uses, so that another engine (PostgreSQL) can provide it.
+"""The storage contract: what the bot uses, whatever the engine (SQLite or PostgreSQL).
 
-`storage.Storage` (SQLite) implements `StorageApi`; mypy checks it (the assignment at the end).
+`storage.Storage` implements `StorageApi` on both engines (storage/sql.py's `Sql` protocol
+below it); mypy checks it (the assignment at the end).
 An engine gives the same domain types (storage.chats, .assistants, ... dataclasses), raises
 NameTaken for a taken assistant name, keeps `append_answer` one transaction, and owns its caches
 (deleting an assistant updates the cached chats bound to it). Nothing above storage/ knows the
@@ -151,5 +152,5 @@ class StorageApi(Protocol):
 if TYPE_CHECKING:
     from storage.facade import Storage
 
-    def _sqlite_implements_the_contract(storage: Storage) -> StorageApi:
+    def _storage_implements_the_contract(storage: Storage) -> StorageApi:
         return storage

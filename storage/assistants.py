@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import enum
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from storage.chats import ChatRepository
-from storage.sql import Sql
+from storage.sql import Row, Sql
 
 
 class NameTaken(Exception):
@@ -74,7 +73,7 @@ _COLUMNS: dict[str, tuple[str, Callable[[Any], object]]] = {
 }
 
 
-def _assistant(row: sqlite3.Row) -> Assistant:
+def _assistant(row: Row) -> Assistant:
     return Assistant(
         id=row["id"],
         name=row["name"],
@@ -142,15 +141,15 @@ class AssistantRepository:
     async def by_name(self, name: str) -> Assistant | None:
         """Case-insensitive lookup by name."""
         row = await self._sql.first(
-            "SELECT * FROM assistants WHERE name = ? COLLATE NOCASE", (name.strip(),)
+            # lower() on both sides: both engines keep names unique by lower(name)
+            "SELECT * FROM assistants WHERE lower(name) = lower(?)",
+            (name.strip(),),
         )
         return _assistant(row) if row else None
 
     async def all(self) -> list[Assistant]:
         """Every assistant, the default first, then by name."""
-        rows = await self._sql.run(
-            "SELECT * FROM assistants ORDER BY is_default DESC, name COLLATE NOCASE"
-        )
+        rows = await self._sql.run("SELECT * FROM assistants ORDER BY is_default DESC, lower(name)")
         return [_assistant(r) for r in rows]
 
     async def create(
@@ -163,7 +162,7 @@ class AssistantRepository:
                 " VALUES (?, ?, ?, 0, ?, ?) RETURNING id",
                 (name.strip(), instructions, model, json.dumps(list(tools)), time.time()),
             )
-        except sqlite3.IntegrityError as exc:  # the UNIQUE name (the only constraint here)
+        except self._sql.dialect.integrity_error as exc:  # the UNIQUE name (the only one here)
             raise NameTaken(name.strip()) from exc
         self._forget()
         created = await self.get(created_id[0][0])
@@ -184,7 +183,7 @@ class AssistantRepository:
             await self._sql.run(
                 f"UPDATE assistants SET {assignments} WHERE id = ?", (*values, assistant_id)
             )
-        except sqlite3.IntegrityError as exc:  # the UNIQUE name (the only constraint here)
+        except self._sql.dialect.integrity_error as exc:  # the UNIQUE name (the only one here)
             raise NameTaken(str(given.get("name", "")).strip()) from exc
         finally:
             self._forget()

@@ -71,12 +71,15 @@ class AuditRepository:
         since = time.time() - days * DAY
         totals = await self._sql.first(
             "SELECT COUNT(DISTINCT user_id) FILTER (WHERE role = 'user'),"
-            " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+            # CAST: PostgreSQL's SUM of BIGINT is NUMERIC (a Decimal), SQLite's an integer
+            " CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),"
+            " CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),"
             " (SELECT COUNT(*) FROM chats) FROM transcript",
         )
         users, input_tokens, output_tokens, chats = totals if totals else (0, 0, 0, 0)
+        day = self._sql.dialect.utc_day.format("created_at")
         per_day = await self._sql.run(
-            "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM transcript"
+            f"SELECT {day} AS day, COUNT(*) FROM transcript"
             " WHERE role = 'user' AND created_at >= ? GROUP BY day ORDER BY day",
             (since,),
         )
@@ -85,9 +88,10 @@ class AuditRepository:
             " GROUP BY label ORDER BY n DESC",
         )
         models = await self._sql.run(
-            "SELECT model, COALESCE(SUM(input_tokens), 0) AS input,"
-            " COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-            " COALESCE(SUM(reasoning_tokens), 0) FROM transcript"
+            "SELECT model, CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input,"
+            " CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),"
+            " CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),"
+            " CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) FROM transcript"
             " WHERE role = 'assistant' AND input_tokens IS NOT NULL"
             " GROUP BY model ORDER BY input DESC",
         )

@@ -77,8 +77,8 @@ class ChatRepository:
             return record
         now = time.time()
         await self._sql.run(
-            "INSERT OR IGNORE INTO chats (chat_id, thread_id, chat_type, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO chats (chat_id, thread_id, chat_type, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (key.chat_id, key.thread_id, chat_type, now, now),
         )
         return self._remember(ChatRecord(key, chat_type, None, None))

@@ -1,4 +1,5 @@
-"""The one aiosqlite connection: WAL, busy timeout, numbered migrations applied at start-up."""
+"""SQLite's database: the one aiosqlite connection, WAL, busy timeout, numbered migrations
+applied at start-up (storage/postgres.py is PostgreSQL's)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,23 @@ from pathlib import Path
 
 import aiosqlite
 
-from storage.sql import run
+from storage.sql import SqliteSql, run
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 
 
-def _migration_files() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) of every `NNNN_name.sql` in storage/migrations, in order."""
+def migration_files(engine: str | None = None) -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every `NNNN_name.sql` in storage/migrations (SQLite's), or
+    in its `engine` folder (storage/migrations/postgresql), in order. The versions line up:
+    an engine's first file may hold several SQLite versions at once (PostgreSQL's 0010 is
+    SQLite's schema after 0010), and every later change gets the same number in both."""
+    folder = resources.files("storage.migrations")
+    if engine is not None:
+        folder = folder.joinpath(engine)
     found = []
-    for entry in resources.files("storage.migrations").iterdir():
+    for entry in folder.iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
@@ -83,6 +90,7 @@ class Database:
 
     def __init__(self, conn: aiosqlite.Connection, path: Path | None) -> None:
         self.conn = conn
+        self.sql = SqliteSql(conn)
         self.path = path
         #: True when this open created the database (no migration had been applied before): a
         #: new file, or an empty one. Whatever an earlier database held (e.g. /allow rules) is gone.
@@ -128,7 +136,7 @@ class Database:
             done = {row[0] for row in await cursor.fetchall()}
         self.created = self.created or not done
         applied = []
-        for version, name, sql in _migration_files():
+        for version, name, sql in migration_files():
             if version in done:
                 continue
             # executescript() commits first; the BEGIN inside the script keeps the migration and
@@ -149,7 +157,8 @@ class Database:
         if self.created:
             await run(
                 self.conn,
-                "INSERT OR IGNORE INTO start_notices (name, since) VALUES ('new_database', ?)",
+                "INSERT INTO start_notices (name, since) VALUES ('new_database', ?)"
+                " ON CONFLICT DO NOTHING",
                 (time.time(),),
             )
         return applied

@@ -1,6 +1,7 @@
 """The storage facade: the one object the bot opens, with every repository on it.
 
-It owns the connection, its transactions (storage.sql.Sql: one writer at a time) and the
+It owns the connection, its transactions (storage.sql.Sql, SQLite's or PostgreSQL's: one
+writer at a time) and the
 repositories' caches; callers never see the engine (no SQL, no connection, no engine error
 but DatabaseUnusable at open and EngineError). storage/api.py spells its contract for another
 engine.
@@ -9,11 +10,11 @@ engine.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Protocol
 
 import aiosqlite
 
@@ -25,17 +26,37 @@ from storage.database import Database
 from storage.inbox import InboxRepository
 from storage.knowledge import KnowledgeRepository
 from storage.languages import LanguageRepository
-from storage.sql import Sql, Tx
+from storage.postgres import PostgresDatabase, is_postgresql
+from storage.sql import Row, Sql, Tx
 from storage.transcript import TranscriptRepository
 from storage.usage import UsageRepository
 
 
-class Storage:
-    """SQLite storage: `await Storage.open(path)`, then its repositories; `close()` at the end."""
+class Engine(Protocol):
+    """An opened database of either engine (storage.database.Database for SQLite,
+    storage.postgres.PostgresDatabase): its `Sql`, and the migrations."""
 
-    def __init__(self, db: Database, *, chat_cache_size: int = CACHE_SIZE) -> None:
+    @property
+    def sql(self) -> Sql: ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def created(self) -> bool: ...
+
+    async def migrate(self) -> list[int]: ...
+
+    async def close(self) -> None: ...
+
+
+class Storage:
+    """`await Storage.open(path or postgresql:// URL)`, then its repositories; `close()` at
+    the end. The repositories run the same SQL on both engines (storage/dialect.py)."""
+
+    def __init__(self, db: Engine, *, chat_cache_size: int = CACHE_SIZE) -> None:
         self._db = db
-        self._sql = sql = Sql(db.conn)
+        self._sql = sql = db.sql
         #: The file (None for ":memory:").
         self.path: Path | None = db.path
         self.usage = UsageRepository(sql)
@@ -50,11 +71,14 @@ class Storage:
 
     @classmethod
     async def open(cls, path: Path | str, *, chat_cache_size: int = CACHE_SIZE) -> Storage:
-        """Open (creating folder and file, owner-only; WAL) and migrate the database at `path`.
+        """Open and migrate the database: a SQLite file at `path` (creating folder and file,
+        owner-only; WAL), or the PostgreSQL database of a `postgresql://` (`postgres://`) URL.
 
-        Raises DatabaseUnusable, with the connection (and its thread) closed again, when the path
-        cannot hold a database or the file is not one.
+        Raises DatabaseUnusable, with the connection closed again, when the path cannot hold a
+        database or the file is not one, or the server cannot be reached or refuses the login.
         """
+        if isinstance(path, str) and is_postgresql(path):
+            return cls(await PostgresDatabase.open(path), chat_cache_size=chat_cache_size)
         return cls(await Database.open(path), chat_cache_size=chat_cache_size)
 
     @property
@@ -67,9 +91,21 @@ class Storage:
     def conn(self) -> aiosqlite.Connection:
         """The SQLite connection itself, for tests and tools; not part of the contract (api.py):
         whatever runs on it outside `transaction()` may land inside another coroutine's."""
+        if not isinstance(self._db, Database):
+            raise TypeError("not a SQLite storage: use run_sql")
         return self._db.conn
 
-    async def run_sql(self, statement: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+    @property
+    def engine(self) -> str:
+        """ "sqlite" or "postgresql", for tests and tools (the bot never asks)."""
+        return self._sql.dialect.name
+
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction is open on the connection, for tests (none is ever left open)."""
+        return self._sql.in_transaction
+
+    async def run_sql(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
         """One statement, in turn with the transactions (it never sees one half-done), for
         tests and tools; not part of the contract (api.py): the bot never runs SQL."""
         return await self._sql.run(statement, params)
@@ -103,7 +139,8 @@ class Storage:
         """The database's own secret for hashing Telegram ids: generated (256 random bits, hex)
         the first time it is asked for, the same ever after. Never log it."""
         await self._sql.run(
-            "INSERT OR IGNORE INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO bot_secrets (name, value, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             ("identity_salt", secrets.token_hex(32), time.time()),
         )
         [row] = await self._sql.run("SELECT value FROM bot_secrets WHERE name = 'identity_salt'")

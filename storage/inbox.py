@@ -22,8 +22,8 @@ class InboxRepository:
     async def accept(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
         """Record a new update; False when it was seen before (a duplicate delivery)."""
         inserted = await self._sql.run(
-            "INSERT OR IGNORE INTO inbox (update_id, chat_id, thread_id, payload, received_at)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING update_id",
+            "INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING update_id",
             (update_id, chat_id, thread_id, payload, time.time()),
         )
         return bool(inserted)

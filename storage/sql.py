@@ -1,4 +1,7 @@
-"""One way to run a statement: one round trip to aiosqlite's SQL thread, and one writer at a time.
+"""One way to run a statement, whatever the engine: the `Sql` and `Tx` protocols the
+repositories use, and their SQLite implementation (storage/postgres.py has PostgreSQL's).
+
+SQLite: one round trip to aiosqlite's SQL thread per statement, and one writer at a time.
 
 aiosqlite runs every call on its own thread; each call is a hand-off there and back (a queue,
 a future, a wake-up of the event loop), which cost more than the SQL itself in the benchmark.
@@ -13,11 +16,14 @@ import asyncio
 import contextlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 import aiosqlite
+
+from storage.dialect import Dialect
+from storage.dialect import sqlite as sqlite_dialect
 
 #: SQLite's INTEGER: ids outside it cannot be stored (an OverflowError when bound).
 INT64 = range(-(2**63), 2**63)
@@ -33,6 +39,8 @@ def int64_of(text: str) -> int | None:
     return value if value in INT64 else None
 
 
+_SQLITE = sqlite_dialect()
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -44,9 +52,51 @@ def storable(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-async def run(
-    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> list[sqlite3.Row]:
+class Row(Protocol):
+    """A result row as both engines give it (sqlite3.Row, asyncpg.Record): by index or by
+    column name, and iterable (unpacks like a tuple)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
+class Tx(Protocol):
+    """The statements of one open transaction (`Sql.transaction`)."""
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+    async def first(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
+
+    async def batch(self, *statements: tuple[str, Iterable[Any]]) -> list[list[Row]]:
+        """Run independent statements in this order; the rows of each; the first error raised."""
+        ...
+
+
+class Sql(Protocol):
+    """What repositories run their SQL on: `?` placeholders, one text for both engines, and
+    the dialect for the few fragments they spell differently."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction is open on the connection (for tests: none is left open)."""
+        ...
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+    async def first(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """BEGIN ... COMMIT, or ROLLBACK when the block raises (cancellation too)."""
+        ...
+
+
+async def run(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
     """Run one statement; its rows (for a write, those of its RETURNING clause, if any).
 
     Text that UTF-8 cannot encode (lone surrogates) is stored as U+FFFD rather than lost: the
@@ -60,15 +110,13 @@ async def run(
         return list(await conn.execute_fetchall(sql, cleaned))
 
 
-async def first(
-    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> sqlite3.Row | None:
+async def first(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> Row | None:
     """Run one statement; its first row, or None."""
     rows = await run(conn, sql, params)
     return rows[0] if rows else None
 
 
-class Tx:
+class SqliteTx:
     """The statements of one open transaction (`Sql.transaction`): they run without taking the
     lock, which the transaction holds until its COMMIT or ROLLBACK."""
 
@@ -77,13 +125,13 @@ class Tx:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
-    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         return await run(self._conn, sql, params)
 
-    async def first(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+    async def first(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         return await first(self._conn, sql, params)
 
-    async def batch(self, *statements: tuple[str, Iterable[Any]]) -> list[list[sqlite3.Row]]:
+    async def batch(self, *statements: tuple[str, Iterable[Any]]) -> list[list[Row]]:
         """Run independent statements, handed to the SQL thread at once and in this order (one
         wait for all, not one each); the rows of each. When one fails, the others have run too
         (the transaction's ROLLBACK undoes them); the first error is raised."""
@@ -96,7 +144,7 @@ class Tx:
         return [r for r in results if not isinstance(r, BaseException)]
 
 
-class Sql:
+class SqliteSql:
     """The one connection, shared by every repository, and the lock that keeps transactions
     whole.
 
@@ -115,11 +163,19 @@ class Sql:
         self.conn = conn
         self._lock = asyncio.Lock()
 
-    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    @property
+    def dialect(self) -> Dialect:
+        return _SQLITE
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self._lock:
             return await run(self.conn, sql, params)
 
-    async def first(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+    async def first(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.run(sql, params)
         return rows[0] if rows else None
 
@@ -129,7 +185,7 @@ class Sql:
         async with self._lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self.conn)
+                yield SqliteTx(self.conn)
                 await self.conn.execute("COMMIT")
             except BaseException:  # the block's error, or a failed COMMIT: nothing stays open
                 if self.conn.in_transaction:

@@ -109,11 +109,12 @@ class TranscriptRepository:
             (
                 "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens,"
                 " cached_tokens, reasoning_tokens) VALUES (?, ?, 1, ?, ?, ?, ?)"
-                " ON CONFLICT (user_id, day) DO UPDATE SET requests = requests + 1,"
-                " input_tokens = input_tokens + excluded.input_tokens,"
-                " output_tokens = output_tokens + excluded.output_tokens,"
-                " cached_tokens = cached_tokens + excluded.cached_tokens,"
-                " reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens",
+                # The row's own columns are named with the table: PostgreSQL requires it.
+                " ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,"
+                " input_tokens = usage_daily.input_tokens + excluded.input_tokens,"
+                " output_tokens = usage_daily.output_tokens + excluded.output_tokens,"
+                " cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens,"
+                " reasoning_tokens = usage_daily.reasoning_tokens + excluded.reasoning_tokens",
                 (
                     user_id,
                     today(),
@@ -143,7 +144,7 @@ class TranscriptRepository:
             "SELECT role, text, user_id, label, created_at FROM ("
             "  SELECT id, role, text, user_id, label, created_at FROM transcript"
             "  WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT ?"
-            ") ORDER BY id",
+            ") AS latest ORDER BY id",
             (key.chat_id, key.thread_id, limit),
         )
         return [TranscriptEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.config import Settings
 from storage import Storage
 from testkit.fake_openai import API_KEY, FakeOpenAI
 from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.postgres import PostgresCluster, PostgresUnavailable
 from testkit.running import RunningBot
 
 ADMIN_ID = 4242
@@ -40,6 +42,43 @@ async def ai() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as fake:
         yield fake
     assert fake.violations == [], fake.violations
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server for the session, started by the first test that needs it.
+    Missing binaries fail those tests with one line saying how to install them (CI runs both
+    engines); TEST_POSTGRES=0 skips them instead."""
+    if os.environ.get("TEST_POSTGRES") == "0":
+        pytest.skip("TEST_POSTGRES=0: the PostgreSQL cases are skipped")
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+#: `database("name")`: where the test's database of that name lives (a path or a URL).
+DatabaseTarget = Callable[..., Path | str]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseTarget:
+    """Each test that takes it runs on both engines ([sqlite], [postgresql]):
+    `Storage.open(database())` opens a SQLite file in tmp_path or a fresh PostgreSQL
+    database; the same name within a test is the same database (to reopen it)."""
+    if request.param == "sqlite":
+        return lambda name="bot": tmp_path / f"{name}.sqlite3"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    made: dict[str, str] = {}
+
+    def target(name: str = "bot") -> str:
+        if name not in made:
+            made[name] = cluster.create_database()
+        return made[name]
+
+    return target
 
 
 SettingsFactory = Callable[..., Settings]

@@ -41,6 +41,27 @@ def test_lists_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.classifier_routes["abusive"].action == "refuse"
 
 
+def test_a_postgresql_url_is_accepted_and_its_password_kept_secret() -> None:
+    for scheme in ("postgresql", "postgres"):
+        url = f"{scheme}://bot:p%40ss-w0rd@db.example.org:5433/assistant"
+        settings = Settings(
+            _env_file=None, telegram_bot_token=TOKEN, openai_api_key="k", database_url=url
+        )
+        assert settings.uses_postgresql and settings.database == url
+        assert settings.database_shown == f"{scheme}://bot@db.example.org:5433/assistant"
+        assert {"p%40ss-w0rd", "p@ss-w0rd"} <= set(settings.secrets())  # redacted from logs
+    for bad in (
+        "mysql://x@h/db",
+        "postgresql://bot:pw@db.example.org:5432/",
+        "postgresql://h:x/db",
+    ):
+        with pytest.raises(ValueError, match="database_url"):
+            Settings(_env_file=None, telegram_bot_token=TOKEN, openai_api_key="k", database_url=bad)
+    sqlite = Settings(_env_file=None, telegram_bot_token=TOKEN, openai_api_key="k")
+    assert not sqlite.uses_postgresql and sqlite.database == Path("data/bot.sqlite3")
+    assert sqlite.database_shown == "data/bot.sqlite3"
+
+
 def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("OPENAI_API_KEY", "k")

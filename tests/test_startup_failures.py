@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import _migration_files
+from storage.database import migration_files
 from testkit.botprocess import start_process, stop_process
 from testkit.fake_openai import API_KEY, FakeOpenAI
 from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.postgres import PASSWORD, PostgresCluster
 
 #: Starts the bot as a separate process, or searches many inputs: deselect with -m "not slow".
 pytestmark = pytest.mark.slow
@@ -141,12 +142,51 @@ async def test_a_database_that_fails_after_opening_is_closed_again(
         db.execute("CREATE TABLE schema_migrations (version, name, applied_at)")
         db.executemany(
             "INSERT INTO schema_migrations VALUES (?, ?, 0)",
-            [(version, name) for version, name, _ in _migration_files()],
+            [(version, name) for version, name, _ in migration_files()],
         )
     status, output = await _run_to_exit(tg, ai, tmp_path)
     line = _the_one_line(output)
     assert status == 1
     assert "the database data/bot.sqlite3 failed (no such table" in line and "backup" in line
+
+
+@pytest.mark.parametrize("args", [("--check",), ()])
+async def test_a_postgresql_server_that_is_down_or_refuses_the_password(
+    tg: FakeTelegram,
+    ai: FakeOpenAI,
+    tmp_path: Path,
+    postgres: PostgresCluster,
+    args: tuple[str, ...],
+) -> None:
+    """One line naming the server (never the password) and what to check; no traceback."""
+    down = f"postgresql://bot:{PASSWORD}@127.0.0.1:{_closed_port()}/bot"
+    status, output = await _run_to_exit(tg, ai, tmp_path, *args, database_url=down)
+    line = _the_one_line(output, PASSWORD)
+    assert status == 1 and "DATABASE_URL" in line and "cannot be reached" in line, line
+    assert f"postgresql://bot@127.0.0.1:{down.rsplit(':', 1)[1].split('/')[0]}/bot" in line
+
+    wrong = postgres.create_database().replace(PASSWORD, "not-the-password-9876")
+    status, output = await _run_to_exit(tg, ai, tmp_path, *args, database_url=wrong)
+    line = _the_one_line(output, PASSWORD, "not-the-password-9876")
+    assert status == 2 and "refused the login" in line and "password" in line, line
+
+
+async def test_a_normal_start_on_postgresql_says_nothing(
+    tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path, postgres: PostgresCluster
+) -> None:
+    url = postgres.create_database()
+    check = await start_process(tg, ai, tmp_path, "--check", database_url=url)
+    output, _ = await asyncio.wait_for(check.communicate(), 30)
+    assert check.returncode == 0, output
+    assert PASSWORD not in output.decode() and "configuration OK: database postgresql://bot@" in (
+        output.decode()
+    )
+    process = await start_process(tg, ai, tmp_path, log_level="WARNING", database_url=url)
+    try:
+        await tg.wait_for("getUpdates", timeout=30)
+    finally:
+        output_text = await stop_process(process)
+    assert PASSWORD not in output_text
 
 
 async def test_a_normal_start_checks_the_key_once_and_says_nothing(

@@ -1,10 +1,12 @@
-"""Migrations on a blank database, file permissions, and the repositories."""
+"""Migrations on a blank database, file permissions, and the repositories: on both engines
+(`database`: [sqlite] and [postgresql]) where the facade alone is used."""
 
 from __future__ import annotations
 
 import ast
 import asyncio
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,10 @@ from storage import (
     Storage,
     TokenUsage,
 )
+from storage.postgres import numbered
+from testkit import postgres as testkit_postgres
+from testkit.postgres import PostgresCluster, PostgresUnavailable
+from tests.conftest import DatabaseTarget
 
 
 async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -> None:
@@ -45,27 +51,140 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-async def test_the_identity_salt_is_made_once_and_kept_with_the_database(tmp_path: Path) -> None:
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+async def test_postgresql_migrations_build_the_schema_once(postgres: PostgresCluster) -> None:
+    """A blank PostgreSQL database gets the consolidated schema (its version 10 lines up with
+    SQLite's 0010); two replicas opening it at once both start, and it is applied once."""
+    url = postgres.create_database()
+    first, second = await asyncio.gather(Storage.open(url), Storage.open(url))
+    try:
+        assert sorted([first.created, second.created]) == [False, True]  # one made it
+        applied = [
+            tuple(r) for r in await first.run_sql("SELECT version, name FROM schema_migrations")
+        ]
+        assert applied == [(10, "0010_initial.sql")]
+        tables = {
+            r[0]
+            for r in await first.run_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
+        sqlite_tables = {
+            "assistants", "chats", "transcript", "knowledge_files", "access_rules", "audit_log",
+            "inbox", "usage_daily", "start_notices", "user_languages", "bot_secrets",
+            "schema_migrations",
+        }  # fmt: skip
+        assert tables == sqlite_tables
+        assert await first.take_new_database_notice()  # owed once, not once per replica
+        assert not await second.take_new_database_notice()
+        assert await first.migrate() == [] and await second.migrate() == []
+    finally:
+        await first.close()
+        await second.close()
+    again = await Storage.open(url)
+    try:
+        assert not again.created
+    finally:
+        await again.close()
+
+
+def test_missing_postgresql_binaries_say_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI runs both engines: without initdb the PostgreSQL cases fail with this one line."""
+    monkeypatch.setattr("testkit.postgres.glob.glob", lambda pattern: [])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(
+        PostgresUnavailable, match=r"apt-get install -y postgresql.*TEST_POSTGRES=0"
+    ):
+        testkit_postgres.find_bindir()
+
+
+def test_placeholders_are_numbered_outside_quoted_text() -> None:
+    assert numbered("SELECT ?, '?', \"a?\", ? WHERE x = 'it''s ?' AND y IN (?, ?)") == (
+        "SELECT $1, '?', \"a?\", $2 WHERE x = 'it''s ?' AND y IN ($3, $4)"
+    )
+
+
+async def test_texts_no_engine_can_hold_are_stored_as_replacement_characters(
+    database: DatabaseTarget,
+) -> None:
+    """A forged update's lone surrogate (neither engine) or NUL (PostgreSQL) is stored as
+    U+FFFD instead of failing the write."""
+    db = await Storage.open(database())
+    try:
+        key = ChatKey(9)
+        await db.transcript.append(key, "user", "a\ud800b", user_id=1)
+        await db.transcript.append(key, "user", "c\x00d", user_id=1)
+        texts = [e.text for e in await db.transcript.recent(key, 5)]
+        assert texts[0] == "a\ufffdb" and texts[1] in ("c\x00d", "c\ufffdd")
+    finally:
+        await db.close()
+
+
+async def test_stats_count_users_days_and_labels(database: DatabaseTarget) -> None:
+    db = await Storage.open(database())
+    try:
+        key = ChatKey(3)
+        now = time.time()
+        day = time.strftime("%Y-%m-%d", time.gmtime(now))
+        await db.transcript.append(key, "user", "q1", user_id=1, label="general", created_at=now)
+        await db.transcript.append(key, "user", "q2", user_id=2, created_at=now)
+        await db.transcript.append(key, "assistant", "a", input_tokens=5, output_tokens=7)
+        await db.chats.ensure(key, "private")
+        stats = await db.audit.stats()
+        assert (stats.users, stats.chats) == (2, 1)
+        assert stats.messages_per_day == [(day, 2)]
+        assert sorted(stats.labels) == [("-", 1), ("general", 1)]
+        assert (stats.input_tokens, stats.output_tokens) == (5, 7)
+        assert type(stats.input_tokens) is int  # not PostgreSQL's NUMERIC (a Decimal)
+        await db.transcript.append_answer(
+            key, None, "b", user_id=1, conversation_id=None, usage=TokenUsage(10, 4, 2, 1, "m1")
+        )
+        by_model = (await db.audit.stats()).by_model
+        assert [(m.model, m.input_tokens, m.cached_tokens) for m in by_model] == [
+            ("m1", 10, 4),
+            (None, 5, 0),
+        ]
+        assert all(type(m.reasoning_tokens) is int for m in by_model)
+    finally:
+        await db.close()
+
+
+async def test_a_duplicate_update_is_accepted_once(database: DatabaseTarget) -> None:
+    db = await Storage.open(database())
+    try:
+        assert await db.inbox.accept(7, 1, 0, "{}")
+        assert not await db.inbox.accept(7, 1, 0, "{}")
+        await db.inbox.finish(7)
+        pending, expired = await db.inbox.take_pending(3600)
+        assert (pending, expired) == ([], 0)
+    finally:
+        await db.close()
+
+
+async def test_the_identity_salt_is_made_once_and_kept_with_the_database(
+    database: DatabaseTarget,
+) -> None:
+    db = await Storage.open(database())
     try:
         salt = await db.identity_salt()
         assert len(salt) == 64 and salt == await db.identity_salt()  # 256 random bits, hex
     finally:
         await db.close()
-    again = await Storage.open(tmp_path / "bot.sqlite3")
+    again = await Storage.open(database())
     try:
         assert await again.identity_salt() == salt  # the same after a restart
     finally:
         await again.close()
-    other = await Storage.open(tmp_path / "other.sqlite3")
+    other = await Storage.open(database("other"))
     try:
         assert await other.identity_salt() != salt  # another database, another salt
     finally:
         await other.close()
 
 
-async def test_reopening_keeps_data_and_applies_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+async def test_reopening_keeps_data_and_applies_nothing(database: DatabaseTarget) -> None:
+    path = database()
     db = await Storage.open(path)
     await db.chats.ensure(ChatKey(1, 0), "private")
     await db.chats.set_conversation(ChatKey(1, 0), "conv_1")
@@ -78,8 +197,8 @@ async def test_reopening_keeps_data_and_applies_nothing(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_repositories(tmp_path: Path) -> None:
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+async def test_repositories(database: DatabaseTarget) -> None:
+    db = await Storage.open(database())
     try:
         assistants = db.assistants
         first = await assistants.ensure_default("A", "be nice", "m1")
@@ -106,8 +225,8 @@ async def test_repositories(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+async def test_an_answered_turn_is_one_statement(database: DatabaseTarget) -> None:
+    db = await Storage.open(database())
     try:
         usage = db.usage
         assert (await usage.today(5)).budget_tokens == 0  # now cached in memory
@@ -126,7 +245,7 @@ async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
         )
         rows = [
             tuple(r)
-            for r in await db.conn.execute_fetchall(
+            for r in await db.run_sql(
                 "SELECT role, text, user_id, label, conversation_id, input_tokens, output_tokens"
                 " FROM transcript ORDER BY id"
             )
@@ -145,8 +264,8 @@ async def test_an_answered_turn_is_one_statement(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> None:
-    db = await Storage.open(tmp_path / "bot.sqlite3", chat_cache_size=2)
+async def test_chat_records_are_cached_and_follow_changes(database: DatabaseTarget) -> None:
+    db = await Storage.open(database(), chat_cache_size=2)
     try:
         chats = db.chats
         keys = [ChatKey(i) for i in range(3)]
@@ -156,7 +275,7 @@ async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> Non
         await chats.set_camera_context(keys[1], "a shop shelf")
         assert (await chats.get(keys[0])).conversation_id == "conv_0"  # type: ignore[union-attr]
         assert (await chats.get(keys[1])).camera_context == "a shop shelf"  # type: ignore[union-attr]
-        await db.conn.execute("UPDATE chats SET chat_type = 'changed behind its back'")
+        await db.run_sql("UPDATE chats SET chat_type = 'changed behind its back'")
         assert (await chats.get(keys[1])).chat_type == "private"  # type: ignore[union-attr]
         assert (await chats.get(keys[2])).chat_type == "changed behind its back"  # type: ignore[union-attr]
         db.drop_caches()
@@ -165,9 +284,9 @@ async def test_chat_records_are_cached_and_follow_changes(tmp_path: Path) -> Non
         await db.close()
 
 
-async def test_a_taken_name_is_a_domain_error(tmp_path: Path) -> None:
+async def test_a_taken_name_is_a_domain_error(database: DatabaseTarget) -> None:
     """Callers see NameTaken, not the engine's constraint error (names are case-insensitive)."""
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(database())
     try:
         assistants = db.assistants
         await assistants.create("Chef", "cook", "m1")
@@ -178,17 +297,30 @@ async def test_a_taken_name_is_a_domain_error(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_an_answer_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+#: A disk that fills up during the answer's write, in each engine's words.
+FULL_DISK = {
+    "sqlite": [
+        "CREATE TRIGGER full_disk BEFORE INSERT ON usage_daily"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$",
+        "CREATE TRIGGER full_disk BEFORE INSERT ON usage_daily"
+        " FOR EACH ROW EXECUTE FUNCTION full_disk()",
+    ],
+}
+
+
+async def test_an_answer_is_written_whole_or_not_at_all(database: DatabaseTarget) -> None:
     """A failure half-way through the answer's write (here the usage upsert) leaves neither
     transcript row and the message pending: it is answered again, never twice on record."""
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(database())
     try:
         assert await db.inbox.accept(1, 5, 0, "{}")
         assert (await db.usage.today(5)).requests == 0  # cached
-        await db.conn.execute(
-            "CREATE TRIGGER full_disk BEFORE INSERT ON usage_daily"
-            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-        )
+        for statement in FULL_DISK[db.engine]:
+            await db.run_sql(statement)
         with pytest.raises(EngineError):
             await db.transcript.append_answer(
                 ChatKey(5),
@@ -199,10 +331,10 @@ async def test_an_answer_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
                 usage=TokenUsage(7, 0, 3),
                 update_id=1,
             )
-        assert await db.conn.execute_fetchall("SELECT * FROM transcript") == []
-        [(state,)] = await db.conn.execute_fetchall("SELECT state FROM inbox")
+        assert await db.run_sql("SELECT * FROM transcript") == []
+        [(state,)] = await db.run_sql("SELECT state FROM inbox")
         assert state == "pending"
-        assert not db.conn.in_transaction
+        assert not db.in_transaction
         assert (await db.usage.today(5)).requests == 0  # the cache did not count it either
         pending, _ = await db.inbox.take_pending(3600)
         assert [p.update_id for p in pending] == [1]
@@ -211,11 +343,11 @@ async def test_an_answer_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
 
 
 async def test_a_lone_write_never_lands_in_another_coroutines_transaction(
-    tmp_path: Path,
+    database: DatabaseTarget,
 ) -> None:
     """While one coroutine's transaction is open (and awaiting), another coroutine's write
     waits for it: it is not rolled back with it."""
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(database())
     inside, release = asyncio.Event(), asyncio.Event()
 
     class Boom(Exception):
@@ -245,13 +377,15 @@ async def test_a_lone_write_never_lands_in_another_coroutines_transaction(
             await asyncio.wait_for(transaction, 30)
         await asyncio.wait_for(lone, 30)
         assert [e.action for e in await db.audit.recent()] == ["kept"]
-        assert not db.conn.in_transaction
+        assert not db.in_transaction
     finally:
         await db.close()
 
 
-async def test_assistant_changes_are_typed_none_clears_and_unset_keeps(tmp_path: Path) -> None:
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+async def test_assistant_changes_are_typed_none_clears_and_unset_keeps(
+    database: DatabaseTarget,
+) -> None:
+    db = await Storage.open(database())
     try:
         created = await db.assistants.create("Chef", "cook", "m1")
         changed = await db.assistants.update(
@@ -282,10 +416,10 @@ async def test_assistant_changes_are_typed_none_clears_and_unset_keeps(tmp_path:
 
 
 async def test_deleting_an_assistant_moves_its_cached_chats_to_the_default(
-    tmp_path: Path,
+    database: DatabaseTarget,
 ) -> None:
     """No caller clears a cache: the cached chat record follows the delete by itself."""
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+    db = await Storage.open(database())
     try:
         await db.assistants.ensure_default("A", "be nice", "m1")
         chef = await db.assistants.create("Chef", "cook", "m1")
@@ -304,8 +438,8 @@ async def test_deleting_an_assistant_moves_its_cached_chats_to_the_default(
         await db.close()
 
 
-async def test_renaming_to_a_taken_name_is_a_domain_error(tmp_path: Path) -> None:
-    db = await Storage.open(tmp_path / "bot.sqlite3")
+async def test_renaming_to_a_taken_name_is_a_domain_error(database: DatabaseTarget) -> None:
+    db = await Storage.open(database())
     try:
         await db.assistants.create("Chef", "cook", "m1")
         baker = await db.assistants.create("Baker", "bake", "m1")
@@ -330,7 +464,9 @@ def test_nothing_above_storage_knows_the_engine() -> None:
                     modules = [node.module or ""]
                 else:
                     modules = []
-                found += [f"{path.name}: {m}" for m in modules if m in ("sqlite3", "aiosqlite")]
+                found += [
+                    f"{path.name}: {m}" for m in modules if m in ("sqlite3", "aiosqlite", "asyncpg")
+                ]
                 if isinstance(node, ast.Attribute) and node.attr in ("conn", "_sql", "run_sql"):
                     found.append(f"{path.name}: .{node.attr}")
     assert found == []
