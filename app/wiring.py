@@ -221,6 +221,7 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
         chats=store.chats,
         assistants=store.assistants,
         transcript=store.transcript,
+        usage=store.usage,
         conversations=r.conversations,
         classifier=r.classifier,
         assistant=r.assistant,
@@ -286,7 +287,7 @@ async def open_services(settings: Settings) -> Resources:
     return Resources(
         settings=settings,
         storage=storage,
-        conversations=ConversationService(transport),
+        conversations=ConversationService(transport, client),
         classifier=Classifier(
             transport,
             model=settings.classifier_model,

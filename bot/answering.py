@@ -30,6 +30,7 @@ from bot.ai import (
     StreamInterrupted,
     ToolRunner,
 )
+from bot.ai.conversations import input_signatures
 from bot.config import Settings
 from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
 from bot.formatting import render_markdown, split_rendered, with_sources
@@ -49,6 +50,7 @@ from storage import (
     TokenUsage,
     TranscriptEntry,
     TranscriptRepository,
+    UsageRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,47 @@ _INCOMPLETE_NOTES = {
     "max_output_tokens": "answer_cut_length",
     "content_filter": "answer_cut_filter",
 }
+
+
+class _Gate:
+    """Between a speculative answer and the user: text is held and tools wait until `open()`
+    (the label says answer); then the held text goes out and the rest flows through."""
+
+    def __init__(self, reply: StreamingReply) -> None:
+        self._reply = reply
+        self._held: list[str] = []
+        self._open = asyncio.Event()
+
+    def feed(self, delta: str) -> None:
+        if self._open.is_set():
+            self._reply.feed(delta)
+        else:
+            self._held.append(delta)
+
+    def open(self) -> None:
+        self._open.set()
+        for delta in self._held:
+            self._reply.feed(delta)
+        self._held.clear()
+
+    def tools(self, run: ToolRunner) -> ToolRunner:
+        """`run`, waiting for `open()`: a discarded answer never runs a tool."""
+
+        async def gated(name: str, arguments: str) -> str:
+            await self._open.wait()
+            return await run(name, arguments)
+
+        return gated
+
+
+@dataclass(slots=True)
+class _Run:
+    """What the answer's stream task leaves for the turn: its stream, the conversation it ran
+    in (a recovery may replace it) and the line that says so."""
+
+    conversation_id: str
+    stream: AnswerStream | None = None
+    notice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +153,7 @@ class Answerer:
         chats: ChatRepository,
         assistants: AssistantRepository,
         transcript: TranscriptRepository,
+        usage: UsageRepository,
         conversations: ConversationService,
         classifier: Classifier,
         assistant: AssistantService,
@@ -124,6 +168,7 @@ class Answerer:
         self._chats = chats
         self._assistants = assistants
         self._transcript = transcript
+        self._usage = usage
         self._conversations = conversations
         self._classifier = classifier
         self._assistant = assistant
@@ -232,12 +277,18 @@ class Answerer:
             error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
             await self._reply_and_record(incoming, question, None, error_notice)
             return
-        route = route_for(self._settings, await classify)
-        question = Question(turn.transcript_text, route.label, time.time())
-        if route.action == "answer":
-            # The question is written with its answer: one statement for the whole turn.
-            await self._stream_answer(bot, incoming, turn, record, conversation_id, question)
-        else:
+        speculative = self._settings.classifier_mode == "speculative"
+        if not speculative:
+            await asyncio.wait([classify])
+        route = route_for(self._settings, classify.result()) if classify.done() else None
+        if route is None or route.action == "answer":
+            # The question is written with its answer: one statement for the whole turn. With
+            # the label still to come the answer starts at once, shown only if it is wanted.
+            route = await self._stream_answer(
+                bot, incoming, turn, record, conversation_id, classify
+            )
+        if route.action != "answer":
+            question = Question(turn.transcript_text, route.label, time.time())
             reply = self._reply_without_model(bot, incoming, route, turn.transcript_text)
             await self._reply_and_record(incoming, question, conversation_id, reply)
         log.info(
@@ -373,8 +424,15 @@ class Answerer:
         turn: ModelTurn,
         record: ChatRecord,
         conversation_id: str,
-        question: Question,
-    ) -> None:
+        label: asyncio.Task[str],
+    ) -> Route:
+        """Stream the assistant's answer; the route taken.
+
+        `label` is the classifier's task. Sequential: it is done and says answer. Speculative
+        (CLASSIFIER_MODE): the answer starts while it runs, shows nothing and runs no tool until
+        the label is known; then the answer goes on, or it is stopped and removed from the
+        conversation (its tokens still counted) and the route returned for the caller to do.
+        """
         settings = self._settings
         assistant = None
         if record.assistant_id is not None:
@@ -392,7 +450,6 @@ class Answerer:
             first_preview_delay=settings.stream_first_preview_delay_seconds,
         )
         reply.start()
-        notice: str | None = None
         # The instructions and tools are the start of every request's prefix: the same each turn
         # (photo instructions go in the photo turn's input instead), so the prefix stays cached.
         user_input = turn.user_input
@@ -406,75 +463,94 @@ class Answerer:
         tools = self._tools.definitions(assistant.tools)
         if assistant.vector_store_id:
             tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
-        run_tool = self._tool_runner(incoming, assistant)
+        gate = _Gate(reply)
+        run_tool = gate.tools(self._tool_runner(incoming, assistant))
+        model = turn.model or assistant.model
+        run = _Run(conversation_id)
+
+        async def stream_it() -> None:
+            """The answer's stream into the gate, with one recovery before any text."""
+            for attempt in range(2):
+                stream = run.stream = self._assistant.answer(
+                    conversation_id=run.conversation_id,
+                    model=model,
+                    instructions=assistant.instructions,
+                    user_input=user_input,
+                    tools=tools,
+                    temperature=assistant.temperature,
+                    reasoning_effort=assistant.reasoning_effort,
+                    run_tool=run_tool,
+                    max_tool_turns=settings.tool_max_turns,
+                    prompt_cache_key=cache_key,
+                    safety_identifier=identity.safety_identifier(incoming.user_id),
+                    compact_threshold=settings.context_compact_tokens or None,
+                    max_output_tokens=settings.max_output_tokens,
+                )
+                try:
+                    async for delta in stream:
+                        gate.feed(delta)
+                    return
+                except (ConversationGone, ContextTooLong) as exc:
+                    # Before any text: start again, once, in a new conversation.
+                    if attempt or stream.received_text:
+                        raise
+                    chat = incoming.key.chat_id
+                    if isinstance(exc, ConversationGone):
+                        log.info("chat %s: conversation %s is gone", chat, run.conversation_id)
+                        run.conversation_id = await self.new_conversation(incoming.key)
+                        run.notice = t(incoming.lang, "context_reset")
+                    else:
+                        log.info("chat %s: conversation %s outgrew the window: %s",
+                                 chat, run.conversation_id, exc)  # fmt: skip
+                        run.conversation_id = await self.condensed_conversation(incoming.key, model)
+                        run.notice = t(incoming.lang, "context_condensed")
+
+        streaming = asyncio.create_task(stream_it(), name="answer-stream")
+        route = route_for(settings, await label)
+        question = Question(turn.transcript_text, route.label, time.time())
+        if route.action != "answer":  # speculative, and not to be answered: no trace of it
+            streaming.cancel()
+            await asyncio.wait([streaming])
+            await reply.close()
+            await self._discard(incoming, run, input_signatures(user_input))
+            return route
+        gate.open()
+
         answer: str | None = None
         status = "completed"
-        model = turn.model or assistant.model
-        stream: AnswerStream | None = None
         try:
             try:
-                for attempt in range(2):
-                    stream = self._assistant.answer(
-                        conversation_id=conversation_id,
-                        model=model,
-                        instructions=assistant.instructions,
-                        user_input=user_input,
-                        tools=tools,
-                        temperature=assistant.temperature,
-                        reasoning_effort=assistant.reasoning_effort,
-                        run_tool=run_tool,
-                        max_tool_turns=settings.tool_max_turns,
-                        prompt_cache_key=cache_key,
-                        safety_identifier=identity.safety_identifier(incoming.user_id),
-                        compact_threshold=settings.context_compact_tokens or None,
-                        max_output_tokens=settings.max_output_tokens,
-                    )
-                    try:
-                        async for delta in stream:
-                            reply.feed(delta)
-                        break
-                    except (ConversationGone, ContextTooLong) as exc:
-                        # Before any text: start again, once, in a new conversation.
-                        if attempt or stream.received_text:
-                            raise
-                        chat = incoming.key.chat_id
-                        if isinstance(exc, ConversationGone):
-                            log.info("chat %s: conversation %s is gone", chat, conversation_id)
-                            conversation_id = await self.new_conversation(incoming.key)
-                            notice = t(incoming.lang, "context_reset")
-                        else:
-                            log.info("chat %s: conversation %s outgrew the window: %s",
-                                     chat, conversation_id, exc)  # fmt: skip
-                            conversation_id = await self.condensed_conversation(incoming.key, model)
-                            notice = t(incoming.lang, "context_condensed")
-                assert stream is not None  # the loop ran
+                await streaming
+                stream = run.stream
+                assert stream is not None  # the task started one
                 # Web sources become numbered links after the passages they back.
                 sources = [(c.end, c.url) for c in stream.citations]
                 answer, status = _ending(stream, with_sources(reply.text, sources), incoming.lang)
-                if notice:
-                    answer = f"_{notice}_\n\n{answer}"
+                if run.notice:
+                    answer = f"_{run.notice}_\n\n{answer}"
             except StreamInterrupted as exc:
                 log.warning("chat %s: answer stream %s: %s", incoming.key.chat_id, exc.outcome, exc)
                 note = "interrupted" if exc.outcome == "interrupted" else "answer_failed"
                 answer = f"{reply.text}\n\n_{t(incoming.lang, note)}_"
                 status = exc.outcome
+            stream = run.stream
             assert stream is not None
             await reply.finish(answer)
             # Delivered: on record at once, nothing in between (a crash here answers twice).
             await self._write_answer(
-                incoming, question, answer, conversation_id, stream.usage.total(), status
+                incoming, question, answer, run.conversation_id, stream.usage.total(), status
             )
         except AIError as exc:
             log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
             await reply.close()
             error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
-            await self._reply_and_record(incoming, question, conversation_id, error_notice)
-            return
+            await self._reply_and_record(incoming, question, run.conversation_id, error_notice)
+            return route
         except TelegramError as exc:
             facts = incoming.facts
             if (
                 answer is not None
-                and stream is not None
+                and run.stream is not None
                 and facts is not None
                 and facts.will_retry(exc)
             ):
@@ -483,18 +559,45 @@ class Answerer:
                 kept = KeptAnswer(
                     answer,
                     question,
-                    conversation_id,
-                    stream.usage.total(),
+                    run.conversation_id,
+                    run.stream.usage.total(),
                     status,
                     delivered=reply.delivered,
                 )
                 facts.keep_answer(kept)
                 raise
             # not delivered and not to be retried: the question stays on record
-            await self._record_question(incoming, question, conversation_id)
+            await self._record_question(incoming, question, run.conversation_id)
             raise
         finally:
+            if not streaming.done():
+                streaming.cancel()
             await reply.close()
+        return route
+
+    async def _discard(self, incoming: Incoming, run: _Run, inputs: list[tuple[str, str]]) -> None:
+        """A speculative answer the route did not want: its stream is closed; wait until OpenAI
+        stopped it, count what it cost the user, and delete its items from the conversation so
+        the chat's conversation holds what a sequential run would."""
+        stream = run.stream
+        if stream is None or not stream.response_ids:
+            return  # it never started at OpenAI
+        usage = stream.usage
+        try:
+            for response_id in [r for r in stream.response_ids if r not in usage.counted]:
+                settled = await self._conversations.settled(response_id)
+                if settled is not None:
+                    usage.add_response(settled)
+            removed = await self._conversations.remove_turn(run.conversation_id, inputs)
+        except AIError as exc:  # the route's reply still goes out
+            log.warning("chat %s: discarding a speculative answer: %s", incoming.key.chat_id, exc)
+            removed = 0
+        await self._usage.add(incoming.user_id, usage.total())
+        log.info(
+            "chat %s: speculative answer discarded (%d items removed)",
+            incoming.key.chat_id,
+            removed,
+        )
 
 
 def _ending(stream: AnswerStream, text: str, lang: str) -> tuple[str, str]:

@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     classifier_model: str = "gpt-5.4-nano"
     classifier_timeout_seconds: float = Field(default=4.0, gt=0)
+    #: speculative: the answer starts with the classifier and shows only once the label says
+    #: answer (else it is stopped and removed); sequential: the answer waits for the label.
+    classifier_mode: Literal["speculative", "sequential"] = "speculative"
     #: Reasoning effort sent with classifier requests (e.g. "none", "minimal", "low"); empty: omit.
     classifier_reasoning_effort: str = ""
     #: Label -> {"action": answer|refuse|handoff|reply, "description": ..., "text": ...} as JSON.

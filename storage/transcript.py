@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from storage.chats import ChatKey
 from storage.sql import Sql
-from storage.usage import TokenUsage, UsageRepository, today
+from storage.usage import UPSERT_SQL, TokenUsage, UsageRepository, upsert_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +106,7 @@ class TranscriptRepository:
                 + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 14)),
                 rows,
             ),
-            (
-                "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens,"
-                " cached_tokens, reasoning_tokens) VALUES (?, ?, 1, ?, ?, ?, ?)"
-                # The row's own columns are named with the table: PostgreSQL requires it.
-                " ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,"
-                " input_tokens = usage_daily.input_tokens + excluded.input_tokens,"
-                " output_tokens = usage_daily.output_tokens + excluded.output_tokens,"
-                " cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens,"
-                " reasoning_tokens = usage_daily.reasoning_tokens + excluded.reasoning_tokens",
-                (
-                    user_id,
-                    today(),
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cached_tokens,
-                    usage.reasoning_tokens,
-                ),
-            ),
+            (UPSERT_SQL, upsert_params(user_id, usage)),
         ]
         if update_id is not None:
             # done_at is the answer row's own time: the mark is part of the answer's write

@@ -49,6 +49,30 @@ class DailyUsage:
         return self.input_tokens - cached + weighted + self.output_tokens
 
 
+#: One request's tokens added to the user's day (the row's own columns are named with the
+#: table: PostgreSQL requires it).
+UPSERT_SQL = (
+    "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens,"
+    " cached_tokens, reasoning_tokens) VALUES (?, ?, 1, ?, ?, ?, ?)"
+    " ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,"
+    " input_tokens = usage_daily.input_tokens + excluded.input_tokens,"
+    " output_tokens = usage_daily.output_tokens + excluded.output_tokens,"
+    " cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens,"
+    " reasoning_tokens = usage_daily.reasoning_tokens + excluded.reasoning_tokens"
+)
+
+
+def upsert_params(user_id: int, usage: TokenUsage) -> tuple[object, ...]:
+    return (
+        user_id,
+        today(),
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_tokens,
+        usage.reasoning_tokens,
+    )
+
+
 class UsageRepository:
     """Today's figures are also kept in memory (write-through): the budget check reads them on
     every message without a database round trip."""
@@ -66,6 +90,11 @@ class UsageRepository:
 
     def _forget_all(self) -> None:
         self._day, self._today = "", {}
+
+    async def add(self, user_id: int, usage: TokenUsage) -> None:
+        """Count a request that left no answer on record (a discarded speculative answer)."""
+        await self._sql.run(UPSERT_SQL, upsert_params(user_id, usage))
+        self.counted(user_id, usage)
 
     def counted(self, user_id: int, usage: TokenUsage) -> None:
         """Keep today's in-memory figures in step with a request written to SQLite (by

@@ -397,7 +397,9 @@ async def test_allow_on_an_open_bot_warns_that_it_becomes_limited(
 
 
 async def test_stats(tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any) -> None:
-    await start_bot()
+    # sequential: the refused message costs no answer request, so the fake's responses are
+    # exactly the two answers /stats counts
+    await start_bot(classifier_mode="sequential")
     ai.classifier = lambda body: (
         "abusive" if "idiot" in FakeOpenAI.input_texts(body)[-1] else "general"
     )

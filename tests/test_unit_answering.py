@@ -21,6 +21,7 @@ from tests.unit_fakes import (
     MemoryClassifier,
     MemoryConversations,
     MemoryTranscript,
+    MemoryUsage,
     NoTools,
     as_bot,
 )
@@ -46,8 +47,14 @@ class MemoryLanguages:
 class Turn:
     """An Answerer wired to fakes, and what it did."""
 
-    def __init__(self, *scripts: tuple[list[str], BaseException | None], label: str = "general"):
+    def __init__(
+        self,
+        *scripts: tuple[list[str], BaseException | None],
+        label: str = "general",
+        mode: str = "speculative",
+    ):
         values: dict[str, object] = {
+            "classifier_mode": mode,
             "telegram_bot_token": TOKEN,
             "openai_api_key": "sk-unit",
             "admin_user_ids": str(ADMIN),
@@ -60,6 +67,7 @@ class Turn:
         self.bot = MemoryBot()
         self.chats = MemoryChats()
         self.transcript = MemoryTranscript()
+        self.usage = MemoryUsage()
         self.conversations = MemoryConversations()
         self.classifier = MemoryClassifier(label)
         self.assistant = MemoryAssistantService(*scripts)
@@ -68,6 +76,7 @@ class Turn:
             chats=cast(Any, self.chats),
             assistants=cast(Any, MemoryAssistants(DEFAULT)),
             transcript=cast(Any, self.transcript),
+            usage=cast(Any, self.usage),
             conversations=cast(Any, self.conversations),
             classifier=cast(Any, self.classifier),
             assistant=cast(Any, self.assistant),
@@ -110,15 +119,26 @@ async def test_answer_route_streams_the_answer_and_records_question_and_answer()
 
 
 async def test_refuse_route_answers_politely_without_the_assistant() -> None:
-    turn = Turn(label="abusive")
+    turn = Turn(label="abusive", mode="sequential")
     await turn.text("you are useless")
     assert turn.bot.sent() == [t("en", "refused")]
     assert turn.assistant.requests == []
     assert turn.roles() == [("user", "you are useless", "abusive")]
 
 
+async def test_a_speculative_answer_to_a_refused_message_never_shows() -> None:
+    """Speculative: the answer starts with the classifier, but the label refuses: only the
+    refusal goes out, the question is on record alone, and the stream's cost is counted."""
+    turn = Turn((["You are ", "wrong!"], None), label="abusive")
+    await turn.text("you are useless")
+    assert len(turn.assistant.requests) == 1  # started at once
+    assert turn.bot.sent() == [t("en", "refused")]
+    assert turn.roles() == [("user", "you are useless", "abusive")]
+    assert [user for user, _ in turn.usage.added] == [USER]
+
+
 async def test_reply_route_sends_its_fixed_text() -> None:
-    turn = Turn(label="hours")
+    turn = Turn(label="hours", mode="sequential")
     await turn.text("when are you open?")
     assert turn.bot.sent() == ["Open 9 to 5."]
     assert turn.assistant.requests == []

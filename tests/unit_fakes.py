@@ -217,6 +217,22 @@ class MemoryConversations:
         self.created.append(conversation_id)
         return conversation_id
 
+    async def settled(self, response_id: str) -> dict[str, Any] | None:
+        return None
+
+    async def remove_turn(self, conversation_id: str, inputs: Sequence[tuple[str, str]]) -> int:
+        return 0
+
+
+class MemoryUsage:
+    """Usage counted outside an answer's write (a discarded speculative answer)."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[int, TokenUsage]] = []
+
+    async def add(self, user_id: int, usage: TokenUsage) -> None:
+        self.added.append((user_id, usage))
+
 
 class MemoryClassifier:
     def __init__(self, label: str = "general") -> None:
@@ -239,11 +255,13 @@ class ScriptedStream:
         self.incomplete_reason: str | None = None
         self.received_text = False
         self.citations: list[Citation] = []
+        self.response_ids: list[str] = []
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._run()
 
     async def _run(self) -> AsyncIterator[str]:
+        self.response_ids.append(f"resp_{id(self):x}")  # started at OpenAI
         for delta in self._deltas:
             self.received_text = True
             yield delta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.ai.errors import (
@@ -42,8 +42,17 @@ class Usage:
     reasoning_tokens: int = 0
     model: str | None = None
 
+    #: The ids of the responses counted (each once).
+    counted: set[str] = field(default_factory=set)
+
     def add_response(self, response: Mapping[str, Any]) -> None:
-        """Count a finished response object's `usage` (completed, incomplete or failed)."""
+        """Count a finished response object's `usage` (completed, incomplete, failed or
+        cancelled), once per response id."""
+        response_id = response.get("id")
+        if isinstance(response_id, str):
+            if response_id in self.counted:
+                return
+            self.counted.add(response_id)
         usage = response.get("usage") or {}
         self.input_tokens += usage.get("input_tokens") or 0
         self.output_tokens += usage.get("output_tokens") or 0
@@ -117,6 +126,8 @@ class AnswerStream:
         self.compactions = 0
         self.searches = 0
         self.citations: list[Citation] = []
+        #: The ids of the responses started (one per tool round), from `response.created`.
+        self.response_ids: list[str] = []
         self._emitted = 0  # characters yielded so far: where the next message's text starts
         self._message_start = 0
 
@@ -168,6 +179,10 @@ class AnswerStream:
                         delta = event["delta"]
                         self._emitted += len(delta)
                         yield delta
+                    elif kind == "response.created":
+                        response_id = (event.get("response") or {}).get("id")
+                        if isinstance(response_id, str):
+                            self.response_ids.append(response_id)
                     elif kind == "response.output_item.added":
                         if event["item"].get("type") == "message":
                             self._message_start = self._emitted
