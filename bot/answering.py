@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from telegram import Bot
+from telegram import Bot, MessageEntity
 from telegram.error import TelegramError
 
 from bot.ai import (
@@ -32,7 +32,7 @@ from bot.ai import (
 )
 from bot.config import Settings
 from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
-from bot.formatting import render_markdown, split_rendered
+from bot.formatting import Rendered, render_markdown, split_rendered, utf16_len
 from bot.i18n import t
 from bot.images import PreparedImage
 from bot.inbox import KeptAnswer, UpdateFacts
@@ -208,10 +208,21 @@ class Answerer:
         )
         await self._handle_turn(bot, incoming, caption, turn)
 
+    async def answer_heard(self, bot: Bot, incoming: Incoming, heard: str) -> str | None:
+        """Answer what was heard in a voice note, audio file or video note exactly like a typed
+        message, after a quote of what was heard (so a misheard word shows). Returns the answer
+        delivered, None when the route gave no answer."""
+        facts = incoming.facts
+        if facts is None or facts.kept is None:  # a retry delivering a kept answer quoted it
+            await send_rendered(bot, incoming.dest, heard_quote(heard))
+        turn = ModelTurn(_speaker(incoming, heard), None, f"🎤 {heard}")
+        return await self._handle_turn(bot, incoming, heard, turn)
+
     async def _handle_turn(
         self, bot: Bot, incoming: Incoming, to_classify: str, turn: ModelTurn
-    ) -> None:
-        """Classify (when there is text), route, and record both sides in the transcript."""
+    ) -> str | None:
+        """Classify (when there is text), route, and record both sides in the transcript;
+        the answer delivered, or None."""
         started = time.monotonic()
         facts = incoming.facts
         if facts is not None and facts.owes_delay_note:
@@ -220,7 +231,7 @@ class Answerer:
         kept = facts.kept if facts is not None else None
         if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
             await self._deliver_kept(bot, incoming, kept)
-            return
+            return kept.markdown
         classify = asyncio.create_task(self._classify(to_classify, incoming.user_id))
         try:
             record, conversation_id = await self.conversation_for(
@@ -231,12 +242,15 @@ class Answerer:
             log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
             error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
             await self._reply_and_record(incoming, question, None, error_notice)
-            return
+            return None
         route = route_for(self._settings, await classify)
         question = Question(turn.transcript_text, route.label, time.time())
+        answer: str | None = None
         if route.action == "answer":
             # The question is written with its answer: one statement for the whole turn.
-            await self._stream_answer(bot, incoming, turn, record, conversation_id, question)
+            answer = await self._stream_answer(
+                bot, incoming, turn, record, conversation_id, question
+            )
         else:
             reply = self._reply_without_model(bot, incoming, route, turn.transcript_text)
             await self._reply_and_record(incoming, question, conversation_id, reply)
@@ -249,6 +263,7 @@ class Answerer:
             route.action,
             (time.monotonic() - started) * 1000,
         )
+        return answer
 
     async def _deliver_kept(self, bot: Bot, incoming: Incoming, kept: KeptAnswer) -> None:
         """A retry of an answer Telegram did not take: send the parts it did not accept yet."""
@@ -374,7 +389,8 @@ class Answerer:
         record: ChatRecord,
         conversation_id: str,
         question: Question,
-    ) -> None:
+    ) -> str | None:
+        """Stream the assistant's answer and record it; the answer delivered, or None."""
         settings = self._settings
         assistant = None
         if record.assistant_id is not None:
@@ -467,7 +483,7 @@ class Answerer:
             await reply.close()
             error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
             await self._reply_and_record(incoming, question, conversation_id, error_notice)
-            return
+            return None
         except TelegramError as exc:
             facts = incoming.facts
             if (
@@ -493,6 +509,25 @@ class Answerer:
             raise
         finally:
             await reply.close()
+        return answer
+
+
+#: A heard text longer than this is quoted in a collapsed (expandable) blockquote.
+HEARD_SHORT_CHARS = 200
+#: At most this much of what was heard is quoted (one message; the model gets it all).
+HEARD_MAX_CHARS = 3_500
+
+
+def heard_quote(heard: str) -> Rendered:
+    """`🎤 what was heard` as a blockquote, collapsed when long."""
+    shown = heard if len(heard) <= HEARD_MAX_CHARS else heard[: HEARD_MAX_CHARS - 1] + "…"
+    text = f"🎤 {shown}"
+    kind = (
+        MessageEntity.EXPANDABLE_BLOCKQUOTE
+        if len(shown) > HEARD_SHORT_CHARS
+        else MessageEntity.BLOCKQUOTE
+    )
+    return Rendered(text, (MessageEntity(kind, 0, utf16_len(text)),))
 
 
 def _ending(stream: AnswerStream, text: str, lang: str) -> tuple[str, str]:
