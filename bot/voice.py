@@ -172,7 +172,8 @@ class VoiceService:
 
 
 def _minutes(seconds: int) -> str:
-    return f"{seconds / 60:.1f}".removesuffix(".0")
+    """Minutes and seconds, `10:01`: a second over the limit still reads as over it."""
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _sizes(size: int, limit: int) -> dict[str, object]:

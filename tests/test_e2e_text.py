@@ -526,7 +526,9 @@ async def test_unsupported_media_gets_a_hint(tg: FakeTelegram, start_bot: Any) -
         }
     )
     [hint] = await tg.wait_for("sendMessage")
-    assert hint.params["text"].startswith("Puedo leer texto y fotos, pero todavía no stickers")
+    assert hint.params["text"].startswith(
+        "Puedo leer texto, fotos y notas de voz, pero todavía no stickers"
+    )
 
 
 async def test_unexpected_errors_reach_the_user_as_a_short_message(

@@ -93,8 +93,8 @@ async def test_too_long_or_too_large_audio_is_refused_without_downloading(
     tg.media_message(tg.voice(OGG, 61), chat_id=3003)
     tg.media_message(tg.audio(MP3, 10, file_size=5000), chat_id=3003)
     too_long, too_large = await tg.wait_for("sendMessage", 2)
-    assert "too long (1 min)" in too_long.params["text"]
-    assert "up to 1 min" in too_long.params["text"]
+    assert "too long (1:01 min)" in too_long.params["text"]
+    assert "up to 1:00 min" in too_long.params["text"]
     assert "too large" in too_large.params["text"]
     assert tg.calls_to("getFile") == [] and ai.requests == []
 
