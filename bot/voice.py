@@ -148,8 +148,8 @@ class VoiceService:
         return heard
 
     async def send_spoken(self, bot: Bot, dest: Destination, answer_markdown: str) -> None:
-        """The answer as a voice message (after its text); a failure is logged, not shown: the
-        text was delivered."""
+        """The answer as a voice message (after its text), best effort: a failure (of the
+        speech or of Telegram) is logged, not shown; the text was delivered."""
         text = render_markdown(answer_markdown).text.strip()
         if not text:
             return
@@ -163,12 +163,17 @@ class VoiceService:
             if dest.reply_to and not dest.is_private
             else None
         )
-        await bot.send_voice(
-            dest.chat_id,
-            InputFile(speech, filename="answer.ogg"),
-            message_thread_id=dest.thread_id,
-            reply_parameters=reply,
-        )
+        try:
+            await bot.send_voice(
+                dest.chat_id,
+                InputFile(speech, filename="answer.ogg"),
+                message_thread_id=dest.thread_id,
+                reply_parameters=reply,
+            )
+        except TelegramError as exc:
+            # Not raised: the answer is delivered and on record, and a retry of the update
+            # would answer it again.
+            log.warning("chat %s: the voice reply was not taken: %s", dest.chat_id, exc)
 
 
 def _minutes(seconds: int) -> str:

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 from telegram import Audio, Chat, Document, Message, VideoNote, Voice
+from telegram.error import NetworkError
 
+from bot.delivery import Destination
 from bot.voice import AudioSource, VoiceService, audio_source
 
 WHEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -59,3 +61,27 @@ def test_too_long_and_too_large_are_refused_before_downloading() -> None:
     assert key == "voice_too_long" and values == {"minutes": "10:01", "limit": "10:00"}
     key, _ = voice.refusal(AudioSource("f", 1001, 5, "voice.ogg", "audio/ogg")) or ("", {})
     assert key == "voice_too_large"
+
+
+class _FailingBot:
+    """A Bot whose sendVoice fails as Telegram does when it is down."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send_voice(self, *args: object, **kwargs: object) -> None:
+        self.calls += 1
+        raise NetworkError("Bad Gateway")
+
+
+class _Speaker:
+    async def speak(self, text: str) -> bytes:
+        return b"OggS" + text.encode()
+
+
+async def test_a_voice_reply_telegram_does_not_take_is_not_raised() -> None:
+    """Raising would run the update again, and answer it twice: its text was delivered."""
+    voice = VoiceService(_Speaker(), max_bytes=1000, max_seconds=600)  # type: ignore[arg-type]
+    bot = _FailingBot()
+    await voice.send_spoken(bot, Destination(5, "private"), "**Hello**")  # type: ignore[arg-type]
+    assert bot.calls == 1
