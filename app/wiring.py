@@ -23,6 +23,7 @@ import handlers
 from bot.access import Access
 from bot.ai import (
     AssistantService,
+    AudioService,
     Classifier,
     ConversationService,
     Identity,
@@ -46,6 +47,7 @@ from bot.telegram_http import AiohttpRequest
 from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
 from bot.vision import VisionPreparer
+from bot.voice import VoiceService
 from storage import (
     AssistantChanges,
     Storage,
@@ -73,6 +75,8 @@ class Resources:
     classifier: Classifier
     assistant: AssistantService
     knowledge: KnowledgeService
+    #: Transcription and text-to-speech (voice notes, voice replies).
+    audio: AudioService
     tools: ToolRegistry
     #: Outgoing HTTP for tools (weather...), one pool for the whole process.
     http: httpx.AsyncClient
@@ -243,6 +247,9 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
         settings=settings,
         answerer=answerer,
         vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
+        voice=VoiceService(
+            r.audio, max_bytes=settings.max_file_bytes, max_seconds=settings.max_audio_seconds
+        ),
         access=Access(settings, store.access),
         limits=Limits(settings, store.usage),
         admin=admin,
@@ -298,6 +305,12 @@ async def open_services(settings: Settings) -> Resources:
         ),
         assistant=AssistantService(transport),
         knowledge=KnowledgeService(client),
+        audio=AudioService(
+            client,
+            transcription_model=settings.transcription_model,
+            tts_model=settings.tts_model,
+            voice=settings.tts_voice,
+        ),
         tools=default_registry(
             web_search_context_size=settings.web_search_context_size,
             web_search_location=settings.web_search_location,

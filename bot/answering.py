@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from telegram import Bot
+from telegram import Bot, MessageEntity
 from telegram.error import TelegramError
 
 from bot.ai import (
@@ -33,7 +33,7 @@ from bot.ai import (
 from bot.ai.conversations import input_signatures
 from bot.config import Settings
 from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
-from bot.formatting import render_markdown, split_rendered, with_sources
+from bot.formatting import Rendered, render_markdown, split_rendered, utf16_len, with_sources
 from bot.i18n import t
 from bot.images import PreparedImage
 from bot.inbox import KeptAnswer, UpdateFacts
@@ -253,10 +253,21 @@ class Answerer:
         )
         await self._handle_turn(bot, incoming, caption, turn)
 
+    async def answer_heard(self, bot: Bot, incoming: Incoming, heard: str) -> str | None:
+        """Answer what was heard in a voice note, audio file or video note exactly like a typed
+        message, after a quote of what was heard (so a misheard word shows). Returns the answer
+        delivered, None when the route gave no answer."""
+        facts = incoming.facts
+        if facts is None or facts.kept is None:  # a retry delivering a kept answer quoted it
+            await send_rendered(bot, incoming.dest, heard_quote(heard))
+        turn = ModelTurn(_speaker(incoming, heard), None, f"🎤 {heard}")
+        return await self._handle_turn(bot, incoming, heard, turn)
+
     async def _handle_turn(
         self, bot: Bot, incoming: Incoming, to_classify: str, turn: ModelTurn
-    ) -> None:
-        """Classify (when there is text), route, and record both sides in the transcript."""
+    ) -> str | None:
+        """Classify (when there is text), route, and record both sides in the transcript;
+        the answer delivered, or None."""
         started = time.monotonic()
         facts = incoming.facts
         if facts is not None and facts.owes_delay_note:
@@ -265,7 +276,7 @@ class Answerer:
         kept = facts.kept if facts is not None else None
         if kept is not None:  # written already, Telegram failed to take it: deliver, do not re-ask
             await self._deliver_kept(bot, incoming, kept)
-            return
+            return kept.markdown
         classify = asyncio.create_task(self._classify(to_classify, incoming.user_id))
         try:
             record, conversation_id = await self.conversation_for(
@@ -276,15 +287,16 @@ class Answerer:
             log.warning("chat %s: could not create a conversation: %s", incoming.key.chat_id, exc)
             error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
             await self._reply_and_record(incoming, question, None, error_notice)
-            return
+            return None
         speculative = self._settings.classifier_mode == "speculative"
         if not speculative:
             await asyncio.wait([classify])
         route = route_for(self._settings, classify.result()) if classify.done() else None
+        answer: str | None = None
         if route is None or route.action == "answer":
             # The question is written with its answer: one statement for the whole turn. With
             # the label still to come the answer starts at once, shown only if it is wanted.
-            route = await self._stream_answer(
+            route, answer = await self._stream_answer(
                 bot, incoming, turn, record, conversation_id, classify
             )
         if route.action != "answer":
@@ -300,6 +312,7 @@ class Answerer:
             route.action,
             (time.monotonic() - started) * 1000,
         )
+        return answer
 
     async def _deliver_kept(self, bot: Bot, incoming: Incoming, kept: KeptAnswer) -> None:
         """A retry of an answer Telegram did not take: send the parts it did not accept yet."""
@@ -425,8 +438,9 @@ class Answerer:
         record: ChatRecord,
         conversation_id: str,
         label: asyncio.Task[str],
-    ) -> Route:
-        """Stream the assistant's answer; the route taken.
+    ) -> tuple[Route, str | None]:
+        """Stream the assistant's answer; the route taken and the answer delivered (None when
+        there is none).
 
         `label` is the classifier's task. Sequential: it is done and says answer. Speculative
         (CLASSIFIER_MODE): the answer starts while it runs, shows nothing and runs no tool until
@@ -513,7 +527,7 @@ class Answerer:
             await asyncio.wait([streaming])
             await reply.close()
             await self._discard(incoming, run, input_signatures(user_input))
-            return route
+            return route, None
         gate.open()
 
         answer: str | None = None
@@ -545,7 +559,7 @@ class Answerer:
             await reply.close()
             error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
             await self._reply_and_record(incoming, question, run.conversation_id, error_notice)
-            return route
+            return route, None
         except TelegramError as exc:
             facts = incoming.facts
             if (
@@ -573,7 +587,7 @@ class Answerer:
             if not streaming.done():
                 streaming.cancel()
             await reply.close()
-        return route
+        return route, answer
 
     async def _discard(self, incoming: Incoming, run: _Run, inputs: list[tuple[str, str]]) -> None:
         """A speculative answer the route did not want: its stream is closed; wait until OpenAI
@@ -598,6 +612,24 @@ class Answerer:
             incoming.key.chat_id,
             removed,
         )
+
+
+#: A heard text longer than this is quoted in a collapsed (expandable) blockquote.
+HEARD_SHORT_CHARS = 200
+#: At most this much of what was heard is quoted (one message; the model gets it all).
+HEARD_MAX_CHARS = 3_500
+
+
+def heard_quote(heard: str) -> Rendered:
+    """`🎤 what was heard` as a blockquote, collapsed when long."""
+    shown = heard if len(heard) <= HEARD_MAX_CHARS else heard[: HEARD_MAX_CHARS - 1] + "…"
+    text = f"🎤 {shown}"
+    kind = (
+        MessageEntity.EXPANDABLE_BLOCKQUOTE
+        if len(shown) > HEARD_SHORT_CHARS
+        else MessageEntity.BLOCKQUOTE
+    )
+    return Rendered(text, (MessageEntity(kind, 0, utf16_len(text)),))
 
 
 def _ending(stream: AnswerStream, text: str, lang: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ MENU_COMMANDS = (
     "new",
     "history",
     "camera",
+    "voice",
     "assistants",
     "use",
     "usage",

@@ -222,6 +222,14 @@ class Settings(BaseSettings):
     #: ...or at the latest after this long.
     album_max_wait_seconds: float = Field(default=4.0, gt=0)
 
+    #: Model that transcribes voice notes, audio files and video notes.
+    transcription_model: str = "gpt-4o-mini-transcribe"
+    #: Longer audio (Telegram sends the duration) is refused before downloading.
+    max_audio_seconds: int = Field(default=600, ge=1)
+    #: Text-to-speech model and voice of the voice replies (/voice on).
+    tts_model: str = "gpt-4o-mini-tts"
+    tts_voice: str = "alloy"
+
     #: Model -> {"input", "cached_input", "output"} in USD per 1M tokens, as JSON, for /stats's
     #: estimated cost; merged over DEFAULT_PRICES (models without a price show tokens only).
     model_prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(

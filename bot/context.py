@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.inbox import Inbox, UpdateFacts
 from bot.limits import Limits
 from bot.vision import VisionPreparer
+from bot.voice import VoiceService
 from storage import ChatRepository, LanguageRepository, TranscriptRepository, UsageRepository
 
 
@@ -30,6 +31,7 @@ class Collaborators:
     settings: Settings
     answerer: Answerer
     vision: VisionPreparer
+    voice: VoiceService
     access: Access
     limits: Limits
     admin: AdminActions
@@ -83,6 +85,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     @property
     def vision(self) -> VisionPreparer:
         return self._parts.vision
+
+    @property
+    def voice(self) -> VoiceService:
+        return self._parts.voice
 
     @property
     def access(self) -> Access:

@@ -15,6 +15,7 @@ from handlers import (
     photos,
     text,
     unsupported,
+    voice,
 )
 
 
@@ -26,6 +27,7 @@ def register_all(app: BotApplication) -> None:
     assistant_flows.register(app)
     commands.register(app)
     camera.register(app)
+    voice.register(app)
     assistants.register(app)
     admin.register(app)
     knowledge.register(app)
@@ -33,5 +35,6 @@ def register_all(app: BotApplication) -> None:
     commands.register_unknown(app)
     text.register(app)
     photos.register(app)
+    voice.register_content(app)
     unsupported.register(app)
     assistants.register_fallback(app)

@@ -23,6 +23,8 @@ class ChatRecord:
     conversation_id: str | None
     assistant_id: int | None
     camera_context: str | None = None
+    #: /voice on: answers to voice notes are also spoken (a voice message after the text).
+    voice_replies: bool = False
 
 
 #: Chat records kept in memory, most recently used; the rest are one lookup away.
@@ -62,13 +64,13 @@ class ChatRepository:
             self._cache[key] = cached  # now the most recent
             return cached
         row = await self._sql.first(
-            "SELECT chat_type, conversation_id, assistant_id, camera_context FROM chats"
-            " WHERE chat_id = ? AND thread_id = ?",
+            "SELECT chat_type, conversation_id, assistant_id, camera_context, voice_replies"
+            " FROM chats WHERE chat_id = ? AND thread_id = ?",
             (key.chat_id, key.thread_id),
         )
         if row is None:
             return None
-        return self._remember(ChatRecord(key, row[0], row[1], row[2], row[3]))
+        return self._remember(ChatRecord(key, row[0], row[1], row[2], row[3], bool(row[4])))
 
     async def ensure(self, key: ChatKey, chat_type: str) -> ChatRecord:
         """The chat's record, created on first contact."""
@@ -90,6 +92,10 @@ class ChatRepository:
     async def set_camera_context(self, key: ChatKey, context: str | None) -> None:
         """The standing context of the chat's photos (None clears it)."""
         await self._update(key, "camera_context = ?", context)
+
+    async def set_voice_replies(self, key: ChatKey, on: bool) -> None:
+        """Whether answers to the chat's voice notes are also sent as voice messages."""
+        await self._update(key, "voice_replies = ?", int(on))
 
     async def set_assistant(self, key: ChatKey, assistant_id: int | None) -> None:
         """Bind the chat to an assistant and forget its conversation (a fresh start)."""

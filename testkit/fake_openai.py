@@ -19,7 +19,13 @@ What it serves (answers mirror the shapes of the official OpenAPI spec, errors a
 * ``POST``/``GET /v1/files`` (multipart upload), ``GET``/``DELETE /v1/files/{id}``,
   ``GET /v1/files/{id}/content``;
 * ``POST``/``GET /v1/vector_stores``, ``GET``/``DELETE /v1/vector_stores/{id}``,
-  ``POST``/``GET /v1/vector_stores/{id}/files``.
+  ``POST``/``GET /v1/vector_stores/{id}/files``;
+* ``POST /v1/audio/transcriptions`` (multipart: ``file`` and ``model`` required, unknown fields
+  are violations): the text scripted for the file's bytes in :attr:`FakeOpenAI.transcripts`,
+  else :data:`DEFAULT_TRANSCRIPT` for bytes that look like audio (OGG, MP3, WAV, FLAC, MP4,
+  WebM), else the real 400 ``Audio file might be corrupted or unsupported``;
+* ``POST /v1/audio/speech`` (JSON, checked against the spec): OGG bytes
+  (:func:`fake_speech`), the inputs in :attr:`FakeOpenAI.spoken`.
 
 Anything else is ``404 Invalid URL (METHOD /path)`` as the real API says. Every request is
 recorded in :attr:`FakeOpenAI.requests`; request bodies of ``POST /v1/responses`` (and of the
@@ -129,6 +135,27 @@ _DEFAULT_ERROR_MESSAGE: Final = (
 )
 # Prefix of every request path the fake serves (the SDK's base_url ends in it).
 _PREFIX: Final = "/v1"
+
+#: What a recognisable audio file without a scripted transcript says.
+DEFAULT_TRANSCRIPT: Final = "Hello from a voice note."
+#: File name extensions the transcription endpoint accepts (its error message lists them).
+AUDIO_EXTENSIONS: Final = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+
+
+def looks_like_audio(data: bytes) -> bool:
+    """The magic numbers of the formats the transcription endpoint reads."""
+    return (
+        data.startswith((b"OggS", b"ID3", b"RIFF", b"fLaC", b"\x1a\x45\xdf\xa3"))
+        or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+        or data[4:8] == b"ftyp"
+    )
+
+
+def fake_speech(text: str) -> bytes:
+    """What ``/audio/speech`` answers for ``opus``: an OGG stream (an Opus header page) whose
+    payload carries the text, so tests can tell which answer was spoken."""
+    head = b"OggS\x00\x02" + bytes(20) + b"\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00"
+    return head + text.encode()
 
 
 @dataclass
@@ -694,6 +721,10 @@ class FakeOpenAI(LoopbackServer):
         self.file_contents: dict[str, bytes] = {}
         self.vector_stores: dict[str, JSONDict] = {}
         self.vector_store_files: dict[str, list[JSONDict]] = {}
+        #: Audio bytes -> the text ``/audio/transcriptions`` answers for them ("" for silence).
+        self.transcripts: dict[bytes, str] = {}
+        #: The texts ``/audio/speech`` was asked to speak, in order.
+        self.spoken: list[str] = []
         self.default_reply: Callable[[JSONDict], Reply] = default_reply
         self.classifier: Callable[[JSONDict], str | Reply] = default_classifier
         self.validate = validate
@@ -735,6 +766,8 @@ class FakeOpenAI(LoopbackServer):
             ("POST", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._add_vs_file),
             ("GET", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._list_vs_files),
             ("GET", re.compile(r"/models"), self._list_models),
+            ("POST", re.compile(r"/audio/transcriptions"), self._transcribe),
+            ("POST", re.compile(r"/audio/speech"), self._speech),
         ]
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -1781,6 +1814,60 @@ class FakeOpenAI(LoopbackServer):
         if purpose := rec.query.get("purpose"):
             files = [f for f in files if f["purpose"] == purpose]
         return self._json(_paginate(files, rec.query, default_order="desc"))
+
+    # -- /audio -------------------------------------------------------------------------------
+
+    async def _transcribe(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        body = rec.body or {}
+        known = openapi_check.known_properties(
+            openapi_check.schema_pointer("CreateTranscriptionRequest")
+        )
+        for key in body:
+            if key not in known:
+                self.violations.append(f"POST {rec.path}: Unknown parameter: {key!r}.")
+        upload = body.get("file")
+        if not isinstance(upload, dict):
+            raise _ErrorReply(400, "Missing required parameter: 'file'.", param="file")
+        if not body.get("model"):
+            raise _ErrorReply(400, "Missing required parameter: 'model'.", param="model")
+        name = str(upload.get("filename") or "")
+        if name.rpartition(".")[2].lower() not in AUDIO_EXTENSIONS:
+            formats = ", ".join(f"'{ext}'" for ext in AUDIO_EXTENSIONS)
+            raise _ErrorReply(
+                400, f"Invalid file format. Supported formats: [{formats}]", param="file",
+                code="invalid_value",
+            )  # fmt: skip
+        data: bytes = upload["data"]
+        if data in self.transcripts:
+            text = self.transcripts[data]
+        elif looks_like_audio(data):
+            text = DEFAULT_TRANSCRIPT
+        else:
+            raise _ErrorReply(
+                400, "Audio file might be corrupted or unsupported", param="file",
+                code="invalid_value",
+            )  # fmt: skip
+        if body.get("response_format") == "text":
+            return web.Response(text=text, content_type="text/plain", headers=self._headers())
+        seconds = max(1, len(data) // 2000)
+        usage = {"type": "duration", "seconds": seconds}
+        return self._json({"text": text, "usage": usage})
+
+    async def _speech(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        self._check_request("/audio/speech", rec)
+        body = rec.body or {}
+        for required in ("model", "input", "voice"):
+            if not body.get(required):
+                raise _ErrorReply(400, f"Missing required parameter: '{required}'.", param=required)
+        text = str(body["input"])
+        self.spoken.append(text)
+        audio = fake_speech(text)
+        kind = "audio/ogg" if body.get("response_format") == "opus" else "audio/mpeg"
+        return web.Response(body=audio, content_type=kind, headers=self._headers())
 
     # -- /models (the bot's key check at start-up) ---------------------------------------------
 

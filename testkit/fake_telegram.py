@@ -1241,6 +1241,36 @@ class FakeTelegram(LoopbackServer):
             {**big, "width": width, "height": height},
         ]
 
+    def voice(
+        self, data: bytes, duration: int, *, mime_type: str = "audio/ogg", **fields: Any
+    ) -> dict[str, Any]:
+        """A `voice` field (a voice note, OGG/Opus) for `media_message`, its bytes downloadable;
+        `fields` override what Telegram says of it (e.g. a `file_size` that lies)."""
+        return {"voice": {**self.add_file(data), "duration": duration, "mime_type": mime_type,
+                          **fields}}  # fmt: skip
+
+    def audio(
+        self,
+        data: bytes,
+        duration: int,
+        *,
+        file_name: str | None = "recording.mp3",
+        mime_type: str = "audio/mpeg",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """An `audio` field (a music or audio file) for `media_message`."""
+        audio = {**self.add_file(data), "duration": duration, "mime_type": mime_type, **fields}
+        if file_name is not None:
+            audio["file_name"] = file_name
+        return {"audio": audio}
+
+    def video_note(
+        self, data: bytes, duration: int, *, length: int = 240, **fields: Any
+    ) -> dict[str, Any]:
+        """A `video_note` field (a round video, MP4) for `media_message`."""
+        return {"video_note": {**self.add_file(data), "duration": duration, "length": length,
+                               **fields}}  # fmt: skip
+
     def callback_query(
         self,
         chat_id: int,

@@ -392,7 +392,7 @@ async def test_stream_cut_midway_is_marked_interrupted(
 async def test_classifier_routes_refuse_and_handoff(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
-    bot = await start_bot()
+    bot = await start_bot(classifier_mode="sequential")  # no answer request for these two
     tg.private_text("/start", chat_id=ADMIN_ID)  # bots only reach users who started them
     await tg.wait_for("sendMessage", 1)
     labels = {"you idiot": "abusive", "I want a human": "human"}
@@ -556,7 +556,9 @@ async def test_unsupported_media_gets_a_hint(tg: FakeTelegram, start_bot: Any) -
         }
     )
     [hint] = await tg.wait_for("sendMessage")
-    assert hint.params["text"].startswith("Puedo leer texto y fotos, pero todavía no stickers")
+    assert hint.params["text"].startswith(
+        "Puedo leer texto, fotos y notas de voz, pero todavía no stickers"
+    )
 
 
 async def test_unexpected_errors_reach_the_user_as_a_short_message(

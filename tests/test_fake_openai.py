@@ -30,7 +30,7 @@ from openai.types.responses import (
 from pydantic import BaseModel
 
 from testkit import openapi_check
-from testkit.fake_openai import API_KEY, FakeOpenAI, Reply
+from testkit.fake_openai import API_KEY, DEFAULT_TRANSCRIPT, FakeOpenAI, Reply
 from tests.conftest import eventually
 
 MODEL = "gpt-4o-mini"
@@ -1009,3 +1009,52 @@ async def test_a_stream_the_client_closes_is_cancelled_and_leaves_what_it_did(
     assert stored["status"] == "cancelled" and stored["usage"]["input_tokens"] > 0
     assert [i.get("role") for i in ai.conversations[conv]] == ["user"]  # the input stays
     assert resp_id not in ai.in_flight
+
+
+async def test_transcription_and_speech_in_the_real_shapes(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    ogg = b"OggS\x00\x02" + bytes(20) + b"payload"
+    ai.transcripts[ogg] = "hola"
+    said = await client.audio.transcriptions.create(
+        file=("voice.ogg", ogg, "audio/ogg"), model="gpt-4o-mini-transcribe", language="es"
+    )
+    assert said.text == "hola"
+    [request] = ai.requests_to("/v1/audio/transcriptions")
+    assert request.body is not None and request.body["language"] == "es"
+    assert request.body["file"]["data"] == ogg
+    mp3 = await client.audio.transcriptions.create(
+        file=("a.mp3", b"ID3" + bytes(40), "audio/mpeg"), model="whisper-1"
+    )
+    assert mp3.text == DEFAULT_TRANSCRIPT
+    raw = await client.audio.transcriptions.with_raw_response.create(
+        file=("voice.ogg", ogg, "audio/ogg"), model="gpt-4o-mini-transcribe"
+    )
+    assert openapi_check.violations("CreateTranscriptionResponseJson", json.loads(raw.text)) == []
+
+    with pytest.raises(openai.BadRequestError) as garbage:
+        await client.audio.transcriptions.create(
+            file=("voice.ogg", b"not audio", "audio/ogg"), model="gpt-4o-mini-transcribe"
+        )
+    assert garbage.value.body == {
+        "message": "Audio file might be corrupted or unsupported",
+        "type": "invalid_request_error",
+        "param": "file",
+        "code": "invalid_value",
+    }
+    with pytest.raises(openai.BadRequestError, match="Invalid file format"):
+        await client.audio.transcriptions.create(
+            file=("voice.xyz", ogg, "audio/ogg"), model="gpt-4o-mini-transcribe"
+        )
+
+    speech = await client.audio.speech.create(
+        model="gpt-4o-mini-tts", voice="alloy", input="Hello there", response_format="opus"
+    )
+    assert speech.content.startswith(b"OggS") and speech.content.endswith(b"Hello there")
+    assert ai.spoken == ["Hello there"]
+    assert ai.violations == []
+    await client.audio.speech.create(
+        model="gpt-4o-mini-tts", voice="alloy", input="x", extra_body={"pitch": 3}
+    )
+    assert ai.violations and "pitch" in ai.violations[-1]
+    ai.violations.clear()

@@ -33,7 +33,7 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:
@@ -61,7 +61,7 @@ async def test_postgresql_migrations_build_the_schema_once(postgres: PostgresClu
         applied = [
             tuple(r) for r in await first.run_sql("SELECT version, name FROM schema_migrations")
         ]
-        assert applied == [(10, "0010_initial.sql")]
+        assert applied == [(10, "0010_initial.sql"), (11, "0011_voice_replies.sql")]
         tables = {
             r[0]
             for r in await first.run_sql(
@@ -280,6 +280,24 @@ async def test_chat_records_are_cached_and_follow_changes(database: DatabaseTarg
         assert (await chats.get(keys[2])).chat_type == "changed behind its back"  # type: ignore[union-attr]
         db.drop_caches()
         assert (await chats.get(keys[1])).chat_type == "changed behind its back"  # type: ignore[union-attr]
+    finally:
+        await db.close()
+
+
+async def test_voice_replies_are_off_by_default_and_kept_per_chat(
+    database: DatabaseTarget,
+) -> None:
+    db = await Storage.open(database())
+    try:
+        chats, key, other = db.chats, ChatKey(7), ChatKey(7, 3)
+        assert not (await chats.ensure(key, "supergroup")).voice_replies
+        await chats.ensure(other, "supergroup")
+        await chats.set_voice_replies(key, True)
+        db.drop_caches()
+        assert (await chats.get(key)).voice_replies  # type: ignore[union-attr]
+        assert not (await chats.get(other)).voice_replies  # type: ignore[union-attr]
+        await chats.set_voice_replies(key, False)
+        assert not (await chats.get(key)).voice_replies  # type: ignore[union-attr]
     finally:
         await db.close()
 

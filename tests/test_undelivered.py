@@ -229,3 +229,25 @@ async def test_a_retried_reply_without_the_model_puts_the_question_on_record_onc
     assert texts[0].startswith(DELAY_NOTE) and len(texts) == 2
     entries = await running.storage.transcript.recent(ChatKey(89), 10)
     assert [(e.role, e.text) for e in entries] == [("user", "you are useless")]
+
+
+async def test_a_voice_notes_retry_neither_transcribes_nor_quotes_again(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, quick_retries: None
+) -> None:
+    running = await _start(start_bot)
+    voice = b"OggS\x00\x02" + bytes(20) + b"retried-voice"
+    ai.transcripts[voice] = "are you there?"
+    tg.fail_next("sendMessage", status=502, retry_after=None, count=10, after=1)  # the quote passes
+    tg.media_message(tg.voice(voice, 2), chat_id=82)
+    await eventually(lambda: _has(tg, 82, "Echo: are you there?"), timeout=30)
+    await eventually(lambda: _equals(_states(running), ["done"]))
+    texts = tg.sent_texts(82)
+    assert texts[0] == "🎤 are you there?" and texts[1].startswith(DELAY_NOTE)
+    assert texts[2:] == ["Echo: are you there?"]
+    assert len(ai.requests_to("/v1/audio/transcriptions")) == 1 and _answers(ai) == 1
+    assert len(tg.calls_to("getFile")) == 1
+    entries = await running.storage.transcript.recent(ChatKey(82), 10)
+    assert [(e.role, e.text) for e in entries] == [
+        ("user", "🎤 are you there?"),
+        ("assistant", "Echo: are you there?"),
+    ]

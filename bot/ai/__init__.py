@@ -1,6 +1,7 @@
 """OpenAI services: conversations, the classifier, the assistant's streamed answers."""
 
 from bot.ai.assistant import AnswerStream, AssistantService, ToolLoopExceeded, ToolRunner
+from bot.ai.audio import AudioService, AudioUnreadable
 from bot.ai.classifier import Classifier
 from bot.ai.client import build_openai_client, build_transport
 from bot.ai.conversations import ConversationService
@@ -30,6 +31,8 @@ __all__ = [
     "AIUnavailable",
     "AnswerStream",
     "AssistantService",
+    "AudioService",
+    "AudioUnreadable",
     "Classifier",
     "ContextTooLong",
     "ConversationGone",
