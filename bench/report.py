@@ -43,6 +43,12 @@ METRICS: tuple[Metric, ...] = (
         "<= 4.0",
     ),
     Metric(
+        "first_text_ms_classifier_400",
+        "update -> first visible text, classifier 400 ms, first token 800 ms",
+        "ms",
+        "<= 850",
+    ),
+    Metric(
         "wall_s_100_chats_default_limits",
         "100 new chats at once, model 1 s, Telegram's default limits: all answered",
         "s",

@@ -200,6 +200,7 @@ async def run_main_process(
                 await _saturation_pass(rig, mode, warm, results)
             if "stream" in selected:
                 await _stream_passes(rig, mode, warm, results, profile)
+                await _first_text_pass(rig, warm, results)
         results.extra(
             "bot_rss_mb_main_end",
             rig.bot.rss_mb(),
@@ -407,6 +408,32 @@ async def _stream_passes(
     )
     _warn_if_harness_bound(results, "stream pass", long_w)
     _check(rig, results, "stream passes")
+
+
+FIRST_TEXT_CLASSIFIER_LATENCY = 0.4
+FIRST_TEXT_MODEL_LATENCY = 0.8
+FIRST_TEXT_MESSAGES = 20
+
+
+async def _first_text_pass(rig: Rig, warm: list[int], results: Results) -> None:
+    """What a person feels: update available -> first visible text, with a classifier of
+    400 ms and the answer's first token 800 ms after its request."""
+    rig.openai.classifier_latency = FIRST_TEXT_CLASSIFIER_LATENCY
+    plan = long_plan(40, FIRST_TEXT_MODEL_LATENCY, TOKEN_DELAY)
+    msgs = await rig.paced(
+        warm, 4, FIRST_TEXT_MESSAGES / 4, plan, max_wait=_timeout(FIRST_TEXT_MESSAGES) + 5
+    )
+    first = _ms(min(m.first_partial, m.final) - m.pushed for m in msgs)
+    results.add("first_text_ms_classifier_400", percentile(first, 50))
+    results.extra("first_text_p99_ms_classifier_400", percentile(first, 99), "same, p99, ms")
+    results.notes["first_text_ms_classifier_400"] = (
+        f"{len(msgs)} texts at 4/s to existing chats; classifier "
+        f"{FIRST_TEXT_CLASSIFIER_LATENCY * 1000:.0f} ms, the answer's first token "
+        f"{FIRST_TEXT_MODEL_LATENCY * 1000:.0f} ms after its request, 40 deltas; update "
+        "available -> first sendMessageDraft or sendMessage received, median"
+    )
+    rig.openai.classifier_latency = CLASSIFIER_LATENCY
+    _check(rig, results, "first-text pass")
 
 
 async def _saturation_pass(rig: Rig, mode: Mode, warm: list[int], results: Results) -> None:
