@@ -43,6 +43,7 @@ from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
 from bot.ordering import ChatOrderedProcessor
+from bot.stopping import Stops
 from bot.telegram_http import AiohttpRequest
 from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
@@ -220,12 +221,14 @@ def settle_gc() -> None:
 def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
     """What handlers call, each built with only what it uses."""
     r, store, settings = resources, resources.storage, resources.settings
+    stops = Stops()
     answerer = Answerer(
         settings,
         chats=store.chats,
         assistants=store.assistants,
         transcript=store.transcript,
         usage=store.usage,
+        stops=stops,
         conversations=r.conversations,
         classifier=r.classifier,
         assistant=r.assistant,
@@ -258,6 +261,7 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
         usage=store.usage,
         languages=store.languages,
         inbox=inbox,
+        stops=stops,
     )
 
 

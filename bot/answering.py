@@ -38,6 +38,7 @@ from bot.i18n import t
 from bot.images import PreparedImage
 from bot.inbox import KeptAnswer, UpdateFacts
 from bot.routing import Route, notify_admins, route_for
+from bot.stopping import Stops
 from bot.tools import ToolContext, ToolRegistry
 from storage import (
     Assistant,
@@ -66,6 +67,10 @@ _INCOMPLETE_NOTES = {
     "max_output_tokens": "answer_cut_length",
     "content_filter": "answer_cut_filter",
 }
+
+
+class _Stopped(Exception):
+    """The asker pressed Stop."""
 
 
 class _Gate:
@@ -154,6 +159,7 @@ class Answerer:
         assistants: AssistantRepository,
         transcript: TranscriptRepository,
         usage: UsageRepository,
+        stops: Stops,
         conversations: ConversationService,
         classifier: Classifier,
         assistant: AssistantService,
@@ -169,6 +175,7 @@ class Answerer:
         self._assistants = assistants
         self._transcript = transcript
         self._usage = usage
+        self._stops = stops
         self._conversations = conversations
         self._classifier = classifier
         self._assistant = assistant
@@ -455,6 +462,7 @@ class Answerer:
             assistant = await self._assistants.default()
         assert assistant is not None, "the default assistant is created at start-up"
 
+        stop = self._stops.open(incoming.key.chat_id, incoming.user_id)
         reply = StreamingReply(
             bot,
             incoming.dest,
@@ -462,6 +470,9 @@ class Answerer:
             edit_interval=settings.stream_edit_interval_seconds,
             typing_delay=settings.typing_delay_seconds,
             first_preview_delay=settings.stream_first_preview_delay_seconds,
+            stop_markup=stop.markup(incoming.lang),
+            stop_text=t(incoming.lang, "stop_writing"),
+            stop_after=settings.stop_button_after_seconds,
         )
         reply.start()
         # The instructions and tools are the start of every request's prefix: the same each turn
@@ -523,17 +534,32 @@ class Answerer:
         route = route_for(settings, await label)
         question = Question(turn.transcript_text, route.label, time.time())
         if route.action != "answer":  # speculative, and not to be answered: no trace of it
+            self._stops.close(stop)
             streaming.cancel()
             await asyncio.wait([streaming])
             await reply.close()
             await self._discard(incoming, run, input_signatures(user_input))
             return route, None
         gate.open()
+        # Until the stream ends, or the asker presses Stop (bot/stopping.py).
+        pressed = asyncio.create_task(stop.pressed.wait(), name="stop-pressed")
+        await asyncio.wait([streaming, pressed], return_when=asyncio.FIRST_COMPLETED)
+        pressed.cancel()
+        stopped = stop.pressed.is_set() and not streaming.done()
+        self._stops.close(stop)
 
         answer: str | None = None
         status = "completed"
         try:
             try:
+                if stopped:
+                    streaming.cancel()
+                    await asyncio.wait([streaming])
+                    await self._stopped(incoming, run, reply.text)
+                    note = t(incoming.lang, "answer_stopped")
+                    answer = f"{reply.text}\n\n_{note}_" if reply.text.strip() else f"_{note}_"
+                    status = "stopped"
+                    raise _Stopped
                 await streaming
                 stream = run.stream
                 assert stream is not None  # the task started one
@@ -542,13 +568,15 @@ class Answerer:
                 answer, status = _ending(stream, with_sources(reply.text, sources), incoming.lang)
                 if run.notice:
                     answer = f"_{run.notice}_\n\n{answer}"
+            except _Stopped:
+                pass
             except StreamInterrupted as exc:
                 log.warning("chat %s: answer stream %s: %s", incoming.key.chat_id, exc.outcome, exc)
                 note = "interrupted" if exc.outcome == "interrupted" else "answer_failed"
                 answer = f"{reply.text}\n\n_{t(incoming.lang, note)}_"
                 status = exc.outcome
             stream = run.stream
-            assert stream is not None
+            assert stream is not None and answer is not None  # every way out above set it
             await reply.finish(answer)
             # Delivered: on record at once, nothing in between (a crash here answers twice).
             await self._write_answer(
@@ -588,6 +616,22 @@ class Answerer:
                 streaming.cancel()
             await reply.close()
         return route, answer
+
+    async def _stopped(self, incoming: Incoming, run: _Run, shown: str) -> None:
+        """An answer stopped by its asker: count what it cost (OpenAI stops a response whose
+        stream is closed) and leave the conversation ending with what the user saw of it."""
+        stream = run.stream
+        if stream is None:
+            return
+        try:
+            for response_id in [r for r in stream.response_ids if r not in stream.usage.counted]:
+                settled = await self._conversations.settled(response_id)
+                if settled is not None:
+                    stream.usage.add_response(settled)
+            await self._conversations.end_with(run.conversation_id, shown)
+        except AIError as exc:  # the stopped answer is still delivered and recorded
+            log.warning("chat %s: after a stop: %s", incoming.key.chat_id, exc)
+        log.info("chat %s: answer stopped by the user", incoming.key.chat_id)
 
     async def _discard(self, incoming: Incoming, run: _Run, inputs: list[tuple[str, str]]) -> None:
         """A speculative answer the route did not want: its stream is closed; wait until OpenAI

@@ -251,6 +251,9 @@ class Settings(BaseSettings):
     typing_delay_seconds: float = Field(default=0.8, ge=0)
     #: The first preview of a streamed answer waits this long: shorter answers need none.
     stream_first_preview_delay_seconds: float = Field(default=0.05, ge=0, le=1)
+    #: Private chats: an answer still streaming this long after its first text gets a message
+    #: with a Stop button (groups have it on the streamed message itself).
+    stop_button_after_seconds: float = Field(default=2.0, ge=0)
     #: Seconds between draft updates of a streamed answer in private chats.
     stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
     #: Messages left unanswered by a crash are answered at start-up if younger than this (s).

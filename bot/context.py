@@ -19,6 +19,7 @@ from bot.assistant_admin import AdminActions
 from bot.config import Settings
 from bot.inbox import Inbox, UpdateFacts
 from bot.limits import Limits
+from bot.stopping import Stops
 from bot.vision import VisionPreparer
 from bot.voice import VoiceService
 from storage import ChatRepository, LanguageRepository, TranscriptRepository, UsageRepository
@@ -40,6 +41,7 @@ class Collaborators:
     usage: UsageRepository
     languages: LanguageRepository
     inbox: Inbox
+    stops: Stops
 
 
 class BotData:
@@ -121,6 +123,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     @property
     def inbox(self) -> Inbox:
         return self._parts.inbox
+
+    @property
+    def stops(self) -> Stops:
+        return self._parts.stops
 
 
 BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -86,7 +86,12 @@ _retry_transient = retry(
 
 
 @_retry_transient
-async def send_rendered(bot: Bot, dest: Destination, rendered: Rendered) -> Message:
+async def send_rendered(
+    bot: Bot,
+    dest: Destination,
+    rendered: Rendered,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message:
     """Send one message; if Telegram rejects the entities, send the same text plain."""
     reply = (
         ReplyParameters(message_id=dest.reply_to, allow_sending_without_reply=True)
@@ -100,13 +105,18 @@ async def send_rendered(bot: Bot, dest: Destination, rendered: Rendered) -> Mess
             entities=rendered.entities or None,
             message_thread_id=dest.thread_id,
             reply_parameters=reply,
+            reply_markup=markup,
         )
     except BadRequest as exc:
         if not (rendered.entities and _is_entity_error(exc)):
             raise
         log.warning("entities rejected (%s); sending plain text", exc.message)
         return await bot.send_message(
-            dest.chat_id, rendered.text, message_thread_id=dest.thread_id, reply_parameters=reply
+            dest.chat_id,
+            rendered.text,
+            message_thread_id=dest.thread_id,
+            reply_parameters=reply,
+            reply_markup=markup,
         )
 
 
@@ -132,8 +142,19 @@ class StreamingReply:
         edit_interval: float,
         typing_delay: float = 0.0,
         first_preview_delay: float = 0.0,
+        stop_markup: InlineKeyboardMarkup | None = None,
+        stop_text: str = "",
+        stop_after: float = 0.0,
     ) -> None:
         self._bot = bot
+        #: The Stop button (bot/stopping.py): on the preview message in groups; in private
+        #: chats on a message of its own (`stop_text`) once the answer streams for `stop_after`
+        #: seconds after its first text, deleted when the answer ends. None: no button.
+        self._stop_markup = stop_markup
+        self._stop_text = stop_text
+        self._stop_after = stop_after
+        self._stop_message: Message | None = None
+        self._stop_task: asyncio.Task[None] | None = None
         self._dest = dest
         self._interval = draft_interval if dest.is_private else edit_interval
         self._typing_delay = typing_delay
@@ -165,7 +186,34 @@ class StreamingReply:
         self._parts.append(delta)
         if self._pusher is None:
             self._pusher = asyncio.create_task(self._push_loop(), name="stream-preview")
+            if self._stop_markup is not None and self._dest.is_private and self._stop_text:
+                self._stop_task = asyncio.create_task(self._offer_stop(), name="stop-button")
         self._dirty.set()
+
+    async def _offer_stop(self) -> None:
+        """Private chats: the Stop button on a message of its own, for answers still streaming
+        after `stop_after` seconds (shorter ones never show it)."""
+        await asyncio.sleep(self._stop_after)
+        if self._closed:
+            return
+        with contextlib.suppress(TelegramError):
+            self._stop_message = await self._bot.send_message(
+                self._dest.chat_id,
+                self._stop_text,
+                message_thread_id=self._dest.thread_id,
+                reply_markup=self._stop_markup,
+                disable_notification=True,
+            )
+
+    async def _withdraw_stop(self) -> None:
+        task, self._stop_task = self._stop_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        message, self._stop_message = self._stop_message, None
+        if message is not None:
+            with contextlib.suppress(TelegramError):
+                await self._bot.delete_message(self._dest.chat_id, message.message_id)
 
     async def _keep_typing(self) -> None:
         # An answer whose text shows within the delay needs no typing indicator (one call less).
@@ -210,10 +258,15 @@ class StreamingReply:
                     message_thread_id=self._dest.thread_id,
                 )
             elif self._preview is None:
-                self._preview = await send_rendered(self._bot, self._dest, Rendered(text))
-            else:
+                self._preview = await send_rendered(
+                    self._bot, self._dest, Rendered(text), self._stop_markup
+                )
+            else:  # the button stays while it streams (an edit without it would remove it)
                 await self._bot.edit_message_text(
-                    text, chat_id=self._dest.chat_id, message_id=self._preview.message_id
+                    text,
+                    chat_id=self._dest.chat_id,
+                    message_id=self._preview.message_id,
+                    reply_markup=self._stop_markup,
                 )
         except Forbidden:
             raise
@@ -229,6 +282,7 @@ class StreamingReply:
         """Stop previews; waits for one in flight so it cannot land after the final text."""
         self._closed = True
         self._stop_typing()
+        await self._withdraw_stop()
         if self._pusher is not None:
             self._dirty.set()
             pusher, self._pusher = self._pusher, None

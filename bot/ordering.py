@@ -34,6 +34,7 @@ from telegram.ext import BaseUpdateProcessor
 from bot.delivery import topic_of
 from bot.inbox import Inbox, UpdateFacts
 from bot.sanitize import ids_fit
+from bot.stopping import is_stop_press
 from storage.chats import ChatKey
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 "update %s dropped: an id beyond 64 bits", getattr(update, "update_id", "?")
             )
             _close(coroutine)
+            return
+        if is_stop_press(update):  # the answer it stops holds its chat's turn: run it now
+            await coroutine
             return
         key = chat_key_of(update)
         if key is None:

@@ -13,6 +13,7 @@ from handlers import (
     knowledge,
     languages,
     photos,
+    stop,
     text,
     unsupported,
     voice,
@@ -24,6 +25,7 @@ def register_all(app: BotApplication) -> None:
     guided flows (they own the admin's replies mid-flow), then commands, then content."""
     languages.register(app)
     gate.register(app)
+    stop.register(app)  # before the flows: a press stops an answer whatever else runs
     assistant_flows.register(app)
     commands.register(app)
     camera.register(app)

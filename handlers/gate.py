@@ -82,7 +82,7 @@ async def admins_only(update: Update, context: BotContext) -> None:
 
 
 async def admin_buttons(update: Update, context: BotContext) -> None:
-    """A button press: every button is an admin's; anyone else gets the pop-up."""
+    """A button press: every button but Stop is an admin's; anyone else gets the pop-up."""
     user = update.effective_user
     if user is None or not context.access.is_admin(user.id):
         await refuse_button(update, context)
@@ -95,4 +95,5 @@ def register(app: BotApplication) -> None:
     app.add_handler(CommandHandler(ADMIN_COMMANDS, admins_only), group=-1)
     app.add_handler(MessageHandler(KNOWLEDGE_CAPTION, admins_only), group=-1)
     app.add_handler(MessageHandler(CONTENT, allowed_content), group=-1)
-    app.add_handler(CallbackQueryHandler(admin_buttons), group=-1)
+    # every button is an admin's, but Stop (handlers/stop.py checks who pressed it)
+    app.add_handler(CallbackQueryHandler(admin_buttons, pattern=r"^(?!stop:)"), group=-1)

@@ -11,6 +11,7 @@ from bot.answering import Answerer, Incoming
 from bot.config import Settings
 from bot.delivery import Destination
 from bot.i18n import t
+from bot.stopping import Stops
 from storage import Assistant, ChatKey
 from testkit.fake_telegram import TOKEN
 from tests.unit_fakes import (
@@ -77,6 +78,7 @@ class Turn:
             assistants=cast(Any, MemoryAssistants(DEFAULT)),
             transcript=cast(Any, self.transcript),
             usage=cast(Any, self.usage),
+            stops=Stops(),
             conversations=cast(Any, self.conversations),
             classifier=cast(Any, self.classifier),
             assistant=cast(Any, self.assistant),

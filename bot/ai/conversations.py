@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import openai
 
@@ -140,3 +140,21 @@ class ConversationService:
         except openai.OpenAIError as exc:
             raise translate(exc) from exc
         return len(doomed)
+
+    async def end_with(self, conversation_id: str, text: str) -> bool:
+        """Make the conversation end with the assistant's `text` (what a stopped answer had
+        shown) unless its newest item already is an assistant message; True when added."""
+        if self._client is None or not text.strip():
+            return False
+        try:
+            page = await self._client.conversations.items.list(
+                conversation_id, order="desc", limit=1
+            )
+            newest = page.data[0].to_dict() if page.data else {}
+            if _signature(newest)[0] == "assistant":
+                return False
+            item = {"type": "message", "role": "assistant", "content": text}
+            await self._client.conversations.items.create(conversation_id, items=[cast(Any, item)])
+        except openai.OpenAIError as exc:
+            raise translate(exc) from exc
+        return True
