@@ -265,7 +265,11 @@ async def start_http(
             )
             log.info("webhook set: Telegram posts updates to %s", settings.telegram_webhook_url)
         return
-    info = await app.bot.get_webhook_info()
+    try:
+        info = await app.bot.get_webhook_info()
+    except TelegramError as exc:  # only for the warning: polling deletes a webhook anyway
+        log.debug("getWebhookInfo failed: %s", exc)
+        return
     if info.url:
         log.warning(
             "a webhook was set for this bot (%s): it is deleted so that long polling works",
