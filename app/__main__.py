@@ -11,7 +11,9 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
+from typing import Any
 
 from telegram import Update
 
@@ -80,6 +82,15 @@ def _run(settings: Settings) -> int:
     except Exception as exc:
         loop.close()
         return _failed(exc, settings)
+    if settings.webhook_mode:
+        log.info("starting in webhook mode")
+        try:
+            loop.run_until_complete(serve_webhook(app))
+        except Exception as exc:
+            return _failed(exc, settings)
+        finally:
+            loop.close()
+        return 0
     log.info("starting long polling")
     try:
         # run_polling handles SIGINT/SIGTERM: stops fetching, finishes handlers, runs
@@ -92,6 +103,29 @@ def _run(settings: Settings) -> int:
     except Exception as exc:
         return _failed(exc, settings)
     return 0
+
+
+async def serve_webhook(app: Any) -> None:
+    """run_polling's life without the Updater: the webhook server starts in post_init.
+    SIGINT/SIGTERM stop it: no new updates, those running finish (the grace), post_shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        try:
+            await stop.wait()
+        finally:
+            if app.running:
+                await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 from telegram import BotCommandScope, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -42,6 +43,7 @@ from bot.flood import PriorityRateLimiter
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
 from bot.limits import Limits
+from bot.metrics import BotMetrics, MeteredTransport
 from bot.ordering import ChatOrderedProcessor
 from bot.stopping import Stops
 from bot.telegram_http import AiohttpRequest
@@ -49,6 +51,7 @@ from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
 from bot.vision import VisionPreparer
 from bot.voice import VoiceService
+from bot.webserver import BotWebServer, WebhookReceiver
 from storage import (
     AssistantChanges,
     Storage,
@@ -61,6 +64,9 @@ GC_GEN0_THRESHOLD = 20_000
 
 #: Finished inbox rows are kept this long (seconds) for duplicate detection, then pruned.
 INBOX_RETENTION_SECONDS = 7 * 86_400
+
+#: /healthz waits this long (s) for the database's answer to a trivial query.
+HEALTH_DB_TIMEOUT = 3.0
 
 
 @dataclass(slots=True)
@@ -90,11 +96,18 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
     """Stops like PTB's Application (no new updates, finish what is running), but only waits
     `grace_seconds`: then unfinished updates are cancelled and stay in the inbox."""
 
-    def __init__(self, *, grace_seconds: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *, grace_seconds: float, metrics: BotMetrics | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.grace_seconds = grace_seconds
         #: Set in post_init, cleared in post_shutdown (tests read the stores through it).
         self.resources: Resources | None = None
+        #: This application's metrics (its own registry), served at /metrics.
+        self.metrics = metrics or BotMetrics()
+        #: The webhook / health / metrics server, when one runs (started at the end of
+        #: post_init, stopped first thing in stop).
+        self.web: BotWebServer | None = None
 
     async def initialize(self) -> None:
         try:
@@ -105,7 +118,13 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
             await self.bot.shutdown()
             raise
 
+    async def stop_web(self) -> None:
+        web, self.web = self.web, None
+        if web is not None:
+            await web.stop()
+
     async def stop(self) -> None:
+        await self.stop_web()  # no new webhook updates (Telegram keeps them for the next start)
         processor = self.update_processor
         timer = None
         if isinstance(processor, ChatOrderedProcessor):
@@ -131,6 +150,7 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
 def build_application(settings: Settings) -> BotApplication:
     """Everything wired but nothing opened: resources open in post_init, close in post_shutdown."""
     context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    metrics = BotMetrics()
     albums = AlbumCoalescer(
         quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
     )
@@ -146,12 +166,16 @@ def build_application(settings: Settings) -> BotApplication:
         max_retries=5,
     )
     processor = ChatOrderedProcessor(
-        settings.max_concurrent_chats, albums, max_age=settings.inbox_replay_max_age_seconds
+        settings.max_concurrent_chats,
+        albums,
+        max_age=settings.inbox_replay_max_age_seconds,
+        metrics=metrics,
     )
     application = (
         ApplicationBuilder()
         .application_class(
-            GracefulApplication, kwargs={"grace_seconds": settings.shutdown_grace_seconds}
+            GracefulApplication,
+            kwargs={"grace_seconds": settings.shutdown_grace_seconds, "metrics": metrics},
         )
         .bot(
             PollingBot(
@@ -159,9 +183,11 @@ def build_application(settings: Settings) -> BotApplication:
                 base_url=settings.telegram_base_url,
                 base_file_url=settings.telegram_base_file_url,
                 rate_limiter=rate_limiter,
-                request=AiohttpRequest(connection_pool_size=pool),
+                request=AiohttpRequest(connection_pool_size=pool, observe=metrics.telegram_call),
                 get_updates_request=AiohttpRequest(
-                    connection_pool_size=1, read_timeout=poll_read_timeout
+                    connection_pool_size=1,
+                    read_timeout=poll_read_timeout,
+                    observe=metrics.telegram_call,
                 ),
             )
         )
@@ -184,8 +210,9 @@ def _opener(
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         app = cast(BotApplication, application)
-        resources = await open_services(settings)
-        cast(GracefulApplication, application).resources = resources
+        graceful = cast(GracefulApplication, application)
+        resources = await open_services(settings, graceful.metrics)
+        graceful.resources = resources
         inbox = Inbox(resources.storage.inbox, app.bot)
         app.bot_data.collaborators = collaborators(resources, inbox)
         processor.attach_inbox(inbox, app.process_update)
@@ -198,10 +225,79 @@ def _opener(
             resources.storage.languages,
             await resources.storage.take_new_database_notice(),
         )
+        await start_http(app, settings, processor)
         settle_gc()
         log.info("bot @%s ready", app.bot.username)
 
     return post_init
+
+
+async def start_http(
+    app: BotApplication, settings: Settings, processor: ChatOrderedProcessor
+) -> None:
+    """Webhook mode: the webhook server, then setWebhook (WEBHOOK_REGISTER). Polling mode: the
+    /healthz and /metrics server when METRICS_PORT is set, and a warning about a webhook left
+    set (PTB's Updater deletes it before it polls, as Telegram refuses getUpdates while one is)."""
+    graceful = cast(GracefulApplication, app)
+    receiver = None
+    if settings.webhook_mode:
+        assert settings.webhook_secret_token is not None  # Settings requires it
+        receiver = WebhookReceiver(
+            secret=settings.webhook_secret_token.get_secret_value(),
+            bot=app.bot,
+            record=processor.record_received,
+            enqueue=app.update_queue.put,
+            metrics=graceful.metrics,
+        )
+    if receiver is not None or settings.metrics_port is not None:
+        web = BotWebServer(
+            host=settings.webhook_listen if receiver else "0.0.0.0",
+            port=settings.webhook_port if receiver else settings.metrics_port or 0,
+            health=_health_check(graceful, settings),
+            metrics=graceful.metrics,
+            webhook=(settings.webhook_path, receiver) if receiver else None,
+        )
+        await web.start()
+        graceful.web = web
+    if settings.webhook_mode:
+        if settings.webhook_register:
+            assert settings.telegram_webhook_url and settings.webhook_secret_token
+            await app.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.webhook_secret_token.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+                drop_pending_updates=False,
+            )
+            log.info("webhook set: Telegram posts updates to %s", settings.telegram_webhook_url)
+        return
+    try:
+        info = await app.bot.get_webhook_info()
+    except TelegramError as exc:  # only for the warning: polling deletes a webhook anyway
+        log.debug("getWebhookInfo failed: %s", exc)
+        return
+    if info.url:
+        log.warning(
+            "a webhook was set for this bot (%s): it is deleted so that long polling works",
+            urlsplit(info.url).hostname,
+        )
+
+
+def _health_check(app: GracefulApplication, settings: Settings) -> Callable[[], Any]:
+    """/healthz: None when the database answers and the update loop runs, else why not."""
+
+    async def health() -> str | None:
+        resources = app.resources
+        if resources is None or not app.running:
+            return "the update loop is not running"
+        if not settings.webhook_mode and (app.updater is None or not app.updater.running):
+            return "not polling Telegram"
+        try:
+            await asyncio.wait_for(resources.storage.ping(), HEALTH_DB_TIMEOUT)
+        except Exception as exc:
+            return f"the database does not answer ({type(exc).__name__})"
+        return None
+
+    return health
 
 
 def settle_gc() -> None:
@@ -265,7 +361,7 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
     )
 
 
-async def open_services(settings: Settings) -> Resources:
+async def open_services(settings: Settings, metrics: BotMetrics | None = None) -> Resources:
     """Open the database and the OpenAI client, ensure the default assistant."""
     storage = await Storage.open(settings.database)
     try:
@@ -290,6 +386,8 @@ async def open_services(settings: Settings) -> Resources:
     client = build_openai_client(settings)
     # The requests of every message: OPENAI_TRANSPORT (lean by default), configured like the client.
     transport = build_transport(settings, client)
+    if metrics is not None:
+        transport = MeteredTransport(transport, metrics)
 
     async def close_openai() -> None:
         await transport.close()
@@ -331,8 +429,10 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     resources = graceful.resources
     app.bot_data.collaborators = None
     if resources is None:
+        await graceful.stop_web()
         return
     graceful.resources = None
+    await graceful.stop_web()
     await resources.http.aclose()
     await resources.close_openai()
     await resources.storage.close()
@@ -376,6 +476,9 @@ async def on_error(update: object, context: BotContext) -> None:
     is retried later (`_retry_later`): no error message then, the answer itself comes, late.
     """
     error = context.error
+    application = getattr(context, "application", None)  # unit tests pass a bare context
+    if error is not None and isinstance(application, GracefulApplication):
+        application.metrics.error(type(error).__name__)
     if update is None and isinstance(error, Conflict):
         return
     if update is None and isinstance(error, TelegramError):

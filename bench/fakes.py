@@ -276,6 +276,10 @@ class LeanTelegram(_Server):
     def _get_me(self, params: dict[str, str]) -> bytes:
         return b'{"ok":true,"result":' + _dumps(BOT_USER).encode() + b"}"
 
+    def _get_webhook_info(self, params: dict[str, str]) -> bytes:
+        info = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        return b'{"ok":true,"result":' + _dumps(info).encode() + b"}"
+
     def _get_file(self, params: dict[str, str]) -> bytes:
         file_id = params.get("file_id", "")
         content = self._files.get(file_id)
@@ -300,6 +304,7 @@ class LeanTelegram(_Server):
 _HANDLERS = {
     "getMe": LeanTelegram._get_me,
     "getFile": LeanTelegram._get_file,
+    "getWebhookInfo": LeanTelegram._get_webhook_info,
     "sendMessage": LeanTelegram._send_message,
     "sendMessageDraft": LeanTelegram._send_message_draft,
     "editMessageText": LeanTelegram._edit_message_text,

@@ -133,6 +133,10 @@ def _split_ids(value: Any) -> Any:
     return value
 
 
+#: Telegram's allowed characters of a webhook's secret_token (setWebhook).
+_WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; names are the environment variables, upper-cased."""
 
@@ -153,6 +157,17 @@ class Settings(BaseSettings):
     telegram_group_rate_limit_per_minute: float = Field(default=20.0, gt=0)
     #: Long-polling timeout for getUpdates, seconds.
     telegram_poll_timeout: int = Field(default=30, ge=0, le=50)
+    #: Public HTTPS URL Telegram posts updates to; set: webhook mode instead of long polling.
+    telegram_webhook_url: str | None = None
+    #: Telegram sends it in X-Telegram-Bot-Api-Secret-Token; required in webhook mode.
+    webhook_secret_token: SecretStr | None = None
+    #: Where the webhook server (and /healthz, /metrics) listens in webhook mode.
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    #: This replica calls setWebhook at start (false: another replica or the operator does).
+    webhook_register: bool = True
+    #: Polling mode: serve /healthz and /metrics on this port (unset: no HTTP server).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # --- OpenAI -----------------------------------------------------------------------------
     openai_api_key: SecretStr
@@ -282,6 +297,41 @@ class Settings(BaseSettings):
                 "string of letters, digits, '_' and '-'); copy it again from @BotFather"
             )
         return SecretStr(token)
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # empty: long polling
+        url = value.strip()
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                "Telegram only posts to an https:// URL with a host, e.g. "
+                "https://bot.example.org/hook"
+            )
+        return url
+
+    @field_validator("webhook_secret_token")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        secret = value.get_secret_value().strip()
+        if not _WEBHOOK_SECRET_SHAPE.fullmatch(secret):
+            # Never the value itself.
+            raise ValueError("Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - only")
+        return SecretStr(secret)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url is not None and self.webhook_secret_token is None:
+            raise ValueError(
+                "WEBHOOK_SECRET_TOKEN is missing: webhook mode (TELEGRAM_WEBHOOK_URL is set) "
+                "needs a secret of 1-256 characters A-Z, a-z, 0-9, _ and - "
+                "(see .env.example)"
+            )
+        return self
 
     @field_validator("openai_api_key")
     @classmethod
@@ -427,6 +477,16 @@ class Settings(BaseSettings):
 
     # --- derived ----------------------------------------------------------------------------
     @property
+    def webhook_mode(self) -> bool:
+        """Updates arrive by webhook (TELEGRAM_WEBHOOK_URL set) rather than by long polling."""
+        return self.telegram_webhook_url is not None
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Telegram's requests arrive at (a reverse proxy keeps it): `/hook`."""
+        return urlsplit(self.telegram_webhook_url or "").path or "/"
+
+    @property
     def uses_postgresql(self) -> bool:
         return self.database_url.startswith(POSTGRESQL_SCHEMES)
 
@@ -481,6 +541,8 @@ class Settings(BaseSettings):
         ]
         if self.safety_identifier_salt is not None:
             values.append(self.safety_identifier_salt.get_secret_value())
+        if self.webhook_secret_token is not None:
+            values.append(self.webhook_secret_token.get_secret_value())
         if self.uses_postgresql:
             password = urlsplit(self.database_url).password
             if password:
@@ -504,6 +566,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
+        if not error["loc"]:  # a check across settings, phrased in full by its validator
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"{message}.") from None
         field = str(error["loc"][0]) if error["loc"] else "settings"
         name = field.upper()
         inner = error["loc"][1:]

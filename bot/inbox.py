@@ -145,6 +145,8 @@ class Inbox:
         self._replaying: dict[int, float] = {}
         #: The one record of open updates: admitted, not finished yet.
         self._open: dict[int, UpdateFacts] = {}
+        #: Updates `receive` recorded (webhook) that were not admitted yet: when received.
+        self._received: dict[int, float] = {}
 
     def wants(self, update: object) -> bool:
         """User messages that may need work: private ones, and group ones meant for us."""
@@ -166,6 +168,10 @@ class Inbox:
         if replayed_at is not None:
             facts = self._open[update_id] = UpdateFacts(update_id, replayed_at, late=True)
             return facts
+        received_at = self._received.pop(update_id, None)
+        if received_at is not None:  # its row was written when it arrived (`receive`)
+            facts = self._open[update_id] = UpdateFacts(update_id, received_at)
+            return facts
         if update_id in self._open:
             return None  # a duplicate delivery while the first one is still being answered
         payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -180,6 +186,20 @@ class Inbox:
             return None
         facts = self._open[update_id] = UpdateFacts(update_id, received)
         return facts
+
+    async def receive(self, update: Update, key: ChatKey) -> bool:
+        """Record a webhook update before Telegram is answered (so a replica that dies before
+        recording it gets it again); `admit` then opens its facts without a second write.
+        False for a duplicate; raises when the database fails (Telegram retries then)."""
+        update_id = update.update_id
+        if update_id in self._open or update_id in self._received or update_id in self._replaying:
+            return False
+        payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        received = self.clock()
+        if not await self._repo.accept(update_id, key.chat_id, key.thread_id, payload):
+            return False
+        self._received[update_id] = received
+        return True
 
     async def give_up(self, facts: UpdateFacts) -> None:
         """Too old to deliver any more: the rows are expired (never replayed), not done."""

@@ -33,6 +33,7 @@ from telegram.ext import BaseUpdateProcessor
 
 from bot.delivery import topic_of
 from bot.inbox import Inbox, UpdateFacts
+from bot.metrics import BotMetrics
 from bot.sanitize import ids_fit
 from bot.stopping import is_stop_press
 from storage.chats import ChatKey
@@ -111,8 +112,12 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         max_age: float = 3600.0,
         retry_first_delay: float = 2.0,
         retry_max_delay: float = 60.0,
+        metrics: BotMetrics | None = None,
     ) -> None:
         super().__init__(_UNBOUNDED)
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.watch_queue(lambda: len(self._turns), lambda: self.busy)
         #: Undelivered updates are retried while younger than this (INBOX_REPLAY_MAX_AGE_SECONDS)
         self.max_age = max_age
         self.retry_first_delay = retry_first_delay
@@ -134,6 +139,17 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._inbox = inbox
         self._rerun = rerun
 
+    async def record_received(self, update: Update) -> bool:
+        """A webhook update, recorded in the inbox before Telegram is told it arrived: False
+        for a duplicate that must not run. Raises when the database fails (Telegram then
+        delivers it again). Updates the inbox does not follow need no record: True."""
+        if not ids_fit(update):
+            return True  # dropped (and logged) when it runs
+        key = chat_key_of(update)
+        if key is None or self._inbox is None or not self._inbox.wants(update):
+            return True
+        return await self._inbox.receive(update, key)
+
     def stop_retrying(self) -> None:
         """Shutting down: updates waiting to retry stop waiting and stay pending."""
         self._stopping.set()
@@ -150,6 +166,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         return len(self._active)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self._metrics is not None:
+            self._metrics.updates_received.inc()
         task = asyncio.current_task()
         if task is not None:
             self._active.add(task)
@@ -207,6 +225,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     async def _finish(self, facts: UpdateFacts, *, delivered: bool) -> None:
         """Mark the update finished: the one place an inbox row is marked done or expired."""
         assert self._inbox is not None
+        if self._metrics is not None:
+            self._metrics.answered(facts.age(self._inbox.clock()), delivered=delivered)
         with contextlib.suppress(asyncio.CancelledError):
             try:
                 if delivered:

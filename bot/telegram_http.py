@@ -9,6 +9,7 @@ failures to TimedOut and NetworkError as PTB's own HTTPXRequest does.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.metrics import TelegramCallObserver
 from bot.sanitize import without_lone_surrogates
 
 if TYPE_CHECKING:
@@ -33,7 +35,9 @@ def _seconds(given: ODVInput[float], default: float | None) -> float | None:
 class AiohttpRequest(BaseRequest):
     """One aiohttp session (connection pool) per instance."""
 
-    __slots__ = ("_connect", "_media_write", "_pool_size", "_read", "_session", "_write")
+    __slots__ = (
+        "_connect", "_media_write", "_observe", "_pool_size", "_read", "_session", "_write",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -43,7 +47,10 @@ class AiohttpRequest(BaseRequest):
         write_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         media_write_timeout: float | None = 20.0,
+        observe: TelegramCallObserver | None = None,
     ) -> None:
+        #: Told of each call (method, seconds, HTTP status or error): bot/metrics.py.
+        self._observe = observe
         self._pool_size = connection_pool_size
         self._read = read_timeout
         self._write = write_timeout
@@ -98,15 +105,24 @@ class AiohttpRequest(BaseRequest):
             for name, (file_name, content, mime_type) in files.items():
                 form.add_field(name, content, filename=file_name, content_type=mime_type)
             body, headers = form, None
+        started, outcome = time.monotonic(), "cancelled"
         try:
             async with self._session.request(
                 method, url, data=body, headers=headers, timeout=timeout
             ) as response:
-                return response.status, await response.read()
+                status, content = response.status, await response.read()
+                outcome = str(status)
+                return status, content
         except TimeoutError as exc:
+            outcome = "timeout"
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
+            outcome = "network_error"
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        finally:
+            if self._observe is not None:
+                # The Bot API method is the URL's last segment (.../bot<token>/sendMessage).
+                self._observe(url.rsplit("/", 1)[-1], time.monotonic() - started, outcome)
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:

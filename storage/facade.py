@@ -146,5 +146,9 @@ class Storage:
         [row] = await self._sql.run("SELECT value FROM bot_secrets WHERE name = 'identity_salt'")
         return str(row["value"])
 
+    async def ping(self) -> None:
+        """A trivial query (for /healthz): raises when the database does not answer."""
+        await self._sql.run("SELECT 1")
+
     async def close(self) -> None:
         await self._db.close()

@@ -20,6 +20,13 @@ What it does:
 * implements real long polling for ``getUpdates`` (offset confirmation, limit, timeout, 409 when
   a second poller arrives or a webhook is set, ``allowed_updates`` filtering with Telegram's
   default of "everything except chat_member, message_reaction, message_reaction_count");
+* has Telegram's webhook mode: ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo`` are
+  recorded and answered in the Bot API's shapes, getUpdates answers 409 while a webhook is set,
+  and each new update is POSTed (JSON, with the ``X-Telegram-Bot-Api-Secret-Token`` header) to
+  ``webhook_targets``: the real local URL(s) a test gives (the registered URL is public and is
+  never contacted); several targets are used round robin, like a load balancer. An answer other
+  than 200 (or no answer) is retried with backoff, one update at a time in update_id order, as
+  Telegram does; ``webhook_deliveries`` records every attempt;
 * reproduces the text checks Telegram applies: empty text, > 4096 UTF-16 code units, entity
   bounds, and MarkdownV2 / HTML / Markdown parsing (a port of tdlib's parsers, with Telegram's
   error texts); the stored message carries the parsed plain text and entities, trimmed of
@@ -50,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import aiohttp
 from aiohttp import web
 
 from testkit.server import LoopbackServer
@@ -101,6 +109,16 @@ _DEFAULT_ERROR_TEXT: Final = {
 
 
 # --------------------------------------------------------------------------- public records
+
+
+@dataclass
+class WebhookDelivery:
+    """One POST of an update to a webhook target, and how the target answered (0: no answer)."""
+
+    update_id: int
+    url: str
+    status: int
+    at: float
 
 
 @dataclass
@@ -940,6 +958,15 @@ class FakeTelegram(LoopbackServer):
         self.reactions: dict[tuple[int, int], list[JSON]] = {}  # (chat_id, message_id) -> types
         self.dropped_updates: list[JSON] = []  # filtered out by allowed_updates
         self.webhook_url = ""
+        self.webhook_secret = ""
+        #: Where updates are POSTed while a webhook is set (set by the test).
+        self.webhook_targets: list[str] = []
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        #: First and longest wait (s) before posting an update again after a non-200 answer.
+        self.webhook_retry_delay = (0.05, 1.0)
+        self._webhook_error: tuple[int, str] | None = None
+        self._webhook_turn = 0
+        self._webhook_task: asyncio.Task[None] | None = None
         self._chats: dict[int, _ChatState] = {}
         self._files: dict[str, _StoredFile] = {}
         self._pending: list[JSON] = []  # queued, not yet confirmed updates
@@ -986,11 +1013,63 @@ class FakeTelegram(LoopbackServer):
         self._stopping = False
         self._event = asyncio.Event()
         await super().start()
+        self._webhook_task = asyncio.create_task(self._deliver_webhook())
 
     async def stop(self) -> None:
         self._stopping = True
         self._notify()  # pending long polls answer [] right away
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await super().stop()
+
+    async def _deliver_webhook(self) -> None:
+        """While a webhook is set, POST the oldest update to the next target until one answers
+        200, with backoff (Telegram holds later updates behind it)."""
+        first, longest = self.webhook_retry_delay
+        delay = first
+        async with aiohttp.ClientSession() as session:
+            while not self._stopping:
+                self._filter_pending()
+                if not (self.webhook_url and self.webhook_targets and self._pending):
+                    await self._wait_change(1.0)
+                    continue
+                update = self._pending[0]
+                target = self.webhook_targets[self._webhook_turn % len(self.webhook_targets)]
+                self._webhook_turn += 1
+                status = await self._post_update(session, target, update)
+                self.webhook_deliveries.append(
+                    WebhookDelivery(update["update_id"], target, status, time.monotonic())
+                )
+                if status == 200:
+                    self._webhook_error = None
+                    if self._pending and self._pending[0] is update:
+                        self._pending.pop(0)
+                    delay = first
+                    self._notify()
+                    continue
+                self._webhook_error = (
+                    int(time.time()),
+                    f"Wrong response from the webhook: {status}",
+                )
+                self._notify()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, longest)
+
+    async def _post_update(self, session: aiohttp.ClientSession, url: str, update: JSON) -> int:
+        headers = (
+            {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+        )
+        try:
+            async with session.post(
+                url, json=update, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+            ) as response:
+                await response.read()
+                return response.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 0
 
     @property
     def base_url(self) -> str:
@@ -1723,22 +1802,41 @@ class FakeTelegram(LoopbackServer):
 
     def _h_delete_webhook(self, call: Call) -> bool:
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self._webhook_error = None
         if call.params.get("drop_pending_updates"):
             self._pending.clear()
         return True
 
     def _h_set_webhook(self, call: Call) -> bool:
-        self.webhook_url = str(call.params.get("url", ""))
+        url = str(call.params.get("url", ""))
+        if url and not url.startswith("https://"):
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        self.webhook_url = url
+        self.webhook_secret = str(call.params.get("secret_token") or "")
+        allowed = call.params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) if allowed else None
         if call.params.get("drop_pending_updates"):
             self._pending.clear()
+        self._notify()
         return True
 
     def _h_get_webhook_info(self, call: Call) -> JSON:
-        return {
+        info: JSON = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._pending),
         }
+        if self.webhook_url:
+            info["max_connections"] = 40
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = sorted(self._allowed_updates)
+            if self._webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
 
     def _h_send_message(self, call: Call) -> JSON:
         state = self._chat(call)

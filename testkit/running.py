@@ -37,11 +37,23 @@ class RunningBot:
         await self.app.initialize()
         assert self.app.post_init is not None
         await self.app.post_init(self.app)
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
+        if not self.settings.webhook_mode:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+            )
         await self.app.start()
+
+    @property
+    def web_origin(self) -> str:
+        """http://127.0.0.1:PORT of the bot's own HTTP server (webhook, /healthz, /metrics)."""
+        assert isinstance(self.app, GracefulApplication) and self.app.web is not None
+        return f"http://127.0.0.1:{self.app.web.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        """Where the fake Telegram posts this bot's updates (the webhook path on web_origin)."""
+        return self.web_origin + self.settings.webhook_path
 
     async def stop(self) -> None:
         assert self.app.updater is not None

@@ -114,6 +114,48 @@ def test_check_validates_without_starting(tmp_path: Path) -> None:
     assert "secret" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("webhook", "expected"),
+    [
+        (
+            {"TELEGRAM_WEBHOOK_URL": "https://bot.example.org/hook"},
+            "WEBHOOK_SECRET_TOKEN is missing",
+        ),
+        (
+            {"TELEGRAM_WEBHOOK_URL": "http://bot.example.org/hook", "WEBHOOK_SECRET_TOKEN": "abc"},
+            "TELEGRAM_WEBHOOK_URL is invalid: Telegram only posts to an https:// URL",
+        ),
+        (
+            {
+                "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/hook",
+                "WEBHOOK_SECRET_TOKEN": "a b!",
+            },
+            "WEBHOOK_SECRET_TOKEN is invalid: Telegram accepts 1-256 characters",
+        ),
+    ],
+)
+def test_check_refuses_a_webhook_without_secret_or_https_in_one_line(
+    tmp_path: Path, webhook: dict[str, str], expected: str
+) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "OPENAI_API_KEY": "k", **webhook}
+    result = _run(["--check"], env, tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert expected in line and "a b!" not in line
+
+
+def test_the_webhook_secret_is_redacted() -> None:
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        openai_api_key="k",
+        telegram_webhook_url="https://bot.example.org/hook",
+        webhook_secret_token="s3cret_Token",
+    )
+    assert settings.webhook_mode and settings.webhook_path == "/hook"
+    assert "s3cret_Token" in settings.secrets() and "s3cret_Token" not in repr(settings)
+
+
 @pytest.mark.slow
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(

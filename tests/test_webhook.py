@@ -1,0 +1,252 @@
+"""Webhook mode end to end: the fake Telegram posts updates to the real bot's HTTP server;
+/healthz and /metrics on it (and in polling mode with METRICS_PORT)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from testkit.botprocess import start_process, stop_process
+from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_telegram import FakeTelegram
+from testkit.running import RunningBot
+from tests.conftest import DatabaseTarget, eventually
+
+SECRET = "s3cret_token-for-tests"
+URL = "https://bot.example.org/hook"
+
+
+def _webhook(**overrides: Any) -> dict[str, Any]:
+    return {
+        "telegram_webhook_url": URL,
+        "webhook_secret_token": SECRET,
+        "webhook_listen": "127.0.0.1",
+        "webhook_port": 0,
+        **overrides,
+    }
+
+
+async def _start_webhook_bot(tg: FakeTelegram, start_bot: Any, **overrides: Any) -> RunningBot:
+    bot: RunningBot = await start_bot(**_webhook(**overrides))
+    tg.webhook_targets = [bot.webhook_url]
+    return bot
+
+
+async def _inbox_rows(bot: RunningBot) -> list[Any]:
+    return await bot.storage.run_sql("SELECT update_id, state FROM inbox")
+
+
+async def test_a_webhook_update_is_answered_like_a_polled_one(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot)
+    [registered] = tg.calls_to("setWebhook")
+    assert registered.params["url"] == URL
+    assert registered.params["secret_token"] == SECRET
+    assert registered.params["drop_pending_updates"] is False
+    assert "message" in registered.params["allowed_updates"]
+    ai.script(Reply(text="Hello from the hook"))
+    update = tg.private_text("hi over webhook", chat_id=1001)
+    [final] = await tg.wait_for("sendMessage")
+    assert final.params["text"] == "Hello from the hook"
+    assert not tg.calls_to("getUpdates")
+    delivered = [d for d in tg.webhook_deliveries if d.update_id == update["update_id"]]
+    assert [d.status for d in delivered] == [200]
+    await eventually(
+        lambda: _done(bot, update["update_id"]),
+    )
+
+
+async def _done(bot: RunningBot, update_id: int) -> bool:
+    rows = await _inbox_rows(bot)
+    return [(r["update_id"], r["state"]) for r in rows] == [(update_id, "done")]
+
+
+@pytest.mark.parametrize("secret", [None, "wrong"])
+async def test_a_request_without_the_secret_gets_403_and_nothing_happens(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, secret: str | None
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot)
+    tg.webhook_targets = []  # the test posts itself
+    update = tg.private_text("forged", chat_id=1001)
+    headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(bot.webhook_url, json=update, headers=headers) as response:
+            assert response.status == 403
+        async with session.post(bot.webhook_url, data=b"{nope", headers={
+            "X-Telegram-Bot-Api-Secret-Token": SECRET
+        }) as response:  # fmt: skip
+            assert response.status == 400
+        async with session.post(bot.webhook_url, json={"message": {}}, headers={
+            "X-Telegram-Bot-Api-Secret-Token": SECRET
+        }) as response:  # fmt: skip
+            assert response.status == 400
+    assert await _inbox_rows(bot) == []
+    assert not tg.calls_to("sendMessage") and not ai.requests_to("/v1/responses")
+
+
+async def test_a_duplicate_delivery_is_answered_once(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot)
+    ai.script(Reply(text="only once"))
+    update = tg.private_text("hello", chat_id=1001)
+    await tg.wait_for("sendMessage")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):  # Telegram sends it again (it never saw our 200, say)
+            async with session.post(bot.webhook_url, json=update, headers=headers) as response:
+                assert response.status == 200
+    await eventually(lambda: _done(bot, update["update_id"]))
+    assert len(tg.calls_to("sendMessage")) == 1
+
+
+async def test_the_200_comes_only_after_the_inbox_row_is_committed(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot)
+    inbox = bot.storage.inbox
+    real_accept = inbox.accept
+    failures = 2
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def failing_then_slow(*args: Any) -> bool:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OSError("database is failing")
+        entered.set()
+        await release.wait()
+        return await real_accept(*args)
+
+    monkeypatch.setattr(inbox, "accept", failing_then_slow)
+    ai.script(Reply(text="nothing lost"))
+    update = tg.private_text("store me first", chat_id=1001)
+    await asyncio.wait_for(entered.wait(), 10)
+    attempts = [d.status for d in tg.webhook_deliveries if d.update_id == update["update_id"]]
+    assert attempts == [503, 503]  # not stored: Telegram was told so and sent it again
+    assert await _inbox_rows(bot) == []
+    release.set()
+    [final] = await tg.wait_for("sendMessage")
+    assert final.params["text"] == "nothing lost"
+    attempts = [d.status for d in tg.webhook_deliveries if d.update_id == update["update_id"]]
+    assert attempts == [503, 503, 200]
+    await eventually(lambda: _done(bot, update["update_id"]))
+
+
+async def test_webhook_register_false_does_not_call_set_webhook(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot, webhook_register=False)
+    assert not tg.calls_to("setWebhook")
+    tg.webhook_url = URL  # the operator (or another replica) registered it
+    tg.webhook_secret = SECRET
+    tg.private_text("hi", chat_id=1001)
+    await tg.wait_for("sendMessage")
+    assert bot.app.running
+
+
+async def test_polling_deletes_a_leftover_webhook_and_polls(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    tg.webhook_url = URL  # left by an earlier webhook deployment
+    await start_bot()
+    assert tg.calls_to("getWebhookInfo")
+    assert tg.calls_to("deleteWebhook") and tg.webhook_url == ""
+    tg.private_text("hi", chat_id=1001)
+    await tg.wait_for("sendMessage")
+
+
+async def _get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_healthz_then_503_when_the_database_is_gone(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot)
+    assert await _get(bot.web_origin + "/healthz") == (200, '{"status": "ok"}')
+    await bot.storage.close()
+    status, body = await _get(bot.web_origin + "/healthz")
+    assert status == 503 and "database" in body
+
+
+async def test_metrics_move_after_a_message(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await _start_webhook_bot(tg, start_bot)
+    ai.script(Reply(text="counted"))
+    update = tg.private_text("count me", chat_id=1001)
+    await tg.wait_for("sendMessage")
+    await eventually(lambda: _done(bot, update["update_id"]))
+    status, text = await _get(bot.web_origin + "/metrics")
+    assert status == 200
+    lines = text.splitlines()
+    assert "bot_updates_received_total 1.0" in lines
+    assert 'bot_webhook_requests_total{outcome="accepted"} 1.0' in lines
+    assert 'bot_answers_total{outcome="answered"} 1.0' in lines
+    assert "bot_answer_latency_seconds_count 1.0" in lines
+    assert 'bot_telegram_calls_total{method="sendMessage",outcome="200"} 1.0' in lines
+    assert any(line.startswith('bot_openai_calls_total{endpoint="/responses",outcome="ok"}')
+               for line in lines)  # fmt: skip
+    assert "bot_chats_waiting 0.0" in lines and "bot_updates_pending 0.0" in lines
+
+
+async def test_polling_serves_healthz_and_metrics_with_metrics_port(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await start_bot(metrics_port=0)
+    tg.private_text("hi", chat_id=1001)
+    await tg.wait_for("sendMessage")
+    assert (await _get(bot.web_origin + "/healthz"))[0] == 200
+    status, text = await _get(bot.web_origin + "/metrics")
+    assert status == 200 and "bot_updates_received_total 1.0" in text.splitlines()
+
+
+async def test_polling_without_metrics_port_has_no_http_server(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot = await start_bot()
+    assert bot.app.web is None
+
+
+async def test_webhook_on_both_engines(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, database: DatabaseTarget
+) -> None:
+    target = database()
+    url = target if isinstance(target, str) else f"sqlite:///{target}"
+    bot = await _start_webhook_bot(tg, start_bot, database_url=url)
+    ai.script(Reply(text="any engine"))
+    update = tg.private_text("hi", chat_id=1001)
+    [final] = await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 1001)
+    assert final.params["text"] == "any engine"  # (a new database warns the admins too)
+    await eventually(lambda: _done(bot, update["update_id"]))
+
+
+@pytest.mark.slow
+async def test_webhook_mode_as_a_process(tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port for the process to listen on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await start_process(
+        tg, ai, tmp_path,
+        telegram_webhook_url=URL, webhook_secret_token=SECRET,
+        webhook_listen="127.0.0.1", webhook_port=str(port),
+        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+    )  # fmt: skip
+    await tg.wait_for("setWebhook", timeout=30)
+    tg.webhook_targets = [f"http://127.0.0.1:{port}/hook"]
+    ai.script(Reply(text="from a process"))
+    tg.private_text("hi", chat_id=1001)
+    [final] = await tg.wait_for("sendMessage", timeout=30)
+    assert final.params["text"] == "from a process"
+    assert await _get(f"http://127.0.0.1:{port}/healthz") == (200, '{"status": "ok"}')
+    output = await stop_process(process)
+    assert SECRET not in output
