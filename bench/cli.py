@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.botproc import RAISED_LIMITS, ROOT, BenchError
+from bench.interaction import run_interaction
 from bench.longchat import run_long_chat
 from bench.report import Results, console_table, markdown_report
 from bench.rig import Rig
@@ -172,6 +173,9 @@ async def _run(args: argparse.Namespace, mode: Mode, bot_env: dict[str, str]) ->
         for n in range(mode.repeat):
             _say(f"[bench] 100 new chats under Telegram's default limits ({n + 1}/{mode.repeat})")
             await run_limited_burst(workdir, results, bot_env)
+    if "interaction" in selected:
+        _say("[bench] speculative answers refused, and Stop presses")
+        await run_interaction(workdir / "interaction", results)
     if "rss" in selected:
         _say(f"[bench] memory after {mode.rss_chats:,} chats")
         await run_rss(mode, workdir, results, bot_env)

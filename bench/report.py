@@ -49,6 +49,13 @@ METRICS: tuple[Metric, ...] = (
         "<= 850",
     ),
     Metric(
+        "refused_leaves_no_trace",
+        "refused messages whose speculative answer left no item in the conversation",
+        "share",
+        ">= 1.0",
+    ),
+    Metric("stop_to_free_ms", "Stop pressed -> the chat's next message started", "ms", "<= 200"),
+    Metric(
         "wall_s_100_chats_default_limits",
         "100 new chats at once, model 1 s, Telegram's default limits: all answered",
         "s",

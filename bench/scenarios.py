@@ -37,7 +37,17 @@ DEFAULT_LIMITS = {
 }
 RSS_TARGET_CHATS = 10_000
 
-SCENARIOS = ("steady", "stream", "saturation", "burst", "limits", "rss", "db", "long_chat")
+SCENARIOS = (
+    "steady",
+    "stream",
+    "saturation",
+    "burst",
+    "limits",
+    "interaction",
+    "rss",
+    "db",
+    "long_chat",
+)
 MAIN_PROCESS = ("steady", "saturation", "stream")
 
 
