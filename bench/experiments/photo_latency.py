@@ -1,10 +1,13 @@
-"""What a photo adds to the bot's latency: `python -m bench.experiments.photo_latency`.
+"""What a photo or a voice note adds to the bot's latency:
+`python -m bench.experiments.photo_latency`.
 
 Runs the real application in-process against the test fakes and measures, per case, the time
 from an update being queued in the fake Bot API to the answer request reaching the fake OpenAI.
 The difference to a text message (in an existing conversation) is what the bot adds for a
 photo: getFile, download, decode and check, EXIF turn and downscale, re-encode, base64. Images are
-noisy phone-camera-like JPEGs made with Pillow, EXIF-rotated as phones store them.
+noisy phone-camera-like JPEGs made with Pillow, EXIF-rotated as phones store them. For a voice
+note: getFile, download, the transcription request (the fake transcribes at once: a real one
+adds its own time, roughly proportional to the audio's length) and the quote of what was heard.
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ async def _measure() -> dict[str, float]:
                 chat_id=c,
             ),
         }
+        ogg = b"OggS\x00\x02" + bytes(120_000)  # ~120 KB: a 30 s voice note at Opus rates
+        cases["voice note 30 s (120 KB OGG)"] = lambda c: tg.media_message(
+            tg.voice(ogg, 30), chat_id=c
+        )
         results: dict[str, float] = {}
         for name, push in cases.items():
             samples = []
@@ -79,7 +86,7 @@ async def _measure() -> dict[str, float]:
 def main() -> None:
     results = asyncio.run(_measure())
     base = results["text"]
-    print(f"{'case':45s} {'update -> model request':>24s} {'added by the photo':>20s}")
+    print(f"{'case':45s} {'update -> model request':>24s} {'added by the media':>20s}")
     for name, ms in results.items():
         print(f"{name:45s} {ms:21.1f} ms {ms - base:17.1f} ms")
 
