@@ -38,6 +38,7 @@ from bot.assistant_admin import AdminActions, warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Collaborators
 from bot.delivery import Destination, send_plain, topic_of
+from bot.documents import DocumentReader
 from bot.flood import PriorityRateLimiter
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
@@ -249,6 +250,9 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
         vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
         voice=VoiceService(
             r.audio, max_bytes=settings.max_file_bytes, max_seconds=settings.max_audio_seconds
+        ),
+        documents=DocumentReader(
+            max_bytes=settings.max_file_bytes, max_chars=settings.max_document_chars
         ),
         access=Access(settings, store.access),
         limits=Limits(settings, store.usage),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from telegram import Bot, Document
 from telegram.error import TelegramError
 
-from bot.ai import AIError, KnowledgeService
+from bot.ai import AIError, IndexingStatus, KnowledgeService
 from bot.config import Settings
 from bot.i18n import language_of, t
 from bot.tools import ToolRegistry
@@ -45,6 +46,14 @@ def valid_instructions(text: str) -> bool:
 class KnowledgeResult:
     file_name: str
     status: str
+    file_id: str = ""
+    vector_store_id: str = ""
+
+
+#: Seconds between the polls of a knowledge file's indexing: doubling from the first, at most
+#: the last (a small file is indexed in seconds, a large PDF in a minute or more).
+INDEXING_FIRST_POLL_SECONDS = 0.5
+INDEXING_MAX_POLL_SECONDS = 10.0
 
 
 class AdminActions:
@@ -159,7 +168,31 @@ class AdminActions:
         await self._audit.record(
             admin_id, "knowledge.add", assistant.name, file=file_name, file_id=uploaded.file_id
         )
-        return KnowledgeResult(file_name, uploaded.status)
+        return KnowledgeResult(
+            file_name, uploaded.status, uploaded.file_id, uploaded.vector_store_id
+        )
+
+    async def follow_indexing(
+        self, result: KnowledgeResult, *, wait_seconds: float
+    ) -> IndexingStatus:
+        """Poll the file's indexing (with backoff, for at most `wait_seconds`) until it is
+        no longer in progress; the status is kept with the file for /knowledge's list."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        delay = INDEXING_FIRST_POLL_SECONDS
+        state = IndexingStatus(result.status)
+        while state.status == "in_progress":
+            room = deadline - loop.time()
+            if room <= 0:
+                break
+            await asyncio.sleep(min(delay, room))
+            delay = min(delay * 2, INDEXING_MAX_POLL_SECONDS)
+            state = await self._knowledge.indexing_status(
+                vector_store_id=result.vector_store_id, file_id=result.file_id
+            )
+        if state.status != result.status:
+            await self._knowledge_files.set_status(result.file_id, state.status)
+        return state
 
     async def set_access(self, admin_id: int, user_id: int, rule: str) -> None:
         await self._rules.set_rule(user_id, rule, admin_id)

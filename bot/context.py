@@ -17,6 +17,7 @@ from bot.access import Access
 from bot.answering import Answerer
 from bot.assistant_admin import AdminActions
 from bot.config import Settings
+from bot.documents import DocumentReader
 from bot.inbox import Inbox, UpdateFacts
 from bot.limits import Limits
 from bot.vision import VisionPreparer
@@ -32,6 +33,7 @@ class Collaborators:
     answerer: Answerer
     vision: VisionPreparer
     voice: VoiceService
+    documents: DocumentReader
     access: Access
     limits: Limits
     admin: AdminActions
@@ -89,6 +91,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     @property
     def voice(self) -> VoiceService:
         return self._parts.voice
+
+    @property
+    def documents(self) -> DocumentReader:
+        return self._parts.documents
 
     @property
     def access(self) -> Access:
