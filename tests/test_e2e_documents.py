@@ -168,3 +168,18 @@ async def test_in_groups_a_document_needs_addressing(
     file_part, question = _user_content(body)
     assert file_part["filename"] == "agenda.pdf"
     assert question["text"] == "[Ana] what is first?"
+
+
+async def test_outsiders_and_rate_limited_users_cost_nothing(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(allowed_user_ids="4008", rate_limit_per_minute=1)
+    tg.media_message(tg.document(make_pdf(1)), chat_id=4009)  # not allowed
+    [refusal] = await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 4009)
+    assert "not allowed" in refusal.params["text"]
+    assert tg.calls_to("getFile") == [] and ai.requests == []
+
+    tg.media_message(tg.document(make_pdf(1)), chat_id=4008)  # its one message this minute
+    tg.media_message(tg.document(make_pdf(1)), chat_id=4008)  # over the rate limit
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 4008)
+    assert len(tg.calls_to("getFile")) == 1 and len(_answer_requests(ai)) == 1
