@@ -121,6 +121,9 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
 
             timer = asyncio.get_running_loop().call_later(self.grace_seconds, expire)
             processor.stop_retrying()  # a reply waiting for Telegram to recover waits no more
+        parts = self.bot_data.collaborators if isinstance(self.bot_data, BotData) else None
+        if parts is not None:  # PTB's stop waits for its tasks, never for these
+            parts.admin.stop_following()
         try:
             await super().stop()
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, Document
@@ -78,6 +79,8 @@ class AdminActions:
         self._knowledge = knowledge
         self._knowledge_files = knowledge_files
         self._tools = tools
+        #: The background tasks following knowledge files' indexing (cancelled at shutdown).
+        self._following: set[asyncio.Task[None]] = set()
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -171,6 +174,36 @@ class AdminActions:
         return KnowledgeResult(
             file_name, uploaded.status, uploaded.file_id, uploaded.vector_store_id
         )
+
+    def follow_in_background(
+        self,
+        result: KnowledgeResult,
+        *,
+        wait_seconds: float,
+        report: Callable[[IndexingStatus], Awaitable[None]],
+    ) -> None:
+        """`follow_indexing` in a task of its own (the chat's turn ends now), then `report` the
+        outcome; OpenAI failing to answer a poll reports the file as still in progress."""
+
+        async def follow() -> None:
+            try:
+                state = await self.follow_indexing(result, wait_seconds=wait_seconds)
+            except AIError as exc:
+                log.warning("following the indexing of %s failed: %s", result.file_name, exc)
+                state = IndexingStatus("in_progress")
+            try:
+                await report(state)
+            except TelegramError as exc:
+                log.warning("could not report the indexing of %s: %s", result.file_name, exc)
+
+        task = asyncio.create_task(follow(), name=f"indexing-{result.file_id}")
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
+    def stop_following(self) -> None:
+        """At shutdown: indexing goes on at OpenAI; /knowledge's list shows it later."""
+        for task in self._following:
+            task.cancel()
 
     async def follow_indexing(
         self, result: KnowledgeResult, *, wait_seconds: float

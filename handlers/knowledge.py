@@ -10,7 +10,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 from bot.ai import AIError, IndexingStatus
 from bot.assistant_admin import KnowledgeResult
 from bot.context import BotApplication, BotContext
-from bot.delivery import Destination, send_plain
+from bot.delivery import send_plain
 from bot.i18n import t
 from handlers.common import destination_of, lang_of
 
@@ -57,30 +57,23 @@ async def on_knowledge(update: Update, context: BotContext) -> None:
         lang, "knowledge_added", file=result.file_name, name=assistant.name, status=result.status
     )
     await send_plain(context.bot, dest, text)
+
     # Indexing takes seconds to minutes: followed in the background, the chat's turn ends here.
-    context.application.create_task(
-        _report_indexing(context, result, assistant.name, lang, dest), update=update
-    )
+    async def report(state: IndexingStatus) -> None:
+        await send_plain(context.bot, dest, _indexing_text(lang, state, result, assistant.name))
 
-
-async def _report_indexing(
-    context: BotContext, result: KnowledgeResult, name: str, lang: str, dest: Destination
-) -> None:
-    """Tell the admin when the file is searchable, or why indexing failed."""
     wait = context.settings.knowledge_index_wait_seconds
-    try:
-        state = await context.admin.follow_indexing(result, wait_seconds=wait)
-    except AIError as exc:
-        log.warning("following the indexing of %s failed: %s", result.file_name, exc)
-        state = IndexingStatus("in_progress")
+    admin.follow_in_background(result, wait_seconds=wait, report=report)
+
+
+def _indexing_text(lang: str, state: IndexingStatus, result: KnowledgeResult, name: str) -> str:
+    """The file is searchable, failed (and why), or is still being indexed."""
     values: dict[str, object] = {"file": result.file_name, "name": name}
     if state.status == "completed":
-        text = t(lang, "knowledge_indexed", **values)
-    elif state.status == "in_progress":
-        text = t(lang, "knowledge_index_pending", **values)
-    else:  # failed, cancelled
-        text = t(lang, "knowledge_index_failed", reason=state.error or state.status, **values)
-    await send_plain(context.bot, dest, text)
+        return t(lang, "knowledge_indexed", **values)
+    if state.status == "in_progress":
+        return t(lang, "knowledge_index_pending", **values)
+    return t(lang, "knowledge_index_failed", reason=state.error or state.status, **values)
 
 
 def register(app: BotApplication) -> None:

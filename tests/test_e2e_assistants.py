@@ -16,7 +16,7 @@ from testkit.fake_openai import FakeOpenAI, IndexingOutcome, Reply
 from testkit.fake_telegram import FakeTelegram
 from testkit.fake_weather import FakeWeather
 from testkit.running import RunningBot
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, eventually
 
 USER = 5151
 
@@ -328,6 +328,27 @@ async def test_knowledge_stops_following_after_the_wait(
     await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] == ADMIN_ID)
     pending = tg.messages_in(ADMIN_ID)[2]["text"]
     assert pending.startswith('"prices.txt" is still being indexed for Shop.')
+
+
+async def test_a_shutdown_cancels_following_the_indexing(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot: RunningBot = await start_bot(knowledge_index_wait_seconds=3600)
+    await _admin_says(tg, "/newassistant Shop | Answer from the price list.", 1)
+    ai.indexing_outcomes.append(IndexingOutcome(polls=1_000_000))  # indexing never ends
+    document = tg.document(b"Bread 2.50 EUR", file_name="prices.txt", mime_type="text/plain")
+    tg.media_message(document, chat_id=ADMIN_ID, caption="/knowledge Shop")
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == ADMIN_ID)
+
+    async def polled() -> bool:
+        return any(r.method == "GET" and "/files/" in r.path for r in ai.requests)
+
+    await eventually(polled, timeout=10)  # the follower is running
+    [follower] = [t for t in asyncio.all_tasks() if t.get_name().startswith("indexing-")]
+    await asyncio.wait_for(bot.stop(), timeout=30)
+    await asyncio.wait([follower], timeout=10)
+    assert follower.cancelled()  # not left polling with closed clients
+    assert len(tg.messages_in(ADMIN_ID)) == 2  # no report of an indexing still under way
 
 
 async def test_the_tool_loop_runs_a_tool_and_returns_its_result(
