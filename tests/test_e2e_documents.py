@@ -9,6 +9,7 @@ from typing import Any
 
 from pypdf import PdfWriter
 
+from storage import ChatKey
 from testkit.fake_openai import PDF_PAGE_TOKENS, FakeOpenAI
 from testkit.fake_telegram import FakeTelegram
 
@@ -37,7 +38,7 @@ def _user_content(body: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_a_pdf_reaches_the_answer_request_with_its_bytes_and_the_caption(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
-    await start_bot()
+    bot = await start_bot()
     pdf = make_pdf(3)
     tg.media_message(tg.document(pdf, file_name="lease.pdf"), chat_id=4000, caption="Rent due?")
     await tg.wait_for("sendMessage")
@@ -64,6 +65,8 @@ async def test_a_pdf_reaches_the_answer_request_with_its_bytes_and_the_caption(
         if isinstance(part, dict) and part.get("type") == "input_file"
     ]
     assert [p["filename"] for p in kept] == ["lease.pdf"]
+    said = [e.text for e in await bot.storage.transcript.recent(ChatKey(4000, 0), 10)]
+    assert "📄 lease.pdf: Rent due?" in said
 
 
 async def test_without_a_caption_the_default_question_in_the_users_language(
