@@ -39,6 +39,7 @@ from bot.assistant_admin import AdminActions, warn_if_new_database
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Collaborators
 from bot.delivery import Destination, send_plain, topic_of
+from bot.documents import DocumentReader
 from bot.flood import PriorityRateLimiter
 from bot.i18n import LANGUAGES, language_of, t
 from bot.inbox import Inbox
@@ -140,6 +141,9 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
 
             timer = asyncio.get_running_loop().call_later(self.grace_seconds, expire)
             processor.stop_retrying()  # a reply waiting for Telegram to recover waits no more
+        parts = self.bot_data.collaborators if isinstance(self.bot_data, BotData) else None
+        if parts is not None:  # PTB's stop waits for its tasks, never for these
+            parts.admin.stop_following()
         try:
             await super().stop()
         finally:
@@ -348,6 +352,9 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
         vision=VisionPreparer(max_bytes=settings.max_file_bytes, max_side=settings.image_max_side),
         voice=VoiceService(
             r.audio, max_bytes=settings.max_file_bytes, max_seconds=settings.max_audio_seconds
+        ),
+        documents=DocumentReader(
+            max_bytes=settings.max_file_bytes, max_chars=settings.max_document_chars
         ),
         access=Access(settings, store.access),
         limits=Limits(settings, store.usage),

@@ -1,8 +1,8 @@
 """One user turn, start to finish: classification, route, streamed answer, transcript.
 
-A turn is a text, or photos with an optional caption (the caption is the question). Both go
-through the same classifier, routes and conversation, so a follow-up text about a photo is
-answered with the photo in context.
+A turn is a text, photos or a document with an optional caption (the caption is the question),
+or what was heard in a voice note. All go through the same classifier, routes and conversation,
+so a follow-up text about a photo or a PDF is answered with it in context.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bot.ai import (
 from bot.ai.conversations import input_signatures
 from bot.config import Settings
 from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
+from bot.documents import ReadDocument
 from bot.formatting import Rendered, render_markdown, split_rendered, utf16_len, with_sources
 from bot.i18n import t
 from bot.images import PreparedImage
@@ -258,6 +259,27 @@ class Answerer:
             f"{icon} {caption}".rstrip(),
             with_images=True,
         )
+        await self._handle_turn(bot, incoming, caption, turn)
+
+    async def answer_document(self, bot: Bot, incoming: Incoming, document: ReadDocument) -> None:
+        """Answer a PDF or text file with the caption as the question (a default question
+        without one): a PDF as an `input_file` with its bytes inline, a text file as text."""
+        caption = incoming.text.strip()
+        question = caption or t(incoming.lang, "document_default_prompt")
+        part: dict[str, Any]
+        if document.kind == "pdf":
+            part = {
+                "type": "input_file",
+                "filename": document.file_name,
+                "file_data": document.data_url(),
+            }
+        else:
+            part = {"type": "input_text", "text": f"{document.file_name}:\n{document.text}"}
+        content = [part, {"type": "input_text", "text": _speaker(incoming, question)}]
+        transcript = (
+            f"📄 {document.file_name}: {caption}" if caption else f"📄 {document.file_name}"
+        )
+        turn = ModelTurn([{"role": "user", "content": content}], None, transcript)
         await self._handle_turn(bot, incoming, caption, turn)
 
     async def answer_heard(self, bot: Bot, incoming: Incoming, heard: str) -> str | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, Document
 from telegram.error import TelegramError
 
-from bot.ai import AIError, KnowledgeService
+from bot.ai import AIError, IndexingStatus, KnowledgeService
 from bot.config import Settings
 from bot.i18n import language_of, t
 from bot.tools import ToolRegistry
@@ -45,6 +47,14 @@ def valid_instructions(text: str) -> bool:
 class KnowledgeResult:
     file_name: str
     status: str
+    file_id: str = ""
+    vector_store_id: str = ""
+
+
+#: Seconds between the polls of a knowledge file's indexing: doubling from the first, at most
+#: the last (a small file is indexed in seconds, a large PDF in a minute or more).
+INDEXING_FIRST_POLL_SECONDS = 0.5
+INDEXING_MAX_POLL_SECONDS = 10.0
 
 
 class AdminActions:
@@ -69,6 +79,8 @@ class AdminActions:
         self._knowledge = knowledge
         self._knowledge_files = knowledge_files
         self._tools = tools
+        #: The background tasks following knowledge files' indexing (cancelled at shutdown).
+        self._following: set[asyncio.Task[None]] = set()
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -159,7 +171,61 @@ class AdminActions:
         await self._audit.record(
             admin_id, "knowledge.add", assistant.name, file=file_name, file_id=uploaded.file_id
         )
-        return KnowledgeResult(file_name, uploaded.status)
+        return KnowledgeResult(
+            file_name, uploaded.status, uploaded.file_id, uploaded.vector_store_id
+        )
+
+    def follow_in_background(
+        self,
+        result: KnowledgeResult,
+        *,
+        wait_seconds: float,
+        report: Callable[[IndexingStatus], Awaitable[None]],
+    ) -> None:
+        """`follow_indexing` in a task of its own (the chat's turn ends now), then `report` the
+        outcome; OpenAI failing to answer a poll reports the file as still in progress."""
+
+        async def follow() -> None:
+            try:
+                state = await self.follow_indexing(result, wait_seconds=wait_seconds)
+            except AIError as exc:
+                log.warning("following the indexing of %s failed: %s", result.file_name, exc)
+                state = IndexingStatus("in_progress")
+            try:
+                await report(state)
+            except TelegramError as exc:
+                log.warning("could not report the indexing of %s: %s", result.file_name, exc)
+
+        task = asyncio.create_task(follow(), name=f"indexing-{result.file_id}")
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
+    def stop_following(self) -> None:
+        """At shutdown: indexing goes on at OpenAI; /knowledge's list shows it later."""
+        for task in self._following:
+            task.cancel()
+
+    async def follow_indexing(
+        self, result: KnowledgeResult, *, wait_seconds: float
+    ) -> IndexingStatus:
+        """Poll the file's indexing (with backoff, for at most `wait_seconds`) until it is
+        no longer in progress; the status is kept with the file for /knowledge's list."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        delay = INDEXING_FIRST_POLL_SECONDS
+        state = IndexingStatus(result.status)
+        while state.status == "in_progress":
+            room = deadline - loop.time()
+            if room <= 0:
+                break
+            await asyncio.sleep(min(delay, room))
+            delay = min(delay * 2, INDEXING_MAX_POLL_SECONDS)
+            state = await self._knowledge.indexing_status(
+                vector_store_id=result.vector_store_id, file_id=result.file_id
+            )
+        if state.status != result.status:
+            await self._knowledge_files.set_status(result.file_id, state.status)
+        return state
 
     async def set_access(self, admin_id: int, user_id: int, rule: str) -> None:
         await self._rules.set_rule(user_id, rule, admin_id)

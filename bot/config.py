@@ -232,6 +232,12 @@ class Settings(BaseSettings):
     image_detail: Literal["low", "high", "auto", "original"] = "auto"
     #: Largest photo or file the bot downloads (Telegram lets bots download up to 20 MB).
     max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: After an admin's /knowledge upload, how long (seconds) the bot follows the file's
+    #: indexing to tell the admin it is searchable or why it failed.
+    knowledge_index_wait_seconds: float = Field(default=300.0, ge=0)
+    #: A text file (txt, md, csv, json, code) longer than this many characters is refused
+    #: with a message that says the limit (about 25k tokens at the default).
+    max_document_chars: int = Field(default=100_000, ge=100)
     #: An album is complete when no new photo arrived for this long (seconds)...
     album_quiet_seconds: float = Field(default=0.8, gt=0)
     #: ...or at the latest after this long.

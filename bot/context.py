@@ -17,6 +17,7 @@ from bot.access import Access
 from bot.answering import Answerer
 from bot.assistant_admin import AdminActions
 from bot.config import Settings
+from bot.documents import DocumentReader
 from bot.inbox import Inbox, UpdateFacts
 from bot.limits import Limits
 from bot.stopping import Stops
@@ -33,6 +34,7 @@ class Collaborators:
     answerer: Answerer
     vision: VisionPreparer
     voice: VoiceService
+    documents: DocumentReader
     access: Access
     limits: Limits
     admin: AdminActions
@@ -91,6 +93,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     @property
     def voice(self) -> VoiceService:
         return self._parts.voice
+
+    @property
+    def documents(self) -> DocumentReader:
+        return self._parts.documents
 
     @property
     def access(self) -> Access:

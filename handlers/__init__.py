@@ -9,6 +9,7 @@ from handlers import (
     assistants,
     camera,
     commands,
+    documents,
     gate,
     knowledge,
     languages,
@@ -38,5 +39,6 @@ def register_all(app: BotApplication) -> None:
     text.register(app)
     photos.register(app)
     voice.register_content(app)
+    documents.register(app)
     unsupported.register(app)
     assistants.register_fallback(app)

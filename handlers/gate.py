@@ -6,8 +6,9 @@ passes goes on to the handlers unchanged. The gate takes exactly the updates a h
 0 would answer, with the same filters, so updates nobody handles (a group message for someone
 else, a command for another bot) stay silent:
 
-- texts, photos, voice notes (audio files, video notes) and the messages the bot cannot read
-  (stickers, videos...), when addressed to the bot: allowed users only (`not_allowed`);
+- texts, photos, voice notes (audio files, video notes), documents (PDFs, text files) and the
+  messages the bot cannot read (stickers, videos...), when addressed to the bot: allowed users
+  only (`not_allowed`);
 - the commands of `USER_COMMANDS`: allowed users only;
 - the commands of `ADMIN_COMMANDS` (and `/knowledge` as a document's caption): bot admins only
   (`admins_only`, also to users who are not allowed at all);
@@ -52,7 +53,7 @@ KNOWLEDGE_CAPTION = (
     & filters.Document.ALL
     & filters.CaptionRegex(r"^/knowledge(@\w+)?(\s|$)")
 )
-#: What handlers/text.py, handlers/photos.py, handlers/voice.py and handlers/unsupported.py take.
+#: What handlers/text.py, photos.py, voice.py, documents.py and unsupported.py take.
 CONTENT = (
     filters.UpdateType.MESSAGE
     & ~filters.COMMAND

@@ -7,7 +7,8 @@ import logging
 from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot.ai import AIError
+from bot.ai import AIError, IndexingStatus
+from bot.assistant_admin import KnowledgeResult
 from bot.context import BotApplication, BotContext
 from bot.delivery import send_plain
 from bot.i18n import t
@@ -56,6 +57,23 @@ async def on_knowledge(update: Update, context: BotContext) -> None:
         lang, "knowledge_added", file=result.file_name, name=assistant.name, status=result.status
     )
     await send_plain(context.bot, dest, text)
+
+    # Indexing takes seconds to minutes: followed in the background, the chat's turn ends here.
+    async def report(state: IndexingStatus) -> None:
+        await send_plain(context.bot, dest, _indexing_text(lang, state, result, assistant.name))
+
+    wait = context.settings.knowledge_index_wait_seconds
+    admin.follow_in_background(result, wait_seconds=wait, report=report)
+
+
+def _indexing_text(lang: str, state: IndexingStatus, result: KnowledgeResult, name: str) -> str:
+    """The file is searchable, failed (and why), or is still being indexed."""
+    values: dict[str, object] = {"file": result.file_name, "name": name}
+    if state.status == "completed":
+        return t(lang, "knowledge_indexed", **values)
+    if state.status == "in_progress":
+        return t(lang, "knowledge_index_pending", **values)
+    return t(lang, "knowledge_index_failed", reason=state.error or state.status, **values)
 
 
 def register(app: BotApplication) -> None:

@@ -1,4 +1,4 @@
-"""Messages the bot cannot read yet (stickers, videos, files...): a short hint, never silence."""
+"""Messages the bot cannot read yet (stickers, videos, other files): a short hint, never silence."""
 
 from __future__ import annotations
 

@@ -37,6 +37,13 @@ class KnowledgeRepository:
             (assistant_id, openai_file_id, file_name, size_bytes, status, added_by, time.time()),
         )
 
+    async def set_status(self, openai_file_id: str, status: str) -> None:
+        """The file's indexing status as the vector store last reported it."""
+        await self._sql.run(
+            "UPDATE knowledge_files SET status = ? WHERE openai_file_id = ?",
+            (status, openai_file_id),
+        )
+
     async def files_of(self, assistant_id: int) -> list[KnowledgeFile]:
         rows = await self._sql.run(
             "SELECT openai_file_id, file_name, size_bytes, status, created_at"

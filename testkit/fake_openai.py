@@ -19,7 +19,9 @@ What it serves (answers mirror the shapes of the official OpenAPI spec, errors a
 * ``POST``/``GET /v1/files`` (multipart upload), ``GET``/``DELETE /v1/files/{id}``,
   ``GET /v1/files/{id}/content``;
 * ``POST``/``GET /v1/vector_stores``, ``GET``/``DELETE /v1/vector_stores/{id}``,
-  ``POST``/``GET /v1/vector_stores/{id}/files``;
+  ``POST``/``GET /v1/vector_stores/{id}/files``, ``GET /v1/vector_stores/{id}/files/{file_id}``
+  (a file is ``in_progress`` until polled, then ``completed`` or, scripted with
+  ``indexing_outcomes``, ``failed`` with ``last_error``);
 * ``POST /v1/audio/transcriptions`` (multipart: ``file`` and ``model`` required, unknown fields
   are violations): the text scripted for the file's bytes in :attr:`FakeOpenAI.transcripts`,
   else :data:`DEFAULT_TRANSCRIPT` for bytes that look like audio (OGG, MP3, WAV, FLAC, MP4,
@@ -106,6 +108,8 @@ How a response ends (``Reply.end``; the events of the spec's ``ResponseStreamEve
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import dataclasses
 import itertools
 import json
@@ -123,7 +127,7 @@ from testkit.server import LoopbackServer
 
 from . import openapi_check
 
-__all__ = ["API_KEY", "FakeOpenAI", "Recorded", "Reply"]
+__all__ = ["API_KEY", "FakeOpenAI", "IndexingOutcome", "InputFile", "Recorded", "Reply"]
 
 API_KEY: Final = "sk-test-loopback-fake-key"
 
@@ -595,6 +599,55 @@ _CONTEXT_ERROR: Final = (
 )
 
 
+#: Tokens one PDF page costs (OpenAI puts each page's extracted text and an image of it in the
+#: context: a text page and a page image at high detail, about a thousand tokens). Pages are
+#: counted as the page objects (``/Type /Page``) in the bytes, at least one per PDF; any other
+#: ``input_file`` costs its bytes read as UTF-8 text.
+PDF_PAGE_TOKENS: Final = 1_000
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<data>[A-Za-z0-9+/=\s]*)")
+
+
+@dataclass(slots=True)
+class IndexingOutcome:
+    """How a file attached to a vector store is indexed: ``in_progress`` until the
+    ``polls``-th GET of it, then ``completed`` (or ``failed`` with ``last_error`` when
+    ``error`` is set; ``polls`` 0: done at once)."""
+
+    polls: int = 1
+    error: str | None = None
+    error_code: str = "invalid_file"
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """An ``input_file`` part's file as a request carried it inline (``file_data``)."""
+
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+def inline_file(part: Mapping[str, Any]) -> InputFile | None:
+    """The file of an ``input_file`` part's ``file_data`` data URL (None when it has none or it
+    is not a base64 data URL)."""
+    match = _DATA_URL.fullmatch(str(part.get("file_data") or ""))
+    if match is None:
+        return None
+    try:
+        data = base64.b64decode(match["data"], validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    return InputFile(str(part.get("filename") or ""), match["mime"], data)
+
+
+def file_tokens(file: InputFile) -> int:
+    """The fake's estimate of an inline file: PDF_PAGE_TOKENS a page, or its text's tokens."""
+    if file.mime_type == "application/pdf" or file.data.startswith(b"%PDF-"):
+        return max(1, len(_PDF_PAGE.findall(file.data))) * PDF_PAGE_TOKENS
+    return text_tokens(file.data.decode("utf-8", errors="replace"))
+
+
 def text_tokens(text: str) -> int:
     """The fake's token estimate of a text: one token per 4 characters (rounded up)."""
     return math.ceil(len(text) / 4)
@@ -607,6 +660,9 @@ def _part_tokens(part: Any) -> int:
         return 0
     if part.get("type") == "input_image":
         return IMAGE_TOKENS.get(str(part.get("detail") or "auto"), IMAGE_TOKENS["auto"])
+    if part.get("type") == "input_file":
+        file = inline_file(part)
+        return file_tokens(file) if file is not None else PDF_PAGE_TOKENS
     if isinstance(part.get("text"), str):
         return text_tokens(part["text"])
     return text_tokens(json.dumps(part, sort_keys=True))
@@ -725,6 +781,12 @@ class FakeOpenAI(LoopbackServer):
         self.transcripts: dict[bytes, str] = {}
         #: The texts ``/audio/speech`` was asked to speak, in order.
         self.spoken: list[str] = []
+        #: How the next files attached to a vector store get indexed, in order (then: completed
+        #: at the first GET of the file).
+        self.indexing_outcomes: list[IndexingOutcome] = []
+        self._indexing: dict[tuple[str, str], IndexingOutcome] = {}
+        #: The files ``input_file`` parts carried inline (``file_data``), in order of arrival.
+        self.input_files: list[InputFile] = []
         self.default_reply: Callable[[JSONDict], Reply] = default_reply
         self.classifier: Callable[[JSONDict], str | Reply] = default_classifier
         self.validate = validate
@@ -765,6 +827,11 @@ class FakeOpenAI(LoopbackServer):
             ("DELETE", re.compile(r"/vector_stores/(?P<vid>[^/]+)"), self._delete_vector_store),
             ("POST", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._add_vs_file),
             ("GET", re.compile(r"/vector_stores/(?P<vid>[^/]+)/files"), self._list_vs_files),
+            (
+                "GET",
+                re.compile(r"/vector_stores/(?P<vid>[^/]+)/files/(?P<fid>[^/]+)"),
+                self._get_vs_file,
+            ),
             ("GET", re.compile(r"/models"), self._list_models),
             ("POST", re.compile(r"/audio/transcriptions"), self._transcribe),
             ("POST", re.compile(r"/audio/speech"), self._speech),
@@ -991,6 +1058,33 @@ class FakeOpenAI(LoopbackServer):
             verdict.text = json.dumps(wrap_label(schema, default_classifier(body)))
         return verdict
 
+    def _take_input_files(self, body: Mapping[str, Any]) -> None:
+        """Record the inline files of ``input_file`` parts; 400 for ``file_data`` that is not a
+        base64 data URL or comes without ``filename``, as OpenAI refuses them."""
+        inp = body.get("input")
+        for i, item in enumerate(inp if isinstance(inp, list) else []):
+            content = item.get("content") if isinstance(item, dict) else None
+            for j, part in enumerate(content if isinstance(content, list) else []):
+                if not isinstance(part, dict) or part.get("type") != "input_file":
+                    continue
+                if "file_data" not in part:
+                    continue  # file_id or file_url: nothing inline
+                where = f"input[{i}].content[{j}]"
+                file = inline_file(part)
+                if file is None:
+                    raise _ErrorReply(
+                        400,
+                        f"Invalid '{where}.file_data': expected a base64-encoded data URL.",
+                        param=f"{where}.file_data",
+                    )
+                if not file.filename:
+                    raise _ErrorReply(
+                        400,
+                        f"Missing required parameter: '{where}.filename'.",
+                        param=f"{where}.filename",
+                    )
+                self.input_files.append(file)
+
     def _usage(self, reply: Reply, text: str, context: _Context | None = None) -> JSONDict:
         if self.fixed_input_tokens is not None or context is None:
             input_tokens, cached = (10 if self.fixed_input_tokens is None
@@ -1175,6 +1269,7 @@ class FakeOpenAI(LoopbackServer):
         self._check_request("/responses", rec)
         if self.validate and not body.get("model") and not body.get("prompt"):
             self.violations.append(f"POST {rec.path}: Missing required parameter: 'model'.")
+        self._take_input_files(body)
         conv_id = _conversation_id(body)
         if conv_id is not None and conv_id not in self.conversations:
             raise _ErrorReply(
@@ -1955,7 +2050,7 @@ class FakeOpenAI(LoopbackServer):
             "usage_bytes": size,
             "created_at": _now(),
             "vector_store_id": vs_id,
-            "status": "completed",
+            "status": "in_progress",
             "last_error": None,
             "chunking_strategy": {
                 "type": "static",
@@ -1966,9 +2061,36 @@ class FakeOpenAI(LoopbackServer):
         self.vector_store_files[vs_id].append(entry)
         store = self.vector_stores[vs_id]
         store["usage_bytes"] += size
-        store["file_counts"]["completed"] += 1
+        store["file_counts"]["in_progress"] += 1
         store["file_counts"]["total"] += 1
-        return entry
+        outcome = self.indexing_outcomes.pop(0) if self.indexing_outcomes else IndexingOutcome()
+        self._indexing[(vs_id, file_id)] = outcome
+        if outcome.polls <= 0:
+            self._finish_indexing(vs_id, entry)
+        return dict(entry)
+
+    def _finish_indexing(self, vs_id: str, entry: JSONDict) -> None:
+        """in_progress -> completed, or failed with the scripted last_error."""
+        outcome = self._indexing.pop((vs_id, str(entry["id"])), IndexingOutcome())
+        counts = self.vector_stores[vs_id]["file_counts"]
+        counts["in_progress"] -= 1
+        if outcome.error is None:
+            entry["status"] = "completed"
+            counts["completed"] += 1
+        else:
+            entry["status"] = "failed"
+            entry["last_error"] = {"code": outcome.error_code, "message": outcome.error}
+            counts["failed"] += 1
+
+    def _poll_indexing(self, vs_id: str, entry: JSONDict) -> None:
+        """A GET of an in-progress file: one poll closer to its outcome."""
+        key = (vs_id, str(entry["id"]))
+        outcome = self._indexing.get(key)
+        if entry["status"] != "in_progress" or outcome is None:
+            return
+        outcome.polls -= 1
+        if outcome.polls <= 0:
+            self._finish_indexing(vs_id, entry)
 
     async def _list_vector_stores(
         self, request: web.Request, match: re.Match[str], rec: Recorded
@@ -1999,6 +2121,17 @@ class FakeOpenAI(LoopbackServer):
         if not isinstance(file_id, str):
             raise _ErrorReply(400, "Missing required parameter: 'file_id'.", param="file_id")
         return self._json(self._attach_file(match["vid"], file_id, body.get("attributes")))
+
+    async def _get_vs_file(
+        self, request: web.Request, match: re.Match[str], rec: Recorded
+    ) -> web.StreamResponse:
+        vs_id = match["vid"]
+        self._vector_store(vs_id)
+        for entry in self.vector_store_files[vs_id]:
+            if entry["id"] == match["fid"]:
+                self._poll_indexing(vs_id, entry)
+                return self._json(entry)
+        raise _ErrorReply(404, f"No file found with id '{match['fid']}' in vector store '{vs_id}'.")
 
     async def _list_vs_files(
         self, request: web.Request, match: re.Match[str], rec: Recorded

@@ -1350,6 +1350,25 @@ class FakeTelegram(LoopbackServer):
         return {"video_note": {**self.add_file(data), "duration": duration, "length": length,
                                **fields}}  # fmt: skip
 
+    def document(
+        self,
+        data: bytes,
+        *,
+        file_name: str | None = "document.pdf",
+        mime_type: str | None = "application/pdf",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A `document` field (a general file, as the Bot API's Document: file_id,
+        file_unique_id, optional file_name, mime_type, file_size) for `media_message`, its bytes
+        downloadable with getFile; `fields` override what Telegram says (a `file_size` that
+        lies)."""
+        document: dict[str, Any] = {**self.add_file(data), **fields}
+        if file_name is not None:
+            document["file_name"] = file_name
+        if mime_type is not None:
+            document["mime_type"] = mime_type
+        return {"document": document}
+
     def callback_query(
         self,
         chat_id: int,

@@ -12,11 +12,11 @@ import pytest
 
 from bot.config import ModelPrice
 from storage import AssistantChanges
-from testkit.fake_openai import FakeOpenAI, Reply
+from testkit.fake_openai import FakeOpenAI, IndexingOutcome, Reply
 from testkit.fake_telegram import FakeTelegram
 from testkit.fake_weather import FakeWeather
 from testkit.running import RunningBot
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, eventually
 
 USER = 5151
 
@@ -272,13 +272,83 @@ async def test_knowledge_file_reaches_the_vector_store_and_file_search(
     [attach] = ai.requests_to(f"/v1/vector_stores/{shop.vector_store_id}/files")
     assert attach.body is not None and attach.body["file_id"] in ai.files
     assert upload.at < attach.at and store.at < attach.at
+    assert "(in_progress)" in tg.messages_in(ADMIN_ID)[1]["text"]
 
-    assert "prices.txt" in await _admin_says(tg, "/knowledge Shop", 3)
+    # the bot follows the indexing and says when the file is searchable
+    await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] == ADMIN_ID)
+    indexed = tg.messages_in(ADMIN_ID)[2]["text"]
+    assert indexed == '"prices.txt" is searchable now: Shop\'s answers will use it.'
+    polls = ai.requests_to(
+        f"/v1/vector_stores/{shop.vector_store_id}/files/{attach.body['file_id']}", "GET"
+    )
+    assert len(polls) == 1  # completed at the first poll: no more
+    listing = await _admin_says(tg, "/knowledge Shop", 4)
+    assert "prices.txt" in listing and "completed" in listing
     tg.private_text("/use Shop", chat_id=USER)
     tg.private_text("how much is a cake?", chat_id=USER)
     await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == USER)
     [answer] = _answers(ai)
     assert {"type": "file_search", "vector_store_ids": [shop.vector_store_id]} in answer["tools"]
+
+
+async def test_knowledge_tells_the_admin_why_indexing_failed(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot: RunningBot = await start_bot()
+    await _admin_says(tg, "/newassistant Shop | Answer from the price list.", 1)
+    reason = "The file could not be parsed: no text was found."
+    ai.indexing_outcomes.append(IndexingOutcome(polls=3, error=reason))
+    document = tg.document(b"\x00\x01binary", file_name="scan.txt", mime_type="text/plain")
+    tg.media_message(document, chat_id=ADMIN_ID, caption="/knowledge Shop")
+    await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] == ADMIN_ID)
+    failed = tg.messages_in(ADMIN_ID)[2]["text"]
+    assert (
+        failed
+        == f'"scan.txt" could not be indexed for Shop, so its answers will not find it: {reason}'
+    )
+    shop = await bot.storage.assistants.by_name("Shop")
+    assert shop is not None and shop.vector_store_id is not None
+    polls = [
+        r
+        for r in ai.requests
+        if r.path.startswith(f"/v1/vector_stores/{shop.vector_store_id}/files/")
+    ]
+    assert len(polls) == 3  # in progress twice, then failed: no poll after the outcome
+    [known] = await bot.storage.knowledge.files_of(shop.id)
+    assert known.status == "failed"
+
+
+async def test_knowledge_stops_following_after_the_wait(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(knowledge_index_wait_seconds=0)
+    await _admin_says(tg, "/newassistant Shop | Answer from the price list.", 1)
+    document = tg.document(b"Bread 2.50 EUR", file_name="prices.txt", mime_type="text/plain")
+    tg.media_message(document, chat_id=ADMIN_ID, caption="/knowledge Shop")
+    await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] == ADMIN_ID)
+    pending = tg.messages_in(ADMIN_ID)[2]["text"]
+    assert pending.startswith('"prices.txt" is still being indexed for Shop.')
+
+
+async def test_a_shutdown_cancels_following_the_indexing(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    bot: RunningBot = await start_bot(knowledge_index_wait_seconds=3600)
+    await _admin_says(tg, "/newassistant Shop | Answer from the price list.", 1)
+    ai.indexing_outcomes.append(IndexingOutcome(polls=1_000_000))  # indexing never ends
+    document = tg.document(b"Bread 2.50 EUR", file_name="prices.txt", mime_type="text/plain")
+    tg.media_message(document, chat_id=ADMIN_ID, caption="/knowledge Shop")
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == ADMIN_ID)
+
+    async def polled() -> bool:
+        return any(r.method == "GET" and "/files/" in r.path for r in ai.requests)
+
+    await eventually(polled, timeout=10)  # the follower is running
+    [follower] = [t for t in asyncio.all_tasks() if t.get_name().startswith("indexing-")]
+    await asyncio.wait_for(bot.stop(), timeout=30)
+    await asyncio.wait([follower], timeout=10)
+    assert follower.cancelled()  # not left polling with closed clients
+    assert len(tg.messages_in(ADMIN_ID)) == 2  # no report of an indexing still under way
 
 
 async def test_the_tool_loop_runs_a_tool_and_returns_its_result(

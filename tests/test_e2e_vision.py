@@ -170,10 +170,11 @@ async def test_corrupt_and_svg_images_get_a_clear_message_and_no_model_call(
 
 async def test_other_documents_get_a_hint(tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any) -> None:
     await start_bot()
-    document = {**tg.add_file(b"%PDF-1.7"), "file_name": "a.pdf", "mime_type": "application/pdf"}
+    # PDFs and text files are read (tests/test_e2e_documents.py); an archive is not
+    document = {**tg.add_file(b"PK\x03\x04"), "file_name": "a.zip", "mime_type": "application/zip"}
     tg.media_message({"document": document}, chat_id=2005)
     [hint] = await tg.wait_for("sendMessage")
-    assert hint.params["text"].startswith("I can only look at images among files")
+    assert hint.params["text"].startswith("I can read PDFs and text files")
     assert ai.requests == []
 
 

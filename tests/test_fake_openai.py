@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -30,7 +31,15 @@ from openai.types.responses import (
 from pydantic import BaseModel
 
 from testkit import openapi_check
-from testkit.fake_openai import API_KEY, DEFAULT_TRANSCRIPT, FakeOpenAI, Reply
+from testkit.fake_openai import (
+    API_KEY,
+    DEFAULT_TRANSCRIPT,
+    PDF_PAGE_TOKENS,
+    FakeOpenAI,
+    IndexingOutcome,
+    InputFile,
+    Reply,
+)
 from tests.conftest import eventually
 
 MODEL = "gpt-4o-mini"
@@ -713,11 +722,49 @@ async def test_files_and_vector_stores_via_sdk(ai: FakeOpenAI, client: openai.As
 
     store = await client.vector_stores.create(name="kb")
     vs_file = await client.vector_stores.files.create(store.id, file_id=uploaded.id)
-    assert vs_file.vector_store_id == store.id and vs_file.status == "completed"
+    assert vs_file.vector_store_id == store.id and vs_file.status == "in_progress"
+    assert (await client.vector_stores.retrieve(store.id)).file_counts.in_progress == 1
+    polled = await client.vector_stores.files.retrieve(uploaded.id, vector_store_id=store.id)
+    assert polled.status == "completed" and polled.last_error is None  # indexed by the first GET
     assert [f.id async for f in client.files.list()] == [uploaded.id]
     assert [s.id async for s in client.vector_stores.list()] == [store.id]
     assert [f.id async for f in client.vector_stores.files.list(store.id)] == [uploaded.id]
-    assert (await client.vector_stores.retrieve(store.id)).file_counts.completed == 1
+    counts = (await client.vector_stores.retrieve(store.id)).file_counts
+    assert (counts.completed, counts.in_progress) == (1, 0)
+    assert ai.violations == []
+
+
+async def test_vector_store_files_fail_indexing_when_scripted(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    ai.indexing_outcomes.append(IndexingOutcome(polls=2, error="No text found."))
+    uploaded = await client.files.create(file=("scan.pdf", b"%PDF-1.4"), purpose="assistants")
+    store = await client.vector_stores.create(name="kb")
+    await client.vector_stores.files.create(store.id, file_id=uploaded.id)
+    first = await client.vector_stores.files.retrieve(uploaded.id, vector_store_id=store.id)
+    second = await client.vector_stores.files.retrieve(uploaded.id, vector_store_id=store.id)
+    assert first.status == "in_progress" and second.status == "failed"
+    assert second.last_error is not None
+    assert (second.last_error.code, second.last_error.message) == ("invalid_file", "No text found.")
+    assert (await client.vector_stores.retrieve(store.id)).file_counts.failed == 1
+    assert ai.violations == []
+
+
+async def test_input_files_inline_are_recorded_and_counted(
+    ai: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj 2 0 obj << /Type /Page >> endobj"
+    data_url = "data:application/pdf;base64," + base64.b64encode(pdf).decode()
+    part = {"type": "input_file", "filename": "two.pdf", "file_data": data_url}
+    message: Any = {"role": "user", "content": [part]}
+    response = await client.responses.create(model=MODEL, input=[message])
+    assert ai.input_files == [InputFile("two.pdf", "application/pdf", pdf)]
+    assert response.usage is not None
+    assert response.usage.input_tokens >= 2 * PDF_PAGE_TOKENS
+    bad = {"type": "input_file", "filename": "x.pdf", "file_data": "https://t.me/file/x.pdf"}
+    message = {"role": "user", "content": [bad]}
+    with pytest.raises(openai.BadRequestError):
+        await client.responses.create(model=MODEL, input=[message])
     assert ai.violations == []
 
 

@@ -16,7 +16,7 @@ from bot.ai.errors import (
     StreamInterrupted,
 )
 from bot.ai.identity import CLASSIFIER_CACHE_KEY, Identity
-from bot.ai.knowledge import KnowledgeService, UploadedKnowledge
+from bot.ai.knowledge import IndexingStatus, KnowledgeService, UploadedKnowledge
 from bot.ai.protocol import AITransport
 from bot.ai.sdk_transport import SDKTransport
 from bot.ai.transport import OpenAITransport
@@ -38,6 +38,7 @@ __all__ = [
     "ConversationGone",
     "ConversationService",
     "Identity",
+    "IndexingStatus",
     "KnowledgeService",
     "OpenAITransport",
     "SDKTransport",

@@ -16,6 +16,15 @@ class UploadedKnowledge:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class IndexingStatus:
+    """A vector store file's status (in_progress, completed, cancelled, failed) and, when it
+    failed, OpenAI's reason (`last_error.message`)."""
+
+    status: str
+    error: str | None = None
+
+
 class KnowledgeService:
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         self._client = client
@@ -35,6 +44,17 @@ class KnowledgeService:
         except openai.OpenAIError as exc:
             raise translate(exc) from exc
         return UploadedKnowledge(uploaded.id, vector_store_id, attached.status)
+
+    async def indexing_status(self, *, vector_store_id: str, file_id: str) -> IndexingStatus:
+        """Where indexing the file stands (GET /vector_stores/{id}/files/{file_id})."""
+        try:
+            entry = await self._client.vector_stores.files.retrieve(
+                file_id, vector_store_id=vector_store_id
+            )
+        except openai.OpenAIError as exc:
+            raise translate(exc) from exc
+        error = entry.last_error.message if entry.last_error is not None else None
+        return IndexingStatus(entry.status, error)
 
     async def delete_store(self, vector_store_id: str) -> None:
         """Best effort: the store of a deleted assistant."""
