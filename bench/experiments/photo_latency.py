@@ -1,4 +1,4 @@
-"""What a photo or a voice note adds to the bot's latency:
+"""What a photo, a voice note or a PDF adds to the bot's latency:
 `python -m bench.experiments.photo_latency`.
 
 Runs the real application in-process against the test fakes and measures, per case, the time
@@ -32,6 +32,22 @@ def phone_jpeg(width: int, height: int) -> bytes:
     exif[0x0112] = 6  # stored sideways, as phones do
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+def _pdf(pages: int) -> bytes:
+    """A real PDF of `pages` pages of text (pypdf, as the bot reads it)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    for n in range(pages):
+        page = writer.add_blank_page(595, 842)
+        content = DecodedStreamObject()
+        content.set_data(f"BT /F1 12 Tf 72 770 Td (Page {n + 1} of the price list) Tj ET".encode())
+        page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
     return out.getvalue()
 
 
@@ -69,6 +85,10 @@ async def _measure() -> dict[str, float]:
         ogg = b"OggS\x00\x02" + bytes(120_000)  # ~120 KB: a 30 s voice note at Opus rates
         cases["voice note 30 s (120 KB OGG)"] = lambda c: tg.media_message(
             tg.voice(ogg, 30), chat_id=c
+        )
+        pdf = _pdf(pages=20)
+        cases[f"PDF 20 pages ({len(pdf) // 1024} KB)"] = lambda c: tg.media_message(
+            tg.document(pdf), chat_id=c, caption="what is this?"
         )
         results: dict[str, float] = {}
         for name, push in cases.items():
