@@ -376,6 +376,12 @@ class Settings(BaseSettings):
             "the path (relative paths start at the working directory), or give the text inline"
         )
 
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_none(cls, value: Any) -> Any:
+        # `METRICS_PORT=` as .env.example has it (also as `docker run --env-file .env` passes it)
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: Any) -> Any:

@@ -193,6 +193,29 @@ def test_the_copied_env_example_is_refused_naming_the_empty_token(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("source", ["dotenv", "environment"])
+def test_the_env_example_with_the_two_required_values_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """The quick start (cp .env.example .env, fill in two values), read as the bot reads .env or
+    as `docker run --env-file .env` passes it: blank optional settings mean unset."""
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    text = text.replace("\nTELEGRAM_BOT_TOKEN=\n", f"\nTELEGRAM_BOT_TOKEN={TOKEN}\n")
+    text = text.replace("\nOPENAI_API_KEY=\n", "\nOPENAI_API_KEY=sk-test\n")
+    pairs = [line.split("=", 1) for line in text.splitlines() if line and line[0] != "#"]
+    for name, _ in pairs:
+        monkeypatch.delenv(name, raising=False)
+    if source == "dotenv":
+        (tmp_path / ".env").write_text(text, encoding="utf-8")
+        settings = Settings(_env_file=tmp_path / ".env")
+    else:
+        for name, value in pairs:
+            monkeypatch.setenv(name, value)
+        settings = Settings(_env_file=None)
+    assert settings.telegram_bot_token.get_secret_value() == TOKEN
+    assert settings.metrics_port is None and not settings.webhook_mode
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [["--check"], []])
 def test_an_empty_key_is_refused(tmp_path: Path, args: list[str]) -> None:
