@@ -678,7 +678,7 @@ async def _deliver(
         await reply.finish(answer)
         return
     caption = render_markdown(answer) if answer.strip() else None
-    if caption is not None and (len(caption.text) > CAPTION_LIMIT or reply.has_preview):
+    if caption is not None and (utf16_len(caption.text) > CAPTION_LIMIT or reply.has_preview):
         await reply.finish(answer)
         caption = None
     else:

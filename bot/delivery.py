@@ -125,23 +125,25 @@ async def send_photo(
 ) -> Message:
     """Upload an image as a photo (multipart, never a URL), with an optional caption; if
     Telegram rejects the caption's entities, the same caption plain."""
+
+    async def send(entities: Sequence[MessageEntity] | None) -> Message:
+        return await bot.send_photo(
+            dest.chat_id,
+            InputFile(data, filename="image.png"),
+            caption=caption.text if caption else None,
+            caption_entities=entities,
+            message_thread_id=dest.thread_id,
+            reply_parameters=_reply_to(dest),
+        )
+
     entities = (caption.entities or None) if caption else None
-    for attempt in range(2):
-        try:
-            return await bot.send_photo(
-                dest.chat_id,
-                InputFile(data, filename="image.png"),
-                caption=caption.text if caption else None,
-                caption_entities=entities,
-                message_thread_id=dest.thread_id,
-                reply_parameters=_reply_to(dest),
-            )
-        except BadRequest as exc:
-            if attempt or not (entities and _is_entity_error(exc)):
-                raise
-            log.warning("caption entities rejected (%s); sending it plain", exc.message)
-            entities = None
-    raise AssertionError("unreachable")
+    try:
+        return await send(entities)
+    except BadRequest as exc:
+        if not (entities and _is_entity_error(exc)):
+            raise
+        log.warning("caption entities rejected (%s); sending it plain", exc.message)
+        return await send(None)
 
 
 async def send_plain(bot: Bot, dest: Destination, text: str) -> list[Message]:

@@ -177,3 +177,18 @@ async def test_without_the_tool_nothing_is_drawn(
     assert tg.calls_to("sendPhoto") == [] and ai.drawn == []
     [request] = _answer_requests(ai)
     assert not any(t.get("type") == "image_generation" for t in request.get("tools") or [])
+
+
+async def test_in_a_group_the_photo_answers_the_message_that_asked(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
+) -> None:
+    await start_bot(assistant_tools="image_generation")
+    group = -1002020
+    ai.script(Reply.image("a market poster", POSTER, "Here is the poster."))
+    asked = tg.group_text("@test_ai_bot draw a poster for our Saturday market", chat_id=group)
+    [photo] = await _photos(tg, group)
+    assert _upload(photo) == POSTER
+    assert photo.params["reply_parameters"]["message_id"] == asked["message"]["message_id"]
+    # the text once: as the caption, or (when a preview message showed it) as that message
+    shown = [str(photo.params.get("caption", "")), *tg.sent_texts(group)]
+    assert [s for s in shown if s] == ["Here is the poster."]
