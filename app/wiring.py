@@ -423,6 +423,7 @@ async def open_services(settings: Settings, metrics: BotMetrics | None = None) -
         tools=default_registry(
             web_search_context_size=settings.web_search_context_size,
             web_search_location=settings.web_search_location,
+            image_quality=settings.image_generation_quality,
         ),
         http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
         close_openai=close_openai,

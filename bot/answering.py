@@ -30,9 +30,17 @@ from bot.ai import (
     StreamInterrupted,
     ToolRunner,
 )
+from bot.ai.assistant import GeneratedImage
 from bot.ai.conversations import input_signatures
 from bot.config import Settings
-from bot.delivery import Destination, StreamingReply, send_plain, send_rendered
+from bot.delivery import (
+    CAPTION_LIMIT,
+    Destination,
+    StreamingReply,
+    send_photo,
+    send_plain,
+    send_rendered,
+)
 from bot.documents import ReadDocument
 from bot.formatting import Rendered, render_markdown, split_rendered, utf16_len, with_sources
 from bot.i18n import t
@@ -40,7 +48,7 @@ from bot.images import PreparedImage
 from bot.inbox import KeptAnswer, UpdateFacts
 from bot.routing import Route, notify_admins, route_for
 from bot.stopping import Stops
-from bot.tools import ToolContext, ToolRegistry
+from bot.tools import IMAGE_OUTPUT_TOKENS, ToolContext, ToolRegistry
 from storage import (
     Assistant,
     AssistantRepository,
@@ -62,6 +70,13 @@ log = logging.getLogger(__name__)
 #: thousand tokens), condensed by OpenAI's standalone compaction.
 CARRY_MESSAGES = 10
 CARRY_CHARS = 4_000
+
+#: What the model is told on a turn without the image_generation tool because the user drew
+#: DAILY_IMAGE_LIMIT images today (model-facing, so in English).
+IMAGE_LIMIT_NOTE = (
+    "Image generation is not available to this user until midnight UTC: they reached today's "
+    "image limit. If they ask for an image, say so briefly."
+)
 
 #: The line that ends an incomplete answer, by `incomplete_details.reason`.
 _INCOMPLETE_NOTES = {
@@ -507,7 +522,16 @@ class Answerer:
         cache_key = identity.prompt_cache_key(
             incoming.key.chat_id, incoming.key.thread_id, assistant.id
         )
-        tools = self._tools.definitions(assistant.tools)
+        enabled = list(assistant.tools)
+        images_before, image_limit = 0, settings.daily_image_limit
+        if incoming.user_id in settings.admin_user_ids:
+            image_limit = 0  # admins are exempt
+        if "image_generation" in enabled and image_limit:
+            images_before = (await self._usage.today(incoming.user_id)).images
+            if images_before >= image_limit:  # not offered today: it would cost, and be refused
+                enabled.remove("image_generation")
+                user_input = _with_developer_note(user_input, IMAGE_LIMIT_NOTE)
+        tools = self._tools.definitions(enabled)
         if assistant.vector_store_id:
             tools.append({"type": "file_search", "vector_store_ids": [assistant.vector_store_id]})
         gate = _Gate(reply)
@@ -532,6 +556,7 @@ class Answerer:
                     safety_identifier=identity.safety_identifier(incoming.user_id),
                     compact_threshold=settings.context_compact_tokens or None,
                     max_output_tokens=settings.max_output_tokens,
+                    image_output_tokens=IMAGE_OUTPUT_TOKENS[settings.image_generation_quality],
                 )
                 try:
                     async for delta in stream:
@@ -572,6 +597,7 @@ class Answerer:
 
         answer: str | None = None
         status = "completed"
+        images: list[GeneratedImage] = []
         try:
             try:
                 if stopped:
@@ -587,9 +613,14 @@ class Answerer:
                 assert stream is not None  # the task started one
                 # Web sources become numbered links after the passages they back.
                 sources = [(c.end, c.url) for c in stream.citations]
-                answer, status = _ending(stream, with_sources(reply.text, sources), incoming.lang)
+                images = stream.images
+                text = with_sources(reply.text, sources)
+                answer, status = _ending(stream, text, incoming.lang, drew=bool(images))
                 if run.notice:
-                    answer = f"_{run.notice}_\n\n{answer}"
+                    answer = f"_{run.notice}_\n\n{answer}".strip()
+                if images and image_limit and images_before + len(images) >= image_limit:
+                    note = t(incoming.lang, "image_limit_reached", limit=image_limit)
+                    answer = f"{answer}\n\n_{note}_".strip()
             except _Stopped:
                 pass
             except StreamInterrupted as exc:
@@ -599,10 +630,11 @@ class Answerer:
                 status = exc.outcome
             stream = run.stream
             assert stream is not None and answer is not None  # every way out above set it
-            await reply.finish(answer)
+            await _deliver(bot, incoming.dest, reply, answer, images)
             # Delivered: on record at once, nothing in between (a crash here answers twice).
+            recorded = f"{_drawn_icon(len(images))} {answer}".strip() if images else answer
             await self._write_answer(
-                incoming, question, answer, run.conversation_id, stream.usage.total(), status
+                incoming, question, recorded, run.conversation_id, stream.usage.total(), status
             )
         except AIError as exc:
             log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
@@ -698,15 +730,51 @@ def heard_quote(heard: str) -> Rendered:
     return Rendered(text, (MessageEntity(kind, 0, utf16_len(text)),))
 
 
-def _ending(stream: AnswerStream, text: str, lang: str) -> tuple[str, str]:
+async def _deliver(
+    bot: Bot,
+    dest: Destination,
+    reply: StreamingReply,
+    answer: str,
+    images: Sequence[GeneratedImage],
+) -> None:
+    """The final answer in place of the preview; drawn images as photos (uploads), the text as
+    the first one's caption when it fits and no group preview shows it already, else as
+    message(s) before them."""
+    if not images:
+        await reply.finish(answer)
+        return
+    caption = render_markdown(answer) if answer.strip() else None
+    if caption is not None and (utf16_len(caption.text) > CAPTION_LIMIT or reply.has_preview):
+        await reply.finish(answer)
+        caption = None
+    else:
+        await reply.close()
+    for n, image in enumerate(images):
+        await send_photo(bot, dest, image.data, caption if n == 0 else None)
+
+
+def _drawn_icon(count: int) -> str:
+    """How the transcript marks an answer with drawn images."""
+    return "🖼️" if count == 1 else f"🖼️×{count}"
+
+
+def _with_developer_note(user_input: str | list[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+    """The turn's input with a developer message before it (the instructions stay the same)."""
+    items = [{"role": "user", "content": user_input}] if isinstance(user_input, str) else user_input
+    return [{"role": "developer", "content": note}, *items]
+
+
+def _ending(stream: AnswerStream, text: str, lang: str, *, drew: bool = False) -> tuple[str, str]:
     """The answer to deliver and its transcript status, from how the stream ended: a refusal
     is the model's own words; an incomplete answer keeps its text and ends with one line that
-    says why it stopped and what to do."""
+    says why it stopped and what to do; an answer that drew an image may have no text."""
     if stream.status == "refused":
         return text.strip() or t(lang, "refused_by_model"), "refused"
     if stream.status == "incomplete":
         note = t(lang, _INCOMPLETE_NOTES.get(stream.incomplete_reason or "", "answer_cut_length"))
         return (f"{text}\n\n_{note}_" if text.strip() else note), "incomplete"
+    if drew:
+        return text.strip(), "completed"
     return (text if text.strip() else t(lang, "empty_answer")), "completed"
 
 

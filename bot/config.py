@@ -198,13 +198,18 @@ class Settings(BaseSettings):
     #: Upper bound on an answer's output tokens (reasoning included), unset: the model's own.
     max_output_tokens: int | None = Field(default=None, ge=16)
     #: Tools of the default assistant (comma-separated names: current_time, weather,
-    #: web_search), set at every start; unset: whatever the admins chose in /editassistant.
+    #: web_search, image_generation), set at every start; unset: whatever the admins chose in
+    #: /editassistant.
     assistant_tools: Annotated[tuple[str, ...] | None, NoDecode] = None
     #: How much of the context window web search results may use: low, medium or high.
     web_search_context_size: Literal["low", "medium", "high"] = "medium"
     #: Approximate location for web search as JSON ({"country": "ES", "city": "Madrid",
     #: "region": ..., "timezone": "Europe/Madrid"}); unset: none is sent.
     web_search_location: Annotated[dict[str, str] | None, NoDecode] = None
+    #: Quality of the images the image_generation tool draws: low, medium, high or auto.
+    image_generation_quality: Literal["low", "medium", "high", "auto"] = "auto"
+    #: Images one user may have drawn per UTC day (admins exempt); 0 = no limit.
+    daily_image_limit: int = Field(default=10, ge=0)
     #: Rounds of function-tool calls one answer may take before the bot stops it.
     tool_max_turns: int = Field(default=4, ge=1, le=20)
     #: Seconds one tool call may take.

@@ -19,6 +19,7 @@ from telegram import (
     Bot,
     CallbackQuery,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     MessageEntity,
     ReplyParameters,
@@ -32,6 +33,8 @@ from bot.formatting import Rendered, preview_text, render_markdown, split_render
 log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 4.5
+#: Telegram's limit on a photo's caption, in characters after entity parsing.
+CAPTION_LIMIT = 1024
 _draft_ids = itertools.count(int(time.time()) % 1_000_000 + 1)
 
 
@@ -120,6 +123,39 @@ async def send_rendered(
         )
 
 
+def _reply_to(dest: Destination) -> ReplyParameters | None:
+    if dest.reply_to and not dest.is_private:
+        return ReplyParameters(message_id=dest.reply_to, allow_sending_without_reply=True)
+    return None
+
+
+@_retry_transient
+async def send_photo(
+    bot: Bot, dest: Destination, data: bytes, caption: Rendered | None = None
+) -> Message:
+    """Upload an image as a photo (multipart, never a URL), with an optional caption; if
+    Telegram rejects the caption's entities, the same caption plain."""
+
+    async def send(entities: Sequence[MessageEntity] | None) -> Message:
+        return await bot.send_photo(
+            dest.chat_id,
+            InputFile(data, filename="image.png"),
+            caption=caption.text if caption else None,
+            caption_entities=entities,
+            message_thread_id=dest.thread_id,
+            reply_parameters=_reply_to(dest),
+        )
+
+    entities = (caption.entities or None) if caption else None
+    try:
+        return await send(entities)
+    except BadRequest as exc:
+        if not (entities and _is_entity_error(exc)):
+            raise
+        log.warning("caption entities rejected (%s); sending it plain", exc.message)
+        return await send(None)
+
+
 async def send_plain(bot: Bot, dest: Destination, text: str) -> list[Message]:
     """Send our own (already localised) text without Markdown interpretation."""
     return [await send_rendered(bot, dest, part) for part in split_rendered(Rendered(text))]
@@ -175,6 +211,11 @@ class StreamingReply:
     @property
     def text(self) -> str:
         return "".join(self._parts)
+
+    @property
+    def has_preview(self) -> bool:
+        """A group's preview message shows the text (private chats' drafts are not messages)."""
+        return self._preview is not None
 
     def start(self) -> None:
         """Show the typing indicator until the first text arrives."""

@@ -1,4 +1,4 @@
-"""Tokens per user per UTC day: the daily budget and /usage."""
+"""Tokens and images per user per UTC day: the daily budget, the image limit and /usage."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class TokenUsage:
     reasoning_tokens: int = 0
     #: The model that answered (the response's `model`); None when no response completed.
     model: str | None = None
+    #: Images the image_generation tool drew (their tokens are in `output_tokens`).
+    images: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class DailyUsage:
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    images: int = 0
 
     @property
     def budget_tokens(self) -> int:
@@ -53,12 +56,13 @@ class DailyUsage:
 #: table: PostgreSQL requires it).
 UPSERT_SQL = (
     "INSERT INTO usage_daily (user_id, day, requests, input_tokens, output_tokens,"
-    " cached_tokens, reasoning_tokens) VALUES (?, ?, 1, ?, ?, ?, ?)"
+    " cached_tokens, reasoning_tokens, images) VALUES (?, ?, 1, ?, ?, ?, ?, ?)"
     " ON CONFLICT (user_id, day) DO UPDATE SET requests = usage_daily.requests + 1,"
     " input_tokens = usage_daily.input_tokens + excluded.input_tokens,"
     " output_tokens = usage_daily.output_tokens + excluded.output_tokens,"
     " cached_tokens = usage_daily.cached_tokens + excluded.cached_tokens,"
-    " reasoning_tokens = usage_daily.reasoning_tokens + excluded.reasoning_tokens"
+    " reasoning_tokens = usage_daily.reasoning_tokens + excluded.reasoning_tokens,"
+    " images = usage_daily.images + excluded.images"
 )
 
 
@@ -70,6 +74,7 @@ def upsert_params(user_id: int, usage: TokenUsage) -> tuple[object, ...]:
         usage.output_tokens,
         usage.cached_tokens,
         usage.reasoning_tokens,
+        usage.images,
     )
 
 
@@ -108,6 +113,7 @@ class UsageRepository:
                 known.output_tokens + usage.output_tokens,
                 known.cached_tokens + usage.cached_tokens,
                 known.reasoning_tokens + usage.reasoning_tokens,
+                known.images + usage.images,
             )
 
     async def today(self, user_id: int) -> DailyUsage:
@@ -116,8 +122,8 @@ class UsageRepository:
         if cached is not None:
             return cached
         row = await self._sql.first(
-            "SELECT requests, input_tokens, output_tokens, cached_tokens, reasoning_tokens"
-            " FROM usage_daily"
+            "SELECT requests, input_tokens, output_tokens, cached_tokens, reasoning_tokens,"
+            " images FROM usage_daily"
             " WHERE user_id = ? AND day = ?",
             (user_id, self._day),
         )

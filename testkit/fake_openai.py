@@ -64,6 +64,16 @@ place in the text, in characters, end exclusive), streamed as
 ``response.output_text.annotation.added`` after the text deltas. Without the tool the model
 does not search and cites nothing, as the real one cannot.
 
+Image generation: ``Reply.image(prompt, png_bytes, text=...)``. When the request's ``tools``
+offer ``image_generation``, the output has an ``image_generation_call`` item (after any web
+search, before the message) whose ``result`` is the PNG in base64, streamed as the real API
+does: ``output_item.added`` (``in_progress``, no result), ``response.image_generation_call.
+in_progress`` / ``generating``, one ``partial_image`` event per partial image the tool asks for
+(``partial_images``, 0-3; the fake's partials are the final image), ``completed``, then
+``output_item.done`` with the result. The item joins the conversation, so a follow-up's model
+reads the image it drew (``contexts``); without the tool there is no image. :attr:`FakeOpenAI.
+drawn` records the prompt of each image drawn.
+
 The fake tells the truth about context (estimates, deterministic, no clock):
 
 * ``usage.input_tokens`` is the size of what the model reads: tools, instructions, the
@@ -216,6 +226,15 @@ class Reply:
     # ``url_citation`` annotations. Without the tool there is no search and nothing is cited.
     search_query: str | None = None
     citations: list[tuple[str, str, str]] | None = None
+    # Image generation (see "Image generation" in the module doc): when the request offers the
+    # ``image_generation`` tool, the model draws `image_png` for `image_prompt` first.
+    image_prompt: str | None = None
+    image_png: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def image(cls, prompt: str, png: bytes, text: str = "") -> Reply:
+        """Draws `png` for `prompt` (an ``image_generation_call`` item), then says `text`."""
+        return cls(text=text, image_prompt=prompt, image_png=png)
 
     @classmethod
     def searched(cls, text: str, query: str, citations: list[tuple[str, str, str]]) -> Reply:
@@ -284,6 +303,14 @@ def _citations(text: str, cited: list[tuple[str, str, str]] | None) -> list[JSON
              "url": url, "title": title}
         )  # fmt: skip
     return annotations
+
+
+def _image_tool(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The request's ``image_generation`` tool, if it offers one."""
+    for tool in body.get("tools") or []:
+        if isinstance(tool, dict) and tool.get("type") == "image_generation":
+            return tool
+    return None
 
 
 def _new_id(prefix: str, nbytes: int = 24) -> str:
@@ -684,6 +711,8 @@ def item_tokens(item: Mapping[str, Any]) -> int:
         return text_tokens(str(output or ""))
     if kind == "compaction":
         return text_tokens(str(item.get("encrypted_content", "")))
+    if kind == "image_generation_call":  # the model reads the image it drew, not its base64
+        return IMAGE_TOKENS["high"]
     return text_tokens(json.dumps(item, sort_keys=True))
 
 
@@ -787,6 +816,8 @@ class FakeOpenAI(LoopbackServer):
         self._indexing: dict[tuple[str, str], IndexingOutcome] = {}
         #: The files ``input_file`` parts carried inline (``file_data``), in order of arrival.
         self.input_files: list[InputFile] = []
+        #: The prompts of the images the image_generation tool drew, in order.
+        self.drawn: list[str] = []
         self.default_reply: Callable[[JSONDict], Reply] = default_reply
         self.classifier: Callable[[JSONDict], str | Reply] = default_classifier
         self.validate = validate
@@ -1308,15 +1339,18 @@ class FakeOpenAI(LoopbackServer):
         calls = self._function_calls(reply) if reply.end == "completed" else []
         search = self._web_search(body, reply)
         citations = _citations(text, reply.citations) if search else []
+        drawing = self._image_call(body, reply)
         ids = {"resp_id": _new_id("resp_"), "msg_id": _new_id("msg_")}
         if body.get("stream"):
             return await self._stream_response(
                 request, body, reply, text, conv_id, calls=calls, context=context,
-                search=search, citations=citations, **ids,
+                search=search, citations=citations, drawing=drawing, **ids,
             )  # fmt: skip
         output = [context.compaction] if context.compaction else []
         if search:
             output.append(search)
+        if drawing:
+            output.append(drawing)
         if text or not calls:
             output.append(self._message(ids["msg_id"], text, "completed", annotations=citations))
         output.extend(calls)
@@ -1399,6 +1433,15 @@ class FakeOpenAI(LoopbackServer):
         return {"id": _new_id("ws_"), "type": "web_search_call", "status": "completed",
                 "action": action}  # fmt: skip
 
+    def _image_call(self, body: Mapping[str, Any], reply: Reply) -> JSONDict | None:
+        """The ``image_generation_call`` item of a reply that draws, if the request offers the
+        tool."""
+        if reply.image_png is None or _image_tool(body) is None:
+            return None
+        self.drawn.append(reply.image_prompt or "")
+        return {"id": _new_id("ig_"), "type": "image_generation_call", "status": "completed",
+                "result": base64.b64encode(reply.image_png).decode("ascii")}  # fmt: skip
+
     @staticmethod
     def _message(
         msg_id: str,
@@ -1473,6 +1516,7 @@ class FakeOpenAI(LoopbackServer):
         msg_id: str,
         search: JSONDict | None = None,
         citations: list[JSONDict] | None = None,
+        drawing: JSONDict | None = None,
     ) -> web.StreamResponse:
         stream = web.StreamResponse(
             status=200,
@@ -1504,7 +1548,7 @@ class FakeOpenAI(LoopbackServer):
 
         output: list[JSONDict] = []
         # the compaction item comes first, then the web search
-        msg_index = (1 if context.compaction else 0) + (1 if search else 0)
+        msg_index = sum(1 for item in (context.compaction, search, drawing) if item)
         where = {"item_id": msg_id, "output_index": msg_index, "content_index": 0}
         empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
         sent = 0  # text and argument deltas so far: cut_after and token_delay count them all
@@ -1536,6 +1580,10 @@ class FakeOpenAI(LoopbackServer):
             if search is not None:
                 await self._stream_search(send, search, len(output))
                 output.append(search)
+            if drawing is not None:
+                tool = _image_tool(body) or {}
+                await self._stream_drawing(send, drawing, len(output), tool)
+                output.append(drawing)
             if reply.refusal is not None:
                 await self._stream_refusal(send, reply.refusal, msg_id, msg_index)
                 output.append(self._message(msg_id, "", "completed", refusal=reply.refusal))
@@ -1713,6 +1761,37 @@ class FakeOpenAI(LoopbackServer):
         for phase in ("in_progress", "searching", "completed"):
             await send({"type": f"response.web_search_call.{phase}", **at})
         await send({"type": "response.output_item.done", "output_index": index, "item": search})
+
+    @staticmethod
+    async def _stream_drawing(
+        send: Callable[[JSONDict], Awaitable[None]],
+        drawing: JSONDict,
+        index: int,
+        tool: Mapping[str, Any],
+    ) -> None:
+        """An image generation call, streamed as the real API does (partial images when the
+        tool asks for them)."""
+        at = {"item_id": drawing["id"], "output_index": index}
+        started = {**drawing, "status": "in_progress", "result": None}
+        await send({"type": "response.output_item.added", "output_index": index, "item": started})
+        for phase in ("in_progress", "generating"):
+            await send({"type": f"response.image_generation_call.{phase}", **at})
+        partials = tool.get("partial_images")
+        for n in range(min(partials, 3) if isinstance(partials, int) else 0):
+            await send(
+                {
+                    "type": "response.image_generation_call.partial_image",
+                    **at,
+                    "partial_image_index": n,
+                    "partial_image_b64": drawing["result"],
+                    "size": "1024x1024",
+                    "quality": str(tool.get("quality") or "auto"),
+                    "background": "opaque",
+                    "output_format": "png",
+                }
+            )
+        await send({"type": "response.image_generation_call.completed", **at})
+        await send({"type": "response.output_item.done", "output_index": index, "item": drawing})
 
     @staticmethod
     async def _stream_refusal(

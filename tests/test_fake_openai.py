@@ -1024,6 +1024,65 @@ async def test_web_search_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
     assert untooled["output"][0]["content"][0]["annotations"] == []
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # a PNG signature and some "pixels"
+
+
+async def test_image_generation_answers_match_openapi_schemas(ai: FakeOpenAI) -> None:
+    """An image drawn with partial images, streamed and not, in the spec's shapes; the drawing
+    joins the conversation (a follow-up reads it); none without the tool."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    problems: list[str] = []
+
+    def check(schema: str, doc: Any) -> None:
+        problems.extend(f"{schema}: {p}" for p in openapi_check.violations(schema, doc))
+
+    event_schemas = _event_schema_names()
+    reply = Reply.image("a poster for a Saturday market", PNG, text="Here is your poster.")
+    ai.script(reply, reply, reply)
+    tool = {"type": "image_generation", "quality": "low", "output_format": "png"}
+    async with aiohttp.ClientSession(base_url=ai.base_url + "/", headers=headers) as http:
+        async with http.post("conversations", json={}) as r:
+            conv = (await r.json())["id"]
+        request = {"model": MODEL, "input": "draw a poster", "conversation": conv}
+        streamed = {**request, "tools": [{**tool, "partial_images": 2}], "stream": True}
+        async with http.post("responses", json=streamed) as r:
+            raw = (await r.read()).decode()
+        events = [
+            json.loads(f.split("\n")[1].removeprefix("data: ")) for f in raw.split("\n\n") if f
+        ]
+        for event in events:
+            check(event_schemas[event["type"]], event)
+        async with http.post("responses", json={**request, "tools": [tool]}) as r:
+            plain = await r.json()
+        check("Response", plain)
+        async with http.post("responses", json={"model": MODEL, "input": "draw"}) as r:
+            untooled = await r.json()
+    assert problems == [] and ai.violations == []
+    kinds = [e["type"] for e in events]
+    drawing = [k for k in kinds if k.startswith("response.image_generation_call.")]
+    assert drawing == [
+        "response.image_generation_call.in_progress",
+        "response.image_generation_call.generating",
+        "response.image_generation_call.partial_image",
+        "response.image_generation_call.partial_image",
+        "response.image_generation_call.completed",
+    ]
+    assert kinds.index("response.image_generation_call.completed") < kinds.index(
+        "response.output_text.delta"
+    )
+    [added] = [e["item"] for e in events if e["type"] == "response.output_item.added"][:1]
+    assert added["type"] == "image_generation_call" and added["result"] is None
+    image, message = plain["output"]
+    assert image["type"] == "image_generation_call" and image["status"] == "completed"
+    assert base64.b64decode(image["result"]) == PNG
+    assert message["content"][0]["text"] == "Here is your poster."
+    # the second request's model read the first drawing, from the conversation
+    first = next(i for i in ai.conversations[conv] if i["type"] == "image_generation_call")
+    assert first in ai.contexts[plain["id"]]
+    assert [i["type"] for i in untooled["output"]] == ["message"]
+    assert ai.drawn == ["a poster for a Saturday market"] * 2
+
+
 async def test_a_stream_the_client_closes_is_cancelled_and_leaves_what_it_did(
     ai: FakeOpenAI,
 ) -> None:

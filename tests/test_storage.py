@@ -33,7 +33,7 @@ async def test_migrations_build_the_schema_on_a_blank_database(tmp_path: Path) -
     try:
         async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
             applied = [tuple(r) for r in await cur.fetchall()]
-        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert [v for v, _ in applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         async with db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ) as cur:
@@ -61,7 +61,11 @@ async def test_postgresql_migrations_build_the_schema_once(postgres: PostgresClu
         applied = [
             tuple(r) for r in await first.run_sql("SELECT version, name FROM schema_migrations")
         ]
-        assert applied == [(10, "0010_initial.sql"), (11, "0011_voice_replies.sql")]
+        assert applied == [
+            (10, "0010_initial.sql"),
+            (11, "0011_voice_replies.sql"),
+            (12, "0012_daily_images.sql"),
+        ]
         tables = {
             r[0]
             for r in await first.run_sql(
@@ -260,6 +264,32 @@ async def test_an_answered_turn_is_one_statement(database: DatabaseTarget) -> No
         db.drop_caches()
         stored = await usage.today(5)  # an empty cache reads SQLite
         assert stored == cached
+    finally:
+        await db.close()
+
+
+async def test_drawn_images_count_per_user_per_day_with_the_answer(
+    database: DatabaseTarget,
+) -> None:
+    db = await Storage.open(database())
+    try:
+        assert (await db.usage.today(5)).images == 0  # now cached in memory
+        key = ChatKey(5, 0)
+        for images in (1, 2):
+            await db.transcript.append_answer(
+                key,
+                Question("draw", "general", 100.0),
+                "🖼️",
+                user_id=5,
+                conversation_id="conv_5",
+                usage=TokenUsage(7, 0, 1056 * images, images=images),
+            )
+        await db.usage.add(5, TokenUsage(3, 0, 4160, images=1))  # a discarded answer's image
+        cached = await db.usage.today(5)
+        assert (cached.requests, cached.images, cached.output_tokens) == (3, 4, 1056 * 3 + 4160)
+        db.drop_caches()
+        assert await db.usage.today(5) == cached  # stored as counted
+        assert (await db.usage.today(6)).images == 0
     finally:
         await db.close()
 

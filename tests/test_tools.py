@@ -362,7 +362,16 @@ async def test_cancellation_propagates(make_ctx: MakeContext) -> None:
 def test_register_checks(registry: ToolRegistry) -> None:
     clock = registry.get("current_time")
     assert clock is not None and registry.get("nope") is None
-    assert registry.names() == ["current_time", "weather", "web_search"] == list(TOOL_NAMES)
+    assert (
+        registry.names()
+        == [
+            "current_time",
+            "weather",
+            "web_search",
+            "image_generation",
+        ]
+        == list(TOOL_NAMES)
+    )
     with pytest.raises(ValueError, match="already registered"):
         registry.register(clock)
     with pytest.raises(ValueError, match="already registered"):

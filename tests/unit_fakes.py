@@ -16,7 +16,7 @@ from typing import Any, cast
 from telegram import Bot, Chat, Message, MessageEntity
 
 from bot.ai import AIError
-from bot.ai.assistant import Citation, Usage
+from bot.ai.assistant import Citation, GeneratedImage, Usage
 from storage import Assistant, ChatKey, ChatRecord, Question, TokenUsage
 
 WHEN = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -255,6 +255,7 @@ class ScriptedStream:
         self.incomplete_reason: str | None = None
         self.received_text = False
         self.citations: list[Citation] = []
+        self.images: list[GeneratedImage] = []
         self.response_ids: list[str] = []
 
     def __aiter__(self) -> AsyncIterator[str]:

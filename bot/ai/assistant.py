@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ class Usage:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     model: str | None = None
+    images: int = 0
 
     #: The ids of the responses counted (each once).
     counted: set[str] = field(default_factory=set)
@@ -70,7 +73,14 @@ class Usage:
             self.output_tokens,
             self.reasoning_tokens,
             self.model,
+            self.images,
         )
+
+    def add_image(self, output_tokens: int) -> None:
+        """Count an image the image_generation tool drew, at the output tokens OpenAI bills for
+        it (not part of the response's `usage`)."""
+        self.images += 1
+        self.output_tokens += output_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,14 @@ class Citation:
     end: int
     url: str
     title: str
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """An image the image_generation tool drew: its item in the conversation, and the file."""
+
+    item_id: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +131,10 @@ class AnswerStream:
         *,
         run_tool: ToolRunner | None = None,
         max_turns: int = 0,
+        image_output_tokens: int = 0,
     ) -> None:
         self._transport = transport
+        self._image_output_tokens = image_output_tokens
         self._request = request
         self._run_tool = run_tool
         self._max_turns = max_turns
@@ -126,6 +146,7 @@ class AnswerStream:
         self.compactions = 0
         self.searches = 0
         self.citations: list[Citation] = []
+        self.images: list[GeneratedImage] = []
         #: The ids of the responses started (one per tool round), from `response.created`.
         self.response_ids: list[str] = []
         self._emitted = 0  # characters yielded so far: where the next message's text starts
@@ -192,6 +213,8 @@ class AnswerStream:
                             self._cite(item)
                         elif item.get("type") == "web_search_call":
                             self.searches += 1
+                        elif item.get("type") == "image_generation_call":
+                            self._drawn(item)
                         elif item.get("type") == "function_call":
                             calls.append(
                                 FunctionCall(item["call_id"], item["name"], item["arguments"])
@@ -224,6 +247,20 @@ class AnswerStream:
             raise self._broken(f"{type(exc).__name__}: {exc}") from exc
         if not ended:  # the server closed the stream without a terminal event
             raise self._broken("stream closed before response.completed")
+
+    def _drawn(self, item: Mapping[str, Any]) -> None:
+        """Keep a finished image_generation_call's image (base64 in `result`), and count it."""
+        result = item.get("result")
+        if item.get("status") != "completed" or not isinstance(result, str) or not result:
+            log.warning("image generation call %s ended %s", item.get("id"), item.get("status"))
+            return
+        try:
+            data = base64.b64decode(result, validate=True)
+        except (binascii.Error, ValueError):
+            log.warning("image generation call %s: result is not base64", item.get("id"))
+            return
+        self.images.append(GeneratedImage(str(item.get("id") or ""), data))
+        self.usage.add_image(self._image_output_tokens)
 
     def _cite(self, message: Mapping[str, Any]) -> None:
         """Keep a finished message's `url_citation` annotations, placed in the whole text."""
@@ -278,6 +315,7 @@ class AssistantService:
         safety_identifier: str | None = None,
         compact_threshold: int | None = None,
         max_output_tokens: int | None = None,
+        image_output_tokens: int = 0,
     ) -> AnswerStream:
         """Stream the assistant's answer to `user_input`, which joins the conversation.
 
@@ -288,7 +326,8 @@ class AssistantService:
         The conversation stays bounded: with `compact_threshold` the server compacts it once the
         model's input crosses that many tokens (server-side compaction: the compaction item is
         stored in the conversation and replaces what came before it), and `truncation: "auto"`
-        drops the oldest items rather than failing should it still not fit the window."""
+        drops the oldest items rather than failing should it still not fit the window.
+        `image_output_tokens` is what one image the image_generation tool draws counts."""
         request: dict[str, Any] = {
             "model": model,
             "instructions": instructions,
@@ -312,4 +351,10 @@ class AssistantService:
             request["temperature"] = temperature
         if reasoning_effort:
             request["reasoning"] = {"effort": reasoning_effort}
-        return AnswerStream(self._transport, request, run_tool=run_tool, max_turns=max_tool_turns)
+        return AnswerStream(
+            self._transport,
+            request,
+            run_tool=run_tool,
+            max_turns=max_tool_turns,
+            image_output_tokens=image_output_tokens,
+        )

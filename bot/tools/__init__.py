@@ -21,9 +21,22 @@ from bot.tools.registry import (
 )
 
 #: Every tool name an assistant may enable (ASSISTANT_TOOLS, /editassistant's menu).
-TOOL_NAMES: tuple[str, ...] = (clock.TOOL.name, weather.TOOL.name, "web_search")
+TOOL_NAMES: tuple[str, ...] = (
+    clock.TOOL.name,
+    weather.TOOL.name,
+    "web_search",
+    "image_generation",
+)
+
+#: What OpenAI bills one generated image for, in image output tokens, by quality: the
+#: image generation guide's table for a 1024x1024 image (gpt-image-1: low 272, medium 1056,
+#: high 4160). The Responses API's `usage` does not include the image tool's tokens, so the
+#: bot adds these to the answer's output tokens; `auto` lets the model choose: counted as high
+#: so the daily budget never under-counts.
+IMAGE_OUTPUT_TOKENS: dict[str, int] = {"low": 272, "medium": 1056, "high": 4160, "auto": 4160}
 
 __all__ = [
+    "IMAGE_OUTPUT_TOKENS",
     "TOOL_NAMES",
     "BuiltinTool",
     "Tool",
@@ -47,11 +60,29 @@ def web_search(
     return BuiltinTool("web_search", definition)
 
 
+def image_generation(quality: str = "auto") -> BuiltinTool:
+    """OpenAI's built-in image generation: PNG images (sent to Telegram as photos) at `quality`
+    low/medium/high/auto (IMAGE_GENERATION_QUALITY). No partial images: see
+    docs/architecture.md ("Images the assistant draws")."""
+    return BuiltinTool(
+        "image_generation",
+        {"type": "image_generation", "quality": quality, "output_format": "png"},
+    )
+
+
 def default_registry(
-    *, web_search_context_size: str = "medium", web_search_location: Mapping[str, str] | None = None
+    *,
+    web_search_context_size: str = "medium",
+    web_search_location: Mapping[str, str] | None = None,
+    image_quality: str = "auto",
 ) -> ToolRegistry:
     """A new registry with the shipped tools: ``current_time`` and ``weather`` (ours), and
-    ``web_search`` (OpenAI's)."""
+    ``web_search`` and ``image_generation`` (OpenAI's)."""
     return ToolRegistry(
-        [clock.TOOL, weather.TOOL, web_search(web_search_context_size, web_search_location)]
+        [
+            clock.TOOL,
+            weather.TOOL,
+            web_search(web_search_context_size, web_search_location),
+            image_generation(image_quality),
+        ]
     )

@@ -1,0 +1,3 @@
+-- Images the image_generation tool drew for the user that day (DAILY_IMAGE_LIMIT counts them),
+-- written with the answer's tokens.
+ALTER TABLE usage_daily ADD COLUMN images INTEGER NOT NULL DEFAULT 0;
