@@ -84,6 +84,12 @@ async def on_usage(update: Update, context: BotContext) -> None:
         )
     else:
         extra = ""
+    if used.images:
+        limit = context.settings.daily_image_limit
+        if limit and not context.access.is_admin(user.id):
+            extra += t(lang, "usage_images_of", images=used.images, limit=limit)
+        else:
+            extra += t(lang, "usage_images", images=used.images)
     text = t(
         lang,
         "usage",

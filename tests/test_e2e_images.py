@@ -102,6 +102,9 @@ async def test_past_the_daily_image_limit_the_tool_is_not_offered_admins_exempt(
     assert "tools" not in third or TOOL not in third["tools"]
     assert FakeOpenAI.input_texts(third)[0] == IMAGE_LIMIT_NOTE  # the model is told why
     assert len(ai.drawn) == 2
+    tg.private_text("/usage", chat_id=USER)  # /usage shows the day's images against the limit
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == USER)
+    assert t("en", "usage_images_of", images=2, limit=2) in tg.sent_texts(USER)[-1]
 
     for n in range(3):  # an admin draws past the limit, and is never told about it
         tg.private_text(f"draw cat {n}", chat_id=ADMIN_ID)
