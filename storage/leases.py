@@ -1,0 +1,82 @@
+"""Per-chat leases for several replicas on PostgreSQL: session advisory locks held on one
+connection of their own (see bot/queue.py and docs/architecture.md, "Several replicas").
+
+A replica holds the lease of every chat it is answering as a `pg_try_advisory_lock` on this
+connection. The server releases them all when the connection ends, so a replica that dies (a
+crash, `kill -9`, a lost network) frees its chats with no expiry to tune and no heartbeat. The
+same connection LISTENs on 'inbox_pending' (migration 0012's trigger NOTIFYs on every new
+pending row) to wake the replica's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from storage.chats import ChatKey
+from storage.postgres import CONNECT_TIMEOUT_S
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "inbox_pending"
+#: The lock key of a chat: a 64-bit hash of its key (a collision only makes two chats share
+#: one lease, that is one replica at a time for both).
+_KEY = "hashtextextended($1::text || ':' || $2::text, 0)"
+
+
+class ChatLeases:
+    """The advisory locks of the chats this replica answers, on a dedicated connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()  # one statement at a time on the connection
+        self._lost: Callable[[], None] | None = None
+
+    @classmethod
+    async def open(cls, url: str, wake: Callable[[], None]) -> ChatLeases:
+        """Connect, LISTEN: `wake()` is called on every notification (a new pending update)."""
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        leases = cls(conn)
+
+        def notified(*_: Any) -> None:
+            wake()
+
+        await conn.add_listener(CHANNEL, notified)
+        conn.add_termination_listener(lambda _conn: leases._terminated())
+        return leases
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """`callback()` when the connection ends unexpectedly (every lease is gone then)."""
+        self._lost = callback
+
+    def _terminated(self) -> None:
+        if self._lost is not None:
+            self._lost()
+
+    @property
+    def alive(self) -> bool:
+        return not self._conn.is_closed()
+
+    async def take(self, key: ChatKey) -> bool:
+        """The chat's lease, if no replica (this one included) holds it."""
+        async with self._lock:
+            got = await self._conn.fetchval(
+                f"SELECT pg_try_advisory_lock({_KEY})", str(key.chat_id), str(key.thread_id)
+            )
+        return bool(got)
+
+    async def release(self, key: ChatKey) -> None:
+        async with self._lock:
+            await self._conn.fetchval(
+                f"SELECT pg_advisory_unlock({_KEY})", str(key.chat_id), str(key.thread_id)
+            )
+
+    async def close(self) -> None:
+        """Releases every lease still held (the session ends)."""
+        self._lost = None
+        async with self._lock:
+            await self._conn.close()
