@@ -7,7 +7,7 @@ import asyncio
 import signal
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from testkit.botprocess import Output, start_process
-from testkit.fake_openai import FakeOpenAI
+from testkit.fake_openai import FakeOpenAI, default_reply
 from testkit.fake_telegram import FakeTelegram
 from testkit.postgres import PostgresCluster
 from tests.conftest import eventually
@@ -82,7 +82,7 @@ async def replicas(
         _start(tg, ai, tmp_path / "a", url, register=True),
         _start(tg, ai, tmp_path / "b", url, register=False),
     )
-    replicas = list(started)
+    replicas = list(started)  # a test may add some: stopped at the end too
     try:
         for replica in replicas:
             await eventually(lambda r=replica: _healthy(r.origin), timeout=60)  # type: ignore[misc]
@@ -151,8 +151,8 @@ async def test_two_replicas_answer_every_message_once_in_order(
     assert sum(counts) == CHATS * MESSAGES and all(counts), counts  # both did work
 
 
-async def _inbox_done(url: str) -> bool:
-    return await _inbox_states(url) == {"done": CHATS * MESSAGES}
+async def _inbox_done(url: str, count: int = CHATS * MESSAGES) -> bool:
+    return await _inbox_states(url) == {"done": count}
 
 
 async def test_a_replica_killed_mid_load_loses_nothing(
@@ -173,3 +173,45 @@ async def test_a_replica_killed_mid_load_loses_nothing(
     # Only what the killed replica was answering can come twice (sent, not yet recorded).
     assert again <= 50, again
     assert first.answered > 0
+
+
+async def test_a_rolling_restart_under_load_loses_nothing(
+    tg: FakeTelegram, ai: FakeOpenAI, tmp_path: Path, replicas: tuple[list[Replica], str]
+) -> None:
+    """SIGTERM each replica in turn, under load, starting its successor: every message is
+    answered exactly once (a replica stopping finishes what it holds), each exits cleanly."""
+    running, url = replicas
+    # Answers that take a while: the SIGTERMs land while many are being written.
+    ai.default_reply = lambda body: replace(default_reply(body), token_delay=0.1)
+    _send_all(tg)
+    for generation, old in enumerate(list(running)):
+
+        async def under_way(replica: Replica = old) -> bool:
+            return replica.answered >= 20
+
+        await eventually(under_way, timeout=120)
+        old.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(old.process.wait(), 60) == 0
+        new = await _start(tg, ai, tmp_path / f"new{generation}", url, register=False)
+        running.append(new)
+        await eventually(lambda r=new: _healthy(r.origin), timeout=60)  # type: ignore[misc]
+        tg.webhook_targets = [r.origin + "/hook" for r in running if r.process.returncode is None]
+        if generation == 0:  # and more, while the first successor runs
+            for chat in range(1, 21):
+                tg.private_text(f"c{chat} late", chat_id=100_000 + chat)
+    await eventually(lambda: _all_answered_with_late(tg), timeout=240)
+    answers = _answers(tg)
+    for chat in range(1, CHATS + 1):
+        late = [f"Echo: c{chat} late"] if chat <= 20 else []
+        assert answers[100_000 + chat] == _expected(chat) + late, chat
+    await eventually(lambda: _inbox_done(url, CHATS * MESSAGES + 20), timeout=30)
+    written = [r for r in ai.requests_to("/v1/responses") if r.body and r.body.get("stream")]
+    assert len(written) == CHATS * MESSAGES + 20  # none cut short and asked again
+
+
+async def _all_answered_with_late(tg: FakeTelegram) -> bool:
+    answers = _answers(tg)
+    return all(
+        len(answers.get(100_000 + chat, [])) >= MESSAGES + (1 if chat <= 20 else 0)
+        for chat in range(1, CHATS + 1)
+    )
