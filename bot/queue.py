@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from telegram import Update
@@ -59,7 +59,7 @@ class Leases(Protocol):
 
     def on_lost(self, callback: Callable[[], None]) -> None: ...
 
-    async def take(self, key: ChatKey) -> bool: ...
+    async def take_many(self, keys: Sequence[ChatKey]) -> list[ChatKey]: ...
 
     async def release(self, key: ChatKey) -> None: ...
 
@@ -208,15 +208,17 @@ class InboxQueue:
         now = time.monotonic()
         self._resting = {k: until for k, until in self._resting.items() if until > now}
         candidates = await self._repo.pending_chats(free + len(self._held) + len(self._resting))
-        for chat_id, thread_id in candidates:
-            if self._stopping or len(self._held) >= self._max_chats:
-                return
-            key = ChatKey(chat_id, thread_id)
-            # An advisory lock is re-entrant within its session: never take ours twice.
-            if key in self._held or key in self._resting:
+        # An advisory lock is re-entrant within its session: never try ours again.
+        keys = [
+            key
+            for key in (ChatKey(chat_id, thread_id) for chat_id, thread_id in candidates)
+            if key not in self._held and key not in self._resting
+        ][:free]
+        for key in await leases.take_many(keys):
+            if self._stopping:  # stopped meanwhile: give it back at once
+                await leases.release(key)
                 continue
-            if await leases.take(key):
-                self._held[key] = asyncio.create_task(self._serve(key, leases))
+            self._held[key] = asyncio.create_task(self._serve(key, leases))
 
     async def _serve(self, key: ChatKey, leases: Leases) -> None:
         """Answer the chat's pending updates in order while holding its lease."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -23,9 +23,14 @@ from storage.postgres import CONNECT_TIMEOUT_S
 log = logging.getLogger(__name__)
 
 CHANNEL = "inbox_pending"
-#: The lock key of a chat: a 64-bit hash of its key (a collision only makes two chats share
-#: one lease, that is one replica at a time for both).
-_KEY = "hashtextextended($1::text || ':' || $2::text, 0)"
+#: The lease connection's application_name (pg_stat_activity shows which one it is).
+APPLICATION_NAME = "telegram-ai-assistant leases"
+
+
+#: The lock key of a chat: a 64-bit hash of "chat_id:thread_id" (a collision only makes two
+#: chats share one lease, that is one replica at a time for both).
+def _key(chat: str, thread: str) -> str:
+    return f"hashtextextended({chat}::bigint::text || ':' || {thread}::bigint::text, 0)"
 
 
 class ChatLeases:
@@ -39,7 +44,9 @@ class ChatLeases:
     @classmethod
     async def open(cls, url: str, wake: Callable[[], None]) -> ChatLeases:
         """Connect, LISTEN: `wake()` is called on every notification (a new pending update)."""
-        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        conn = await asyncpg.connect(
+            url, timeout=CONNECT_TIMEOUT_S, server_settings={"application_name": APPLICATION_NAME}
+        )
         leases = cls(conn)
 
         def notified(*_: Any) -> None:
@@ -61,19 +68,26 @@ class ChatLeases:
     def alive(self) -> bool:
         return not self._conn.is_closed()
 
-    async def take(self, key: ChatKey) -> bool:
-        """The chat's lease, if no replica (this one included) holds it."""
+    async def take_many(self, keys: Sequence[ChatKey]) -> list[ChatKey]:
+        """The leases of those chats no replica holds, tried in one round trip; the ones got."""
+        if not keys:
+            return []
         async with self._lock:
-            got = await self._conn.fetchval(
-                f"SELECT pg_try_advisory_lock({_KEY})", str(key.chat_id), str(key.thread_id)
+            rows = await self._conn.fetch(
+                "SELECT c, t FROM unnest($1::bigint[], $2::bigint[]) AS k(c, t)"
+                f" WHERE pg_try_advisory_lock({_key('c', 't')})",
+                [k.chat_id for k in keys],
+                [k.thread_id for k in keys],
             )
-        return bool(got)
+        return [ChatKey(int(r[0]), int(r[1])) for r in rows]
 
     async def release(self, key: ChatKey) -> None:
         async with self._lock:
-            await self._conn.fetchval(
-                f"SELECT pg_advisory_unlock({_KEY})", str(key.chat_id), str(key.thread_id)
+            released = await self._conn.fetchval(
+                f"SELECT pg_advisory_unlock({_key('$1', '$2')})", key.chat_id, key.thread_id
             )
+        if not released:
+            log.error("lease of chat %s was not held when released", key.chat_id)
 
     async def close(self) -> None:
         """Releases every lease still held (the session ends)."""

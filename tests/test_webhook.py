@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
+from storage.leases import APPLICATION_NAME
 from testkit.botprocess import start_process, stop_process
 from testkit.fake_openai import FakeOpenAI, Reply
 from testkit.fake_telegram import FakeTelegram
+from testkit.postgres import PostgresCluster
 from testkit.running import RunningBot
 from tests.conftest import DatabaseTarget, eventually
 
@@ -250,3 +253,38 @@ async def test_webhook_mode_as_a_process(tg: FakeTelegram, ai: FakeOpenAI, tmp_p
     assert await _get(f"http://127.0.0.1:{port}/healthz") == (200, '{"status": "ok"}')
     output = await stop_process(process)
     assert SECRET not in output
+
+
+async def test_a_lost_lease_connection_is_reopened_and_answers_go_on(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, postgres: PostgresCluster
+) -> None:
+    """Several-replica mode (webhook on PostgreSQL): the server ends the lease connection (a
+    failover, an admin's pg_terminate_backend): the queue reconnects and keeps answering."""
+    url = postgres.create_database()
+    bot = await _start_webhook_bot(tg, start_bot, database_url=url)
+    ai.script(Reply(text="before"), Reply(text="after"))
+    tg.private_text("one", chat_id=1001)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 1001)
+    [before] = await _lease_pids(url)
+    postgres.psql(f"SELECT pg_terminate_backend({before})")
+
+    async def reconnected() -> bool:
+        pids = await _lease_pids(url)
+        return len(pids) == 1 and pids[0] != before
+
+    await eventually(reconnected)
+    tg.private_text("two", chat_id=1001)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 1001)
+    assert tg.sent_texts(1001) == ["before", "after"]
+    assert (await _get(bot.web_origin + "/healthz"))[0] == 200
+
+
+async def _lease_pids(url: str) -> list[int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME
+        )
+    finally:
+        await conn.close()
+    return [int(r[0]) for r in rows]
