@@ -5,7 +5,8 @@ The webhook stores each user message's pending row (`Inbox.store`) and answers 2
 not run it. Any replica may answer it: this queue's dispatcher takes the chats with pending
 rows, oldest first, and tries their leases (`storage.leases.ChatLeases`: a PostgreSQL advisory
 lock per chat, held on a connection of its own). For each chat it got, a task answers the
-chat's pending updates one by one, oldest first, re-reading the oldest after each (so it sees
+chat's pending updates, a batch at a time in update_id order (the processor's chat turn keeps
+that order; an album's parts meet in its coalescer), re-reading after each batch (so it sees
 what arrived meanwhile, through any replica), and releases the lease when none is left. So a
 chat is answered by one replica at a time, in order, while different chats spread over the
 replicas. Each claimed update runs through the same path as a polled one:
@@ -21,8 +22,8 @@ its leases when its connection ended).
 Updates the inbox does not follow (callback queries, group messages not meant for the bot...)
 are not stored: they run in the replica that received them, as before.
 
-Stopping (SIGTERM): no more claims; each chat task finishes the update it runs (within the
-shutdown grace, then it is cancelled and its row stays pending) and takes no further one; the
+Stopping (SIGTERM): no more claims; each chat task finishes the batch it took (within the
+shutdown grace, then it is cancelled and its rows stay pending) and takes no further one; the
 leases are released. A lease connection that is lost mid-answer: the server has released our
 leases, so the answers under way are cancelled (another replica answers them), and the
 dispatcher reconnects.
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: The safety-net poll (seconds) when no notification came.
 POLL_SECONDS = 5.0
+#: A chat's pending updates handed to the ordering processor at once (an album has <= 10).
+BATCH = 50
 
 
 class Leases(Protocol):
@@ -221,23 +224,28 @@ class InboxQueue:
             self._held[key] = asyncio.create_task(self._serve(key, leases))
 
     async def _serve(self, key: ChatKey, leases: Leases) -> None:
-        """Answer the chat's pending updates in order while holding its lease."""
+        """Answer the chat's pending updates in order while holding its lease: a batch at a
+        time, handed to the ordering processor together (in update_id order, which its chat
+        turn keeps), so an album's parts meet in its coalescer as in one process."""
         last: int | None = None
         try:
             while not self._stopping:
-                row = await self._repo.next_pending(key.chat_id, key.thread_id)
-                if row is None:
+                rows = await self._repo.pending_of_chat(key.chat_id, key.thread_id, BATCH)
+                if not rows:
                     break
-                if row.update_id == last:  # still pending after its run (the database?)
-                    log.warning("inbox queue: update %s stayed pending; later", row.update_id)
+                if rows[0].update_id == last:  # still pending after its run (the database?)
+                    log.warning("inbox queue: update %s stayed pending; later", last)
                     self._resting[key] = time.monotonic() + self.poll_seconds
                     break
-                last = row.update_id
-                update = await self._inbox.claimed(row)
-                if update is None:
-                    continue
-                await self._run(update)
-                self.answered += 1
+                last = rows[0].update_id
+                updates = [u for u in [await self._inbox.claimed(r) for r in rows] if u]
+                runs = [asyncio.ensure_future(self._run(u)) for u in updates]
+                for update, outcome in zip(
+                    updates, await asyncio.gather(*runs, return_exceptions=True), strict=True
+                ):
+                    if isinstance(outcome, Exception):
+                        log.error("inbox queue: update %s failed: %r", update.update_id, outcome)
+                self.answered += len(runs)
         except Exception:
             log.exception("inbox queue: answering chat %s failed", key.chat_id)
             self._resting[key] = time.monotonic() + self.poll_seconds

@@ -76,14 +76,17 @@ class InboxRepository:
         )
         return [(r[0], r[1]) for r in rows]
 
-    async def next_pending(self, chat_id: int, thread_id: int) -> PendingUpdate | None:
-        """The chat's oldest pending update (read by the replica holding the chat's lease)."""
-        row = await self._sql.first(
+    async def pending_of_chat(
+        self, chat_id: int, thread_id: int, limit: int
+    ) -> list[PendingUpdate]:
+        """The chat's oldest pending updates, oldest first (read by the replica holding the
+        chat's lease)."""
+        rows = await self._sql.run(
             "SELECT update_id, payload, received_at FROM inbox WHERE state = 'pending'"
-            " AND chat_id = ? AND thread_id = ? ORDER BY update_id LIMIT 1",
-            (chat_id, thread_id),
+            " AND chat_id = ? AND thread_id = ? ORDER BY update_id LIMIT ?",
+            (chat_id, thread_id, limit),
         )
-        return None if row is None else PendingUpdate(row[0], row[1], row[2])
+        return [PendingUpdate(r[0], r[1], r[2]) for r in rows]
 
     async def prune(self, older_than: float) -> int:
         """Forget finished rows older than `older_than` seconds."""

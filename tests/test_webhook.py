@@ -18,6 +18,7 @@ from testkit.fake_telegram import FakeTelegram
 from testkit.postgres import PostgresCluster
 from testkit.running import RunningBot
 from tests.conftest import DatabaseTarget, eventually
+from tests.test_e2e_vision import _images_in, _vision_requests, make_image
 
 SECRET = "s3cret_token-for-tests"
 URL = "https://bot.example.org/hook"
@@ -288,3 +289,27 @@ async def _lease_pids(url: str) -> list[int]:
     finally:
         await conn.close()
     return [int(r[0]) for r in rows]
+
+
+async def test_an_album_is_one_answer_in_several_replica_mode(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, postgres: PostgresCluster
+) -> None:
+    """The queue hands a chat's pending updates to the ordering processor together, so the
+    album's parts meet in its coalescer as in one process: one request, one answer."""
+    await _start_webhook_bot(
+        tg, start_bot, database_url=postgres.create_database(), album_quiet_seconds=0.3
+    )
+    photos = [make_image("JPEG", (40 + i, 30)) for i in range(3)]
+    for i, data in enumerate(photos):
+        tg.media_message(
+            {"photo": tg.photo_sizes(data, 40 + i, 30)},
+            chat_id=2002,
+            media_group_id="album-1",
+            caption="compare these" if i == 0 else None,
+        )
+    tg.private_text("and now a text", chat_id=2002)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 2002, timeout=15)
+    [request] = _vision_requests(ai)
+    assert len(_images_in(request)) == 3
+    texts = tg.sent_texts(2002)
+    assert texts[0].startswith("Echo: compare these") and texts[1] == "Echo: and now a text"
