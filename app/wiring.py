@@ -46,6 +46,7 @@ from bot.inbox import Inbox
 from bot.limits import Limits
 from bot.metrics import BotMetrics, MeteredTransport
 from bot.ordering import ChatOrderedProcessor
+from bot.queue import InboxQueue
 from bot.stopping import Stops
 from bot.telegram_http import AiohttpRequest
 from bot.tools import ToolRegistry, default_registry
@@ -57,6 +58,7 @@ from storage import (
     AssistantChanges,
     Storage,
 )
+from storage.leases import ChatLeases
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,9 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
         #: The webhook / health / metrics server, when one runs (started at the end of
         #: post_init, stopped first thing in stop).
         self.web: BotWebServer | None = None
+        #: Several replicas (webhook mode on PostgreSQL): the inbox is the queue (bot/queue.py);
+        #: set in post_init, started with the application, stopped before it.
+        self.queue: InboxQueue | None = None
 
     async def initialize(self) -> None:
         try:
@@ -118,6 +123,11 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
             # shutdown() skips an application that never finished initialising, so close them.
             await self.bot.shutdown()
             raise
+
+    async def start(self) -> None:
+        await super().start()
+        if self.queue is not None:
+            await self.queue.start()
 
     async def stop_web(self) -> None:
         web, self.web = self.web, None
@@ -145,6 +155,9 @@ class GracefulApplication(Application):  # type: ignore[type-arg]
         if parts is not None:  # PTB's stop waits for its tasks, never for these
             parts.admin.stop_following()
         try:
+            queue, self.queue = self.queue, None
+            if queue is not None:  # no more claims; the chats held finish their update
+                await queue.stop()
             await super().stop()
         finally:
             if timer is not None:
@@ -221,7 +234,10 @@ def _opener(
         app.bot_data.collaborators = collaborators(resources, inbox)
         processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)
-        await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
+        if uses_queue(settings):  # pending rows are claimed, by whichever replica is free
+            graceful.queue = inbox_queue(app, settings, processor, inbox, resources.storage)
+        else:
+            await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
         await warn_if_new_database(
             app.bot,
@@ -236,6 +252,37 @@ def _opener(
     return post_init
 
 
+def uses_queue(settings: Settings) -> bool:
+    """Several replicas may run: webhook mode on PostgreSQL (bot/queue.py)."""
+    return settings.webhook_mode and settings.uses_postgresql
+
+
+def inbox_queue(
+    app: BotApplication,
+    settings: Settings,
+    processor: ChatOrderedProcessor,
+    inbox: Inbox,
+    storage: Storage,
+) -> InboxQueue:
+    """The queue: claimed updates take the path PTB gives a polled one (the processor, then
+    Application.process_update); the leases live on a PostgreSQL connection of their own."""
+
+    async def run(update: Update) -> None:
+        await processor.process_update(update, app.process_update(update))
+
+    async def open_leases(wake: Callable[[], None]) -> ChatLeases:
+        return await ChatLeases.open(settings.database_url, wake)
+
+    return InboxQueue(
+        inbox=inbox,
+        repo=storage.inbox,
+        open_leases=open_leases,
+        run=run,
+        local=app.update_queue.put,
+        max_chats=settings.max_concurrent_chats,
+    )
+
+
 async def start_http(
     app: BotApplication, settings: Settings, processor: ChatOrderedProcessor
 ) -> None:
@@ -246,11 +293,12 @@ async def start_http(
     receiver = None
     if settings.webhook_mode:
         assert settings.webhook_secret_token is not None  # Settings requires it
+        queue = graceful.queue
         receiver = WebhookReceiver(
             secret=settings.webhook_secret_token.get_secret_value(),
             bot=app.bot,
-            record=processor.record_received,
-            enqueue=app.update_queue.put,
+            record=processor.record_received if queue is None else queue.record_received,
+            enqueue=app.update_queue.put if queue is None else queue.enqueue,
             metrics=graceful.metrics,
         )
     if receiver is not None or settings.metrics_port is not None:
@@ -295,6 +343,8 @@ def _health_check(app: GracefulApplication, settings: Settings) -> Callable[[], 
             return "the update loop is not running"
         if not settings.webhook_mode and (app.updater is None or not app.updater.running):
             return "not polling Telegram"
+        if app.queue is not None and not app.queue.healthy:
+            return "the inbox queue is not claiming updates"
         try:
             await asyncio.wait_for(resources.storage.ping(), HEALTH_DB_TIMEOUT)
         except Exception as exc:
@@ -357,7 +407,7 @@ def collaborators(resources: Resources, inbox: Inbox) -> Collaborators:
             max_bytes=settings.max_file_bytes, max_chars=settings.max_document_chars
         ),
         access=Access(settings, store.access),
-        limits=Limits(settings, store.usage),
+        limits=Limits(settings, store.usage, shared=store.rates if uses_queue(settings) else None),
         admin=admin,
         chats=store.chats,
         transcript=store.transcript,

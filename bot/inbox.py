@@ -36,7 +36,7 @@ from telegram import Bot, Message, Update
 
 from bot.addressing import addressed_to_bot, is_command_for_bot
 from bot.delivery import is_transient
-from storage import ChatKey, InboxRepository, Question, TokenUsage
+from storage import ChatKey, InboxRepository, PendingUpdate, Question, TokenUsage
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +194,31 @@ class Inbox:
         update_id = update.update_id
         if update_id in self._open or update_id in self._received or update_id in self._replaying:
             return False
-        payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
         received = self.clock()
-        if not await self._repo.accept(update_id, key.chat_id, key.thread_id, payload):
+        if not await self.store(update, key):
             return False
         self._received[update_id] = received
         return True
+
+    async def store(self, update: Update, key: ChatKey) -> bool:
+        """Write the update's pending row and nothing else: several replicas (bot/queue.py)
+        claim it from the database, maybe in another replica. False for a duplicate; raises
+        when the database fails."""
+        payload = json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return await self._repo.accept(update.update_id, key.chat_id, key.thread_id, payload)
+
+    async def claimed(self, row: PendingUpdate) -> Update | None:
+        """A pending row this replica claimed (it holds the chat's lease): the update, which
+        `admit` then opens without writing again; None when it cannot be read back (its row
+        is finished: it would never be answered)."""
+        try:
+            update = Update.de_json(json.loads(row.payload), self._bot)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("inbox: update %s cannot be read back (%s); skipped", row.update_id, exc)
+            await self._repo.finish(row.update_id)
+            return None
+        self._received[update.update_id] = row.received_at
+        return update
 
     async def give_up(self, facts: UpdateFacts) -> None:
         """Too old to deliver any more: the rows are expired (never replayed), not done."""

@@ -3,6 +3,11 @@
 Rate limiting is aiolimiter's leaky bucket (already installed with python-telegram-bot's
 rate-limiter extra), one bucket per user; the daily token budget is counted from the API's usage
 figures stored in `usage_daily`. Admins are exempt from both.
+
+Several replicas (PostgreSQL) share the rate limit instead: `SharedRateLimiter` counts each
+user's messages in a row per minute window (`storage.rates.RateWindows`), so the limit holds for
+the bot as a whole. A fixed window, not a leaky bucket: a user may send up to twice the rate
+across a window's boundary, the price of one atomic statement per message.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from aiolimiter import AsyncLimiter
 
 from bot.config import Settings
 from storage import UsageRepository
+from storage.rates import RateWindows
 
 #: Buckets of users idle this long are dropped (memory stays flat with many users).
 _IDLE_SECONDS = 600
@@ -79,15 +85,52 @@ class UserRateLimiter:
             self._told_until.pop(uid, None)
 
 
+class SharedRateLimiter:
+    """The per-user rate limit of several replicas: a count per user and minute window in the
+    database. The message that first goes over gets the notice (once, whichever replica
+    counts it), later ones in the window are refused silently."""
+
+    def __init__(self, per_minute: int, windows: RateWindows, clock: Clock = time.time) -> None:
+        self._per_minute = per_minute
+        self._windows = windows
+        self._clock = clock  # wall clock: the windows are shared between machines
+        self._next_prune = 0.0
+
+    async def check(self, user_id: int) -> Verdict:
+        if self._per_minute <= 0:
+            return Verdict(True)
+        now = self._clock()
+        window = int(now // 60) * 60
+        if now >= self._next_prune:
+            self._next_prune = now + 60
+            await self._windows.prune(window - 60)
+        count = await self._windows.hit(user_id, window)
+        if count <= self._per_minute:
+            return Verdict(True)
+        if count == self._per_minute + 1:
+            return Verdict(False, "rate_limited", {"limit": self._per_minute})
+        return Verdict(False)
+
+
 class Limits:
     """The checks a message passes before it may cost anything."""
 
     def __init__(
-        self, settings: Settings, usage: UsageRepository, clock: Clock = time.monotonic
+        self,
+        settings: Settings,
+        usage: UsageRepository,
+        clock: Clock = time.monotonic,
+        *,
+        shared: RateWindows | None = None,
     ) -> None:
+        """`shared`: the rate limit is counted in the database, for several replicas."""
         self._settings = settings
         self._usage = usage
-        self._rate = UserRateLimiter(settings.rate_limit_per_minute, clock)
+        self._rate: UserRateLimiter | SharedRateLimiter = (
+            UserRateLimiter(settings.rate_limit_per_minute, clock)
+            if shared is None
+            else SharedRateLimiter(settings.rate_limit_per_minute, shared)
+        )
 
     async def check(self, user_id: int) -> Verdict:
         if user_id in self._settings.admin_user_ids:

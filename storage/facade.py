@@ -27,6 +27,7 @@ from storage.inbox import InboxRepository
 from storage.knowledge import KnowledgeRepository
 from storage.languages import LanguageRepository
 from storage.postgres import PostgresDatabase, is_postgresql
+from storage.rates import RateWindows
 from storage.sql import Row, Sql, Tx
 from storage.transcript import TranscriptRepository
 from storage.usage import UsageRepository
@@ -68,6 +69,8 @@ class Storage:
         self.audit = AuditRepository(sql)
         self.inbox = InboxRepository(sql)
         self.languages = LanguageRepository(sql)
+        #: PostgreSQL only (its table is migration 0013's): the replicas' shared rate limit.
+        self.rates = RateWindows(sql)
 
     @classmethod
     async def open(cls, path: Path | str, *, chat_cache_size: int = CACHE_SIZE) -> Storage:

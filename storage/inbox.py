@@ -66,6 +66,28 @@ class InboxRepository:
         )
         return [PendingUpdate(r[0], r[1], r[2]) for r in rows], len(expired)
 
+    async def pending_chats(self, limit: int) -> list[tuple[int, int]]:
+        """The chats (chat_id, thread_id) with pending updates, the oldest waiting first (the
+        queue's candidates, see bot/queue.py)."""
+        rows = await self._sql.run(
+            "SELECT chat_id, thread_id FROM inbox WHERE state = 'pending'"
+            " GROUP BY chat_id, thread_id ORDER BY min(update_id) LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def pending_of_chat(
+        self, chat_id: int, thread_id: int, limit: int
+    ) -> list[PendingUpdate]:
+        """The chat's oldest pending updates, oldest first (read by the replica holding the
+        chat's lease)."""
+        rows = await self._sql.run(
+            "SELECT update_id, payload, received_at FROM inbox WHERE state = 'pending'"
+            " AND chat_id = ? AND thread_id = ? ORDER BY update_id LIMIT ?",
+            (chat_id, thread_id, limit),
+        )
+        return [PendingUpdate(r[0], r[1], r[2]) for r in rows]
+
     async def prune(self, older_than: float) -> int:
         """Forget finished rows older than `older_than` seconds."""
         pruned = await self._sql.run(

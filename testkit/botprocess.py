@@ -49,3 +49,25 @@ async def kill_process(process: asyncio.subprocess.Process) -> str:
     process.kill()
     output, _ = await asyncio.wait_for(process.communicate(), 10)
     return output.decode()
+
+
+class Output:
+    """A process's output, read as it comes: a busy bot logging into a pipe nobody reads would
+    block once the pipe is full."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.lines: list[str] = []
+        self._task = asyncio.create_task(self._read(process))
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            self.lines.append(line.decode(errors="replace"))
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    async def closed(self, timeout: float = 30) -> str:
+        """Everything logged, once the process closed its output (it ended)."""
+        await asyncio.wait_for(self._task, timeout)
+        return "".join(self.lines)

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.limits import Limits
 from storage import ChatKey, Storage, TokenUsage, TranscriptRepository
 from testkit.fake_telegram import TOKEN
+from testkit.postgres import PostgresCluster
 
 USER = 77
 BUDGET = 1000
@@ -100,3 +101,23 @@ async def test_cached_input_counts_a_tenth_in_the_budget(tmp_path: Path) -> None
         assert not (await limits.check(USER)).allowed  # 605 + 395 = the budget
     finally:
         await db.close()
+
+
+async def test_replicas_share_the_rate_limit_on_postgresql(postgres: PostgresCluster) -> None:
+    """Several replicas (two connections, two Limits): RATE_LIMIT_PER_MINUTE holds for the bot
+    as a whole, and the notice goes out once, from whichever replica counted the excess."""
+    url = postgres.create_database()
+    first, second = await Storage.open(url), await Storage.open(url)
+    try:
+        settings = _settings(rate_limit_per_minute=3, daily_token_budget=0)
+        replicas = [
+            Limits(settings, first.usage, shared=first.rates),
+            Limits(settings, second.usage, shared=second.rates),
+        ]
+        verdicts = [await replicas[i % 2].check(USER) for i in range(6)]
+        assert [v.allowed for v in verdicts] == [True, True, True, False, False, False]
+        assert [v.notice for v in verdicts[3:]] == ["rate_limited", None, None]
+        assert (await replicas[1].check(USER + 1)).allowed  # another user's own window
+    finally:
+        await first.close()
+        await second.close()

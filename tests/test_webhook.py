@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
+from storage.leases import APPLICATION_NAME
 from testkit.botprocess import start_process, stop_process
 from testkit.fake_openai import FakeOpenAI, Reply
 from testkit.fake_telegram import FakeTelegram
+from testkit.postgres import PostgresCluster
 from testkit.running import RunningBot
 from tests.conftest import DatabaseTarget, eventually
+from tests.test_e2e_vision import _images_in, _vision_requests, make_image
 
 SECRET = "s3cret_token-for-tests"
 URL = "https://bot.example.org/hook"
@@ -250,3 +254,62 @@ async def test_webhook_mode_as_a_process(tg: FakeTelegram, ai: FakeOpenAI, tmp_p
     assert await _get(f"http://127.0.0.1:{port}/healthz") == (200, '{"status": "ok"}')
     output = await stop_process(process)
     assert SECRET not in output
+
+
+async def test_a_lost_lease_connection_is_reopened_and_answers_go_on(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, postgres: PostgresCluster
+) -> None:
+    """Several-replica mode (webhook on PostgreSQL): the server ends the lease connection (a
+    failover, an admin's pg_terminate_backend): the queue reconnects and keeps answering."""
+    url = postgres.create_database()
+    bot = await _start_webhook_bot(tg, start_bot, database_url=url)
+    ai.script(Reply(text="before"), Reply(text="after"))
+    tg.private_text("one", chat_id=1001)
+    await tg.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 1001)
+    [before] = await _lease_pids(url)
+    postgres.psql(f"SELECT pg_terminate_backend({before})")
+
+    async def reconnected() -> bool:
+        pids = await _lease_pids(url)
+        return len(pids) == 1 and pids[0] != before
+
+    await eventually(reconnected)
+    tg.private_text("two", chat_id=1001)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 1001)
+    assert tg.sent_texts(1001) == ["before", "after"]
+    assert (await _get(bot.web_origin + "/healthz"))[0] == 200
+
+
+async def _lease_pids(url: str) -> list[int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME
+        )
+    finally:
+        await conn.close()
+    return [int(r[0]) for r in rows]
+
+
+async def test_an_album_is_one_answer_in_several_replica_mode(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, postgres: PostgresCluster
+) -> None:
+    """The queue hands a chat's pending updates to the ordering processor together, so the
+    album's parts meet in its coalescer as in one process: one request, one answer."""
+    await _start_webhook_bot(
+        tg, start_bot, database_url=postgres.create_database(), album_quiet_seconds=0.3
+    )
+    photos = [make_image("JPEG", (40 + i, 30)) for i in range(3)]
+    for i, data in enumerate(photos):
+        tg.media_message(
+            {"photo": tg.photo_sizes(data, 40 + i, 30)},
+            chat_id=2002,
+            media_group_id="album-1",
+            caption="compare these" if i == 0 else None,
+        )
+    tg.private_text("and now a text", chat_id=2002)
+    await tg.wait_for("sendMessage", 2, where=lambda c: c.params["chat_id"] == 2002, timeout=15)
+    [request] = _vision_requests(ai)
+    assert len(_images_in(request)) == 3
+    texts = tg.sent_texts(2002)
+    assert texts[0].startswith("Echo: compare these") and texts[1] == "Echo: and now a text"
