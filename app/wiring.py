@@ -270,8 +270,16 @@ def inbox_queue(
     async def run(update: Update) -> None:
         await processor.process_update(update, app.process_update(update))
 
+    parts = app.bot_data.collaborators
+    assert parts is not None, "built in post_init before the queue"
+    stops = parts.stops
+
+    stops.relay = (
+        storage.relay_stop
+    )  # a Stop press for an answer another replica streams travels there
+
     async def open_leases(wake: Callable[[], None]) -> ChatLeases:
-        return await ChatLeases.open(settings.database_url, wake)
+        return await ChatLeases.open(settings.database_url, wake, stops.relayed)
 
     return InboxQueue(
         inbox=inbox,

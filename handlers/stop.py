@@ -11,7 +11,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotApplication, BotContext
 from bot.i18n import t
-from bot.stopping import STOP_PREFIX
+from bot.stopping import STOP_DATA
 from handlers.common import lang_of
 
 log = logging.getLogger(__name__)
@@ -33,21 +33,22 @@ async def on_stop(update: Update, context: BotContext) -> None:
     if query is None or user is None or chat is None:
         return
     lang = lang_of(update)
-    handle = context.stops.get((query.data or "").removeprefix(STOP_PREFIX))
-    if handle is None or handle.chat_id != chat.id:
+    data = STOP_DATA.fullmatch(query.data or "")
+    if data is None:
         await query.answer(t(lang, "stop_too_late"))
         return
+    token, asker = data.group(1), int(data.group(2))
     allowed = (
-        user.id == handle.asker_id
+        user.id == asker
         or context.access.is_admin(user.id)
         or (chat.type != ChatType.PRIVATE and await _is_group_admin(context, chat.id, user.id))
     )
     if not allowed:
         await query.answer(t(lang, "stop_not_yours"), show_alert=True)
         return
-    handle.pressed.set()
-    await query.answer(t(lang, "stop_done"))
+    stopped = await context.stops.press(token, chat.id)
+    await query.answer(t(lang, "stop_done" if stopped else "stop_too_late"))
 
 
 def register(app: BotApplication) -> None:
-    app.add_handler(CallbackQueryHandler(on_stop, pattern=rf"^{STOP_PREFIX}[0-9a-f]{{12}}$"))
+    app.add_handler(CallbackQueryHandler(on_stop, pattern=STOP_DATA))

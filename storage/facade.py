@@ -26,6 +26,7 @@ from storage.database import Database
 from storage.inbox import InboxRepository
 from storage.knowledge import KnowledgeRepository
 from storage.languages import LanguageRepository
+from storage.leases import STOP_CHANNEL
 from storage.postgres import PostgresDatabase, is_postgresql
 from storage.rates import RateWindows
 from storage.sql import Row, Sql, Tx
@@ -152,6 +153,11 @@ class Storage:
     async def ping(self) -> None:
         """A trivial query (for /healthz): raises when the database does not answer."""
         await self._sql.run("SELECT 1")
+
+    async def relay_stop(self, payload: str) -> None:
+        """Tell every replica of a Stop press (PostgreSQL NOTIFY on storage.leases'
+        STOP_CHANNEL, heard on their lease connections)."""
+        await self._sql.run("SELECT pg_notify(?, ?)", (STOP_CHANNEL, payload))
 
     async def close(self) -> None:
         await self._db.close()

@@ -29,6 +29,10 @@ APPLICATION_NAME = "telegram-ai-assistant leases"
 
 #: The lock key of a chat: a 64-bit hash of "chat_id:thread_id" (a collision only makes two
 #: chats share one lease, that is one replica at a time for both).
+#: Where a replica relays a Stop press for an answer it does not hold (bot/stopping.py).
+STOP_CHANNEL = "answer_stop"
+
+
 def _key(chat: str, thread: str) -> str:
     return f"hashtextextended({chat}::bigint::text || ':' || {thread}::bigint::text, 0)"
 
@@ -42,8 +46,14 @@ class ChatLeases:
         self._lost: Callable[[], None] | None = None
 
     @classmethod
-    async def open(cls, url: str, wake: Callable[[], None]) -> ChatLeases:
-        """Connect, LISTEN: `wake()` is called on every notification (a new pending update)."""
+    async def open(
+        cls,
+        url: str,
+        wake: Callable[[], None],
+        stop: Callable[[str], None] | None = None,
+    ) -> ChatLeases:
+        """Connect, LISTEN: `wake()` is called on every notification (a new pending update),
+        `stop(payload)` on every Stop press another replica relayed (STOP_CHANNEL)."""
         conn = await asyncpg.connect(
             url, timeout=CONNECT_TIMEOUT_S, server_settings={"application_name": APPLICATION_NAME}
         )
@@ -53,6 +63,12 @@ class ChatLeases:
             wake()
 
         await conn.add_listener(CHANNEL, notified)
+        if stop is not None:
+
+            def pressed(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+                stop(payload)
+
+            await conn.add_listener(STOP_CHANNEL, pressed)
         conn.add_termination_listener(lambda _conn: leases._terminated())
         return leases
 
