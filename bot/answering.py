@@ -671,6 +671,14 @@ class Answerer:
             await reply.close()
         return route, answer
 
+    async def _count_closed(self, stream: AnswerStream) -> None:
+        """Add to the stream's usage what its responses cost that it did not see end (its
+        stream was closed: OpenAI stops such a response; wait until it settled)."""
+        for response_id in [r for r in stream.response_ids if r not in stream.usage.counted]:
+            settled = await self._conversations.settled(response_id)
+            if settled is not None:
+                stream.usage.add_response(settled)
+
     async def _stopped(self, incoming: Incoming, run: _Run, shown: str) -> None:
         """An answer stopped by its asker: count what it cost (OpenAI stops a response whose
         stream is closed) and leave the conversation ending with what the user saw of it."""
@@ -678,10 +686,7 @@ class Answerer:
         if stream is None:
             return
         try:
-            for response_id in [r for r in stream.response_ids if r not in stream.usage.counted]:
-                settled = await self._conversations.settled(response_id)
-                if settled is not None:
-                    stream.usage.add_response(settled)
+            await self._count_closed(stream)
             await self._conversations.end_with(run.conversation_id, shown)
         except AIError as exc:  # the stopped answer is still delivered and recorded
             log.warning("chat %s: after a stop: %s", incoming.key.chat_id, exc)
@@ -696,10 +701,7 @@ class Answerer:
             return  # it never started at OpenAI
         usage = stream.usage
         try:
-            for response_id in [r for r in stream.response_ids if r not in usage.counted]:
-                settled = await self._conversations.settled(response_id)
-                if settled is not None:
-                    usage.add_response(settled)
+            await self._count_closed(stream)
             removed = await self._conversations.remove_turn(run.conversation_id, inputs)
         except AIError as exc:  # the route's reply still goes out
             log.warning("chat %s: discarding a speculative answer: %s", incoming.key.chat_id, exc)
