@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bench.botproc import RAISED_LIMITS, BenchError
+from bench.botproc import RAISED_LIMITS, BenchError, proc_cpu_seconds
 from bench.dbbench import run_db_bench_postgresql
 from bench.report import Results
 from bench.tracking import percentile
@@ -56,12 +57,20 @@ def loop_figures(answers: Sequence[tuple[float, float]], start: float, end: floa
 class ClosedLoop:
     """Each chat has one text outstanding; its answer (final sendMessage) sends the next."""
 
-    def __init__(self, telegram: FakeTelegram, chats: Sequence[int]) -> None:
+    def __init__(
+        self,
+        telegram: FakeTelegram,
+        chats: Sequence[int],
+        cpu: Callable[[], dict[str, float]] = lambda: {},
+    ) -> None:
         self.telegram = telegram
+        self._cpu = cpu  # CPU seconds so far of the processes to watch, by name
         self.chats = list(chats)
         self.answers: list[tuple[float, float]] = []
         self.unexpected = 0  # answers that were not the fake model's echo (error replies)
-        self.harness_cpu_pct = 0.0  # the fakes' and the loop's CPU over the counted window
+        #: CPU over the counted window, % of one core: "harness" (this process: the fakes and
+        #: the loop) and what `cpu` names.
+        self.cpu_pct: dict[str, float] = {}
         self._queued: dict[int, float] = {}
         self._seq = itertools.count(1)
         self._running = False
@@ -85,6 +94,9 @@ class ClosedLoop:
             self._send(chat)  # type: ignore[arg-type]
         self._changed.set()
 
+    def _cpu_now(self) -> dict[str, float]:
+        return {"harness": time.process_time(), **self._cpu()}
+
     async def run(self, ramp: float, seconds: float, max_wait: float) -> LoopFigures:
         """Start every chat, count the answers of `seconds` after `ramp`, then drain."""
         self.telegram.on_call.append(self._on_call)
@@ -93,10 +105,13 @@ class ClosedLoop:
             for chat in self.chats:
                 self._send(chat)
             await asyncio.sleep(ramp)
-            start, cpu = time.monotonic(), time.process_time()
+            start, before = time.monotonic(), self._cpu_now()
             await asyncio.sleep(seconds)
-            end, cpu = time.monotonic(), time.process_time() - cpu
-            self.harness_cpu_pct = 100 * cpu / (end - start) if end > start else 0.0
+            end, after = time.monotonic(), self._cpu_now()
+            if end > start:
+                self.cpu_pct = {
+                    name: 100 * (after[name] - before[name]) / (end - start) for name in after
+                }
             self._running = False
             async with asyncio.timeout(max_wait):
                 while self._queued:
@@ -190,7 +205,7 @@ async def _run_replicas(
     seconds: float,
     workdir: Path,
     bot_env: Mapping[str, str],
-) -> tuple[LoopFigures, float, list[str]]:
+) -> tuple[LoopFigures, dict[str, float], list[str]]:
     """`count` replicas on a fresh database; the loop's figures and any error lines logged."""
     url = await asyncio.to_thread(cluster.create_database, f"replicas{count}")
     async with FakeTelegram() as tg, FakeOpenAI() as ai:
@@ -216,7 +231,14 @@ async def _run_replicas(
             base = CHAT_BASE + 100_000 * count
             # Every chat answered once first: conversations created, connections warm.
             await ClosedLoop(tg, range(base, base + chats)).run(0.0, 0.0, max_wait=120)
-            loop = ClosedLoop(tg, range(base, base + chats))
+
+            def cpu() -> dict[str, float]:
+                return {
+                    "replicas": sum(proc_cpu_seconds(r.process.pid) for r in replicas),
+                    "postgresql": cluster.cpu_seconds(),
+                }
+
+            loop = ClosedLoop(tg, range(base, base + chats), cpu)
             figures = await loop.run(ramp=1.0, seconds=seconds, max_wait=120)
         except TimeoutError:
             raise BenchError(f"replicas: {count} replica(s) not healthy in 60 s") from None
@@ -225,7 +247,7 @@ async def _run_replicas(
         problems = _problems(replicas)
         if loop.unexpected:
             problems.append(f"{loop.unexpected} answer(s) were not the model's")
-        return figures, loop.harness_cpu_pct, problems
+        return figures, loop.cpu_pct, problems
 
 
 async def run_replicas(
@@ -267,10 +289,11 @@ async def run_replicas(
             f"{db.messages:,} sequential messages over one asyncpg connection on 127.0.0.1"
         )
         for count in REPLICA_COUNTS:
-            figures, harness_pct, problems = await _run_replicas(
+            figures, cpu_pct, problems = await _run_replicas(
                 cluster, count, chats, seconds, workdir / "replicas", bot_env
             )
             suffix = "1_replica_pg" if count == 1 else f"{count}_replicas_pg"
+            replicas = "1 replica" if count == 1 else f"{count} replicas"
             results.add(f"replies_per_s_{suffix}", figures.replies_per_s)
             if count == 2:
                 results.add("overhead_p99_ms_2_replicas_pg", figures.overhead_p99_ms)
@@ -283,14 +306,18 @@ async def run_replicas(
             results.extra(
                 f"overhead_p50_ms_{suffix}",
                 figures.overhead_p50_ms,
-                f"added latency with {count} replica{'s' if count > 1 else ''}, p50, ms",
+                f"added latency with {replicas}, p50, ms",
             )
-            results.extra(
-                f"harness_cpu_pct_{suffix}",
-                harness_pct,
-                f"harness process (both test fakes + loop) CPU with {count} replica(s), % of "
-                "one core",
-            )
+            for name, what in (
+                ("harness", "harness process (both test fakes + the loop)"),
+                ("replicas", "the replica processes together"),
+                ("postgresql", "the PostgreSQL server's processes"),
+            ):
+                results.extra(
+                    f"{name}_cpu_pct_{suffix}",
+                    cpu_pct.get(name, math.nan),
+                    f"{what}, CPU with {replicas}, % of one core",
+                )
             if problems:
                 results.warnings.append(
                     f"replicas ({count}): {len(problems)} problem(s): {problems[0][:200]}"
