@@ -3,9 +3,9 @@
 A throwaway cluster (testkit/postgres.py) holds the databases. The storage micro-benchmark of
 bench/dbbench.py runs on it with 1,000,000 chats. Then 1 and 2 replica processes run in webhook
 mode on a fresh database each, as tests/test_replicas.py runs them: the test fakes (testkit),
-the fake Telegram posting every update to the replicas round robin (one POST at a time, as
-Telegram does for one bot) and the fake OpenAI answering at once. A closed loop of chats, each
-sending its next text when the previous one's final sendMessage arrives, loads them.
+the fake Telegram posting every update to the replicas round robin (one POST at a time: real
+Telegram may keep several in flight) and the fake OpenAI answering at once. A closed loop of
+chats, each sending its next text when the previous one's final sendMessage arrives, loads them.
 """
 
 from __future__ import annotations
