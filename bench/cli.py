@@ -8,6 +8,7 @@
     python -m bench --quick --profile       # also py-spy the bot (pip install py-spy)
     python -m bench --quick --bot-env MAX_CONCURRENT_CHATS=1000
     python -m bench --quick --code /tmp/before   # the bot from another copy of the code
+    python -m bench --quick --scenario replicas  # 1 and 2 replicas on PostgreSQL (only named)
 
 Progress goes to stderr; stdout carries the table and, as its last line, the JSON object with
 every key of the issue's table. The exit status is non-zero only when the harness itself fails
@@ -32,11 +33,13 @@ from pathlib import Path
 from bench.botproc import RAISED_LIMITS, ROOT, BenchError
 from bench.interaction import run_interaction
 from bench.longchat import run_long_chat
+from bench.replicas import run_replicas
 from bench.report import Results, console_table, markdown_report
 from bench.rig import Rig
 from bench.scenarios import (
     MAIN_PROCESS,
     MODES,
+    NAMED_ONLY,
     SCENARIOS,
     Mode,
     Profiler,
@@ -62,9 +65,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario",
         action="append",
-        choices=SCENARIOS,
+        choices=SCENARIOS + NAMED_ONLY,
         metavar="NAME",
-        help=f"run only these (repeatable): {', '.join(SCENARIOS)}",
+        help=f"run only these (repeatable): {', '.join(SCENARIOS)}; and, only when named, "
+        f"{', '.join(NAMED_ONLY)}",
     )
     parser.add_argument("--repeat", type=int, help="repetitions (median reported)")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
@@ -187,6 +191,22 @@ async def _run(args: argparse.Namespace, mode: Mode, bot_env: dict[str, str]) ->
         _say(f"[bench] long chat: {mode.long_chat_messages:,} messages in one chat")
         await run_long_chat(
             mode.long_chat_messages, workdir / "long_chat", results, bot_env, Rig.code_root
+        )
+    if "replicas" in selected:
+        if Rig.code_root is not None:
+            raise BenchError("--code: the replicas scenario runs this checkout's bot only")
+        _say(
+            f"[bench] PostgreSQL: storage with {mode.db_rows:,} chats, then 1 and 2 webhook "
+            "replicas"
+        )
+        await run_replicas(
+            mode.db_rows,
+            mode.db_messages,
+            mode.replicas_chats,
+            mode.replicas_seconds,
+            workdir,
+            results,
+            bot_env,
         )
     return results
 

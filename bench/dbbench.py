@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import asyncpg
+
 from storage import ChatKey, Question, Storage, TokenUsage
 
 FIRST_CHAT_ID = 10_000_000
@@ -152,47 +154,110 @@ async def run_db_bench(cache_dir: Path, rows: int, messages: int, seed: int = 7)
         build_s = time.perf_counter() - started
     _restore(path)
 
-    rng = random.Random(seed)
     db = await Storage.open(path)
     try:
-        chats, transcript, assistants = db.chats, db.transcript, db.assistants
-
-        async def one(key: ChatKey) -> float:
-            started = time.perf_counter()
-            record = await chats.ensure(key, "private")
-            await assistants.default()
-            await transcript.append_answer(
-                key,
-                Question(_QUESTION, "general", time.time()),
-                _ANSWER,
-                user_id=key.chat_id,
-                conversation_id=record.conversation_id,
-                usage=TokenUsage(120, 0, 30),
-            )
-            return time.perf_counter() - started
-
-        for _ in range(min(200, messages)):  # warm the connection and statement cache
-            await one(ChatKey(_chat_id(rng.randrange(rows))))
-        times = [await one(ChatKey(_chat_id(rng.randrange(rows)))) for _ in range(messages)]
-
-        # A first message from a new chat: ensure inserts, then the conversation is stored.
-        new_times: list[float] = []
-        for n in range(min(500, messages)):
-            key = ChatKey(_chat_id(rows + n))
-            started = time.perf_counter()
-            await chats.ensure(key, "private")
-            await chats.set_conversation(key, f"conv_new_{n:040x}")
-            new_times.append(time.perf_counter() - started + await one(key))
+        times, new_times = await _measure(db, rows, messages, seed)
     finally:
         await db.close()
     _restore(path)
-    times.sort()
+    return _result(rows, times, new_times, build_s, _file_mb(path))
+
+
+def _result(
+    rows: int, times: list[float], new_times: list[float], build_s: float, size_mb: float
+) -> DbResult:
+    times = sorted(times)
     return DbResult(
         rows=rows,
-        messages=messages,
+        messages=len(times),
         ms_per_message=1000 * sum(times) / len(times),
         ms_per_message_p99=1000 * times[int(0.99 * (len(times) - 1))],
         ms_new_chat=1000 * sum(new_times) / max(1, len(new_times)),
         build_s=build_s,
-        file_mb=_file_mb(path),
+        file_mb=size_mb,
     )
+
+
+async def _measure(
+    db: Storage, rows: int, messages: int, seed: int
+) -> tuple[list[float], list[float]]:
+    """Seconds per message on existing chats, and per first message of a new chat."""
+    rng = random.Random(seed)
+    chats, transcript, assistants = db.chats, db.transcript, db.assistants
+
+    async def one(key: ChatKey) -> float:
+        started = time.perf_counter()
+        record = await chats.ensure(key, "private")
+        await assistants.default()
+        await transcript.append_answer(
+            key,
+            Question(_QUESTION, "general", time.time()),
+            _ANSWER,
+            user_id=key.chat_id,
+            conversation_id=record.conversation_id,
+            usage=TokenUsage(120, 0, 30),
+        )
+        return time.perf_counter() - started
+
+    for _ in range(min(200, messages)):  # warm the connection and statement cache
+        await one(ChatKey(_chat_id(rng.randrange(rows))))
+    times = [await one(ChatKey(_chat_id(rng.randrange(rows)))) for _ in range(messages)]
+
+    # A first message from a new chat: ensure inserts, then the conversation is stored.
+    new_times: list[float] = []
+    for n in range(min(500, messages)):
+        key = ChatKey(_chat_id(rows + n))
+        started = time.perf_counter()
+        await chats.ensure(key, "private")
+        await chats.set_conversation(key, f"conv_new_{n:040x}")
+        new_times.append(time.perf_counter() - started + await one(key))
+    return times, new_times
+
+
+async def run_db_bench_postgresql(url: str, rows: int, messages: int, seed: int = 7) -> DbResult:
+    """The same measurement on an empty PostgreSQL database at `url` (a throwaway one: it is
+    filled here, not cached): migrated by `Storage.open`, then filled server-side with
+    generate_series, the same rows as the SQLite build, and ANALYZEd."""
+    started = time.perf_counter()
+    db = await Storage.open(url)
+    await db.assistants.ensure_default("Assistant", "Be helpful.", "gpt-5.4-mini")
+    await db.close()
+    conn = await asyncpg.connect(url)
+    try:
+        now = time.time()
+        await conn.execute(
+            "INSERT INTO chats (chat_id, thread_id, chat_type, conversation_id, created_at,"
+            " updated_at) SELECT $1::bigint + n * 7, 0, 'private',"
+            " 'conv_' || lpad(to_hex(n), 48, '0'), $2, $2 FROM generate_series(0, $3 - 1) AS n",
+            FIRST_CHAT_ID,
+            now,
+            rows,
+        )
+        await conn.execute(
+            "INSERT INTO transcript (chat_id, thread_id, user_id, role, text, label,"
+            " conversation_id, input_tokens, output_tokens, created_at)"
+            " SELECT $1::bigint + n * 7, 0, CASE WHEN r.role = 'user' THEN $1::bigint + n * 7 END,"
+            " r.role, CASE WHEN r.role = 'user' THEN $4 ELSE $5 END,"
+            " CASE WHEN r.role = 'user' THEN 'general' END, 'conv_' || lpad(to_hex(n), 48, '0'),"
+            " CASE WHEN r.role = 'assistant' THEN 120 END,"
+            " CASE WHEN r.role = 'assistant' THEN 30 END, $2"
+            " FROM generate_series(0, $3 - 1, 2) AS n"
+            " CROSS JOIN (VALUES (1, 'user'), (2, 'assistant')) AS r (turn, role)"
+            " ORDER BY n, r.turn",
+            FIRST_CHAT_ID,
+            now,
+            rows,
+            _QUESTION,
+            _ANSWER,
+        )
+        await conn.execute("ANALYZE")
+        size = await conn.fetchval("SELECT pg_database_size(current_database())")
+    finally:
+        await conn.close()
+    build_s = time.perf_counter() - started
+    db = await Storage.open(url)
+    try:
+        times, new_times = await _measure(db, rows, messages, seed)
+    finally:
+        await db.close()
+    return _result(rows, times, new_times, build_s, int(size) / 1e6)

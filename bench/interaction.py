@@ -124,6 +124,10 @@ async def _stops(tg: FakeTelegram, ai: FakeOpenAI) -> list[float]:
 
 async def run_interaction(workdir: Path, results: Results) -> None:
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before anything runs)
+    # A fresh database each run: the fake Telegram numbers its updates from the same id again,
+    # and a database kept from an earlier run has those ids in its inbox (dropped as repeats).
+    for stale in workdir.glob("bot.sqlite3*"):  # noqa: ASYNC240
+        stale.unlink()
     async with FakeTelegram() as tg, FakeOpenAI(validate=False) as ai:
         process = await start_process(
             tg,

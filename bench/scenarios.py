@@ -49,6 +49,9 @@ SCENARIOS = (
     "long_chat",
 )
 MAIN_PROCESS = ("steady", "saturation", "stream")
+#: Scenarios that run only when named with --scenario (they need PostgreSQL's server binaries
+#: and take about a minute): not part of a default, --quick or --smoke run.
+NAMED_ONLY = ("replicas",)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Mode:
     db_rows: int
     db_messages: int
     long_chat_messages: int
+    replicas_chats: int
+    replicas_seconds: float
 
 
 MODES: Mapping[str, Mode] = {
@@ -93,6 +98,8 @@ MODES: Mapping[str, Mode] = {
         db_rows=20_000,
         db_messages=500,
         long_chat_messages=120,
+        replicas_chats=16,
+        replicas_seconds=1.5,
     ),
     "quick": Mode(
         "quick",
@@ -113,6 +120,8 @@ MODES: Mapping[str, Mode] = {
         db_rows=1_000_000,
         db_messages=3000,
         long_chat_messages=2000,
+        replicas_chats=64,
+        replicas_seconds=4.0,
     ),
     "full": Mode(
         "full",
@@ -133,6 +142,8 @@ MODES: Mapping[str, Mode] = {
         db_rows=1_000_000,
         db_messages=20_000,
         long_chat_messages=2000,
+        replicas_chats=64,
+        replicas_seconds=10.0,
     ),
 }
 

@@ -950,6 +950,8 @@ class FakeTelegram(LoopbackServer):
             "has_main_web_app": False,
         }
         self.calls: list[Call] = []
+        #: Called with every recorded call (a load generator reacting to answers as they come).
+        self.on_call: list[Callable[[Call], None]] = []
         self.violations: list[str] = []
         # (chat_id, user_id) -> "creator" | "administrator" for getChatMember; others are members.
         self.chat_admins: dict[tuple[int, int], str] = {}
@@ -1465,6 +1467,8 @@ class FakeTelegram(LoopbackServer):
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
+        for callback in self.on_call:
+            callback(call)
         self._notify()
 
     def _ensure_chat(self, chat: JSON) -> _ChatState:

@@ -199,6 +199,27 @@ class PostgresCluster:
         self.psql(f'CREATE DATABASE "{name}" OWNER {USER}')
         return self.url(name)
 
+    def cpu_seconds(self) -> float:
+        """CPU (utime + stime) so far of the server's live processes: the postmaster and its
+        children (backends, walwriter...), for benchmarks; 0 when it is not running."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat, encoding="ascii") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            pid = int(stat.split("/")[2])
+            # after "pid (comm)": state=0 ppid=1 ... utime=11 stime=12
+            if pid == postmaster or int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def stop(self) -> None:
         """Stop the server (fast: nothing to keep) and remove its folder."""
         if (self.data / "postmaster.pid").exists():
