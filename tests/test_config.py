@@ -293,23 +293,55 @@ def test_help_names_the_program_it_was_started_as(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("routes", "message"),
+    ("name", "value", "message"),
     [
-        ('{"x": {"action": "explode"}}', "CLASSIFIER_ROUTES['x'].action is invalid: Input"),
-        ('{"x": {"action": "reply"}}', "CLASSIFIER_ROUTES['x'] is invalid: has action reply"),
-        ("{}", "CLASSIFIER_ROUTES is invalid: needs at least one label"),
+        # JSON settings are typed models: the error names the entry and the field
+        (
+            "CLASSIFIER_ROUTES",
+            '{"x": {"action": "explode"}}',
+            "CLASSIFIER_ROUTES['x'].action is invalid: Input",
+        ),
+        (
+            "CLASSIFIER_ROUTES",
+            '{"x": {"action": "reply"}}',
+            "CLASSIFIER_ROUTES['x'] is invalid: has action reply",
+        ),
+        ("CLASSIFIER_ROUTES", "{}", "CLASSIFIER_ROUTES is invalid: needs at least one label"),
+        (
+            "MODEL_PRICES",
+            '{"m": [1, 2]}',
+            "MODEL_PRICES['m'] is invalid: Input should be a valid dictionary",
+        ),
+        (
+            "MODEL_PRICES",
+            '{"m": {"input": -1, "cached_input": 0, "output": 1}}',
+            "MODEL_PRICES['m'].input is invalid",
+        ),
+        ("MODEL_PRICES", '{"m": {"input": 1}}', "MODEL_PRICES['m'].cached_input is missing"),
+        ("MODEL_PRICES", '{"m": [1, 2,', "MODEL_PRICES is invalid: Expecting value"),
+        (
+            "ASSISTANT_TOOLS",
+            "weather,browse",
+            "ASSISTANT_TOOLS is invalid: unknown tool(s) browse;",
+        ),
+        ("WEB_SEARCH_CONTEXT_SIZE", "huge", "WEB_SEARCH_CONTEXT_SIZE is invalid: Input should be"),
+        (
+            "WEB_SEARCH_LOCATION",
+            '{"zip": "1"}',
+            "WEB_SEARCH_LOCATION is invalid: unknown key(s) zip",
+        ),
     ],
 )
-def test_a_bad_route_names_its_label(
-    monkeypatch: pytest.MonkeyPatch, routes: str, message: str
+def test_a_bad_setting_names_what_is_wrong_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
-    """Routes are a typed model: the error says which label and which field is wrong."""
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("CLASSIFIER_ROUTES", routes)
+    monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as raised:
         load_settings(_env_file=None)
-    assert str(raised.value).startswith(message)
+    assert str(raised.value).startswith(message), str(raised.value)
+    assert "\n" not in str(raised.value)
 
 
 def test_routes_are_typed() -> None:
@@ -340,29 +372,6 @@ def test_model_prices_merge_over_the_defaults_and_price_snapshots() -> None:
     assert settings.price_of("gpt-5.4-mini-latest") is None and settings.price_of("o9") is None
     # 1M input of which half cached, and 1M output
     assert settings.price_of("ft:shop").cost(1_000_000, 500_000, 1_000_000) == 0.5 + 0.25 + 2  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize(
-    ("prices", "message"),
-    [
-        ('{"m": [1, 2]}', "MODEL_PRICES['m'] is invalid: Input should be a valid dictionary"),
-        (
-            '{"m": {"input": -1, "cached_input": 0, "output": 1}}',
-            "MODEL_PRICES['m'].input is invalid",
-        ),
-        ('{"m": {"input": 1}}', "MODEL_PRICES['m'].cached_input is missing"),
-        ('{"m": [1, 2,', "MODEL_PRICES is invalid: Expecting value"),
-    ],
-)
-def test_a_bad_price_names_its_model(
-    monkeypatch: pytest.MonkeyPatch, prices: str, message: str
-) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("MODEL_PRICES", prices)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(_env_file=None)
-    assert str(raised.value).startswith(message), str(raised.value)
 
 
 def test_every_setting_is_documented_in_the_readme_and_the_env_example() -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from bot.config import ConfigError, load_settings
 from testkit.fake_openai import FakeOpenAI, Reply
-from testkit.fake_telegram import TOKEN, FakeTelegram
+from testkit.fake_telegram import FakeTelegram
 from testkit.running import RunningBot
 
 USER = 6161
@@ -148,34 +145,6 @@ async def test_assistant_tools_is_applied_at_start_and_unset_leaves_the_admins_c
     again: RunningBot = await start_bot(database_url=bot.settings.database_url)
     kept = await again.storage.assistants.default()
     assert kept is not None and kept.tools == ("web_search",)
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        (
-            "ASSISTANT_TOOLS",
-            "weather,browse",
-            "ASSISTANT_TOOLS is invalid: unknown tool(s) browse;",
-        ),
-        ("WEB_SEARCH_CONTEXT_SIZE", "huge", "WEB_SEARCH_CONTEXT_SIZE is invalid: Input should be"),
-        (
-            "WEB_SEARCH_LOCATION",
-            '{"zip": "1"}',
-            "WEB_SEARCH_LOCATION is invalid: unknown key(s) zip",
-        ),
-    ],
-)
-def test_a_bad_tool_setting_fails_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
-) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(_env_file=None)
-    assert str(raised.value).startswith(message), str(raised.value)
-    assert "\n" not in str(raised.value)
 
 
 async def test_sources_of_a_later_turn_are_placed_after_the_earlier_text(
