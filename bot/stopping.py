@@ -67,9 +67,6 @@ class Stops:
     def close(self, handle: StopHandle) -> None:
         self._open.pop(handle.token, None)
 
-    def get(self, token: str) -> StopHandle | None:
-        return self._open.get(token)
-
     async def press(self, token: str, chat_id: int) -> bool:
         """Stop the answer of `token` in `chat_id` (its presser already allowed): here, or
         through the relay; False when no answer of that token streams (any more)."""
