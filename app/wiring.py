@@ -230,7 +230,12 @@ def _opener(
         graceful = cast(GracefulApplication, application)
         resources = await open_services(settings, graceful.metrics)
         graceful.resources = resources
-        inbox = Inbox(resources.storage.inbox, app.bot)
+        inbox = Inbox(
+            resources.storage.inbox,
+            app.bot,
+            max_age=settings.inbox_replay_max_age_seconds,
+            late_after=settings.inbox_late_after_seconds,
+        )
         app.bot_data.collaborators = collaborators(resources, inbox)
         processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)

@@ -285,6 +285,9 @@ class Settings(BaseSettings):
     stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
     #: Messages left unanswered by a crash are answered at start-up if younger than this (s).
     inbox_replay_max_age_seconds: float = Field(default=3600.0, ge=0)
+    #: Several replicas: a message a replica takes after it waited longer than this (s) (its
+    #: replica died, a backlog, a rolling restart) is answered with the delay note first.
+    inbox_late_after_seconds: float = Field(default=60.0, ge=0)
     #: On SIGTERM, answers in progress get this long (s) to finish; the rest wait for next start.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     #: Answered messages per user per minute (0 = no limit); admins are exempt.
