@@ -218,6 +218,25 @@ async def test_a_failing_chat_is_retried_while_the_others_go_on(
     assert info["pending_update_count"] == 0 and "last_error_message" not in info
 
 
+async def test_only_the_oldest_two_x_max_connections_updates_are_candidates(
+    tg: FakeTelegram, hook: HeldHook
+) -> None:
+    """The real server loads 2 x max_connections updates at a time: a queue stuck with that
+    many holds up the rest (one connection here: its 2 updates fill the window)."""
+    tg.webhook_retry_delay = (0.01, 0.05)
+    hook.hold = False
+    failing = True
+    hook.answers = lambda update_id: 500 if failing and update_id in stuck else 200
+    await _set_webhook(tg, hook, max_connections=1)
+    stuck = _ids([tg.private_text(f"a{i}", chat_id=1) for i in range(2)])
+    [behind] = _ids([tg.private_text("b", chat_id=2)])
+    # With the one connection free between retries, chat 2 would have gone before the third.
+    await tg.wait_until(lambda: _delivered(tg, 500).count(stuck[0]) >= 3)
+    assert behind not in hook.arrivals
+    failing = False
+    await _until_delivered(tg, [*stuck, behind])
+
+
 async def test_stop_leaves_no_delivery_running(hook: HeldHook) -> None:
     tg = FakeTelegram()
     await tg.start()
