@@ -174,9 +174,11 @@ async def test_a_replica_killed_mid_load_loses_nothing(
     await eventually(lambda: _all_answered(tg), timeout=240)
     await eventually(lambda: _inbox_done(url), timeout=30)
     answers = _answers(tg)
-    again = sum(len(answers[100_000 + c]) - MESSAGES for c in range(1, CHATS + 1))
-    # Only what the killed replica was answering can come twice (sent, not yet recorded).
-    assert again <= 50, again
+    again = {c: len(answers[100_000 + c]) - MESSAGES for c in range(1, CHATS + 1)}
+    # Only what the killed replica was answering can come twice (sent, not yet recorded): one
+    # update per chat it held. How many chats that is depends on how fast the webhook filled
+    # the inbox (Telegram posts up to 40 at once), not on a fixed number.
+    assert max(again.values()) <= 1, {c: n for c, n in again.items() if n > 1}
     assert first.answered > 0
 
 
