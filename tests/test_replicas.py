@@ -116,6 +116,15 @@ def _answers(tg: FakeTelegram) -> dict[int, list[str]]:
     return answers
 
 
+#: Each replica's share of the limits the replicas are started with (1000/s, 6000/min).
+HALF = "Telegram limits: 2 replicas, this one sends at most 500/s and 3000/min per group"
+WHOLE = "Telegram limits: 1 replica, this one sends at most 1000/s and 6000/min per group"
+
+
+async def _logged(replica: Replica, line: str) -> bool:
+    return replica.output.count(line) > 0
+
+
 def _expected(chat: int) -> list[str]:
     return [f"Echo: c{chat} m{i}" for i in range(1, MESSAGES + 1)]
 
@@ -146,6 +155,8 @@ async def test_two_replicas_answer_every_message_once_in_order(
     tg: FakeTelegram, replicas: tuple[list[Replica], str]
 ) -> None:
     running, url = replicas
+    for replica in running:  # each one sends half of the bot's limits
+        await eventually(lambda r=replica: _logged(r, HALF), timeout=30)  # type: ignore[misc]
     _send_all(tg)
     await eventually(lambda: _all_answered(tg), timeout=240)
     answers = _answers(tg)
@@ -172,6 +183,7 @@ async def test_a_replica_killed_mid_load_loses_nothing(
     await eventually(under_way, timeout=120)
     second.process.kill()  # -9: no shutdown code runs
     await eventually(lambda: _all_answered(tg), timeout=240)
+    await eventually(lambda: _logged(first, WHOLE), timeout=30)  # the survivor takes them all
     await eventually(lambda: _inbox_done(url), timeout=30)
     answers = _answers(tg)
     again = {c: len(answers[100_000 + c]) - MESSAGES for c in range(1, CHATS + 1)}
