@@ -117,7 +117,8 @@ async def _stops(tg: FakeTelegram, ai: FakeOpenAI) -> list[float]:
 
         await _until(lambda: bool(started()))
         waits.append((min(started()) - pressed) * 1000)
-        await _until(lambda nxt=nxt: any(nxt in str(c.params.get("text")) for c in _finals(tg)))
+        # answered: the group's message shows it (sent whole, or a preview edited into it)
+        await _until(lambda nxt=nxt: any(nxt in str(m.get("text")) for m in tg.messages_in(GROUP)))
         await _until(lambda: _stop_data(tg, GROUP) is None)
     return waits
 
