@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,9 +206,10 @@ class Answerer:
             return record, record.conversation_id
         return record, await self.new_conversation(key)
 
-    async def new_conversation(self, key: ChatKey) -> str:
-        """Create the chat's (topic's) conversation on OpenAI and store it as the chat's one."""
-        conversation_id = await self._conversations.create(key.chat_id, key.thread_id)
+    async def new_conversation(self, key: ChatKey, seed: Sequence[Mapping[str, Any]] = ()) -> str:
+        """Create the chat's (topic's) conversation on OpenAI, holding `seed`'s items first, and
+        store it as the chat's one."""
+        conversation_id = await self._conversations.create(key.chat_id, key.thread_id, seed)
         await self._chats.set_conversation(key, conversation_id)
         return conversation_id
 
@@ -226,9 +227,7 @@ class Answerer:
                 log.warning(
                     "chat %s: compaction failed, carrying the messages: %s", key.chat_id, exc
                 )
-        conversation_id = await self._conversations.create(key.chat_id, key.thread_id, seed)
-        await self._chats.set_conversation(key, conversation_id)
-        return conversation_id
+        return await self.new_conversation(key, seed)
 
     async def answer_text(self, bot: Bot, incoming: Incoming) -> None:
         """Answer a text message."""

@@ -9,7 +9,7 @@ edit_message_text, send_chat_action); pass it where a `telegram.Bot` is expected
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -210,7 +210,9 @@ class MemoryConversations:
         self.created: list[str] = []
         self.error: AIError | None = None
 
-    async def create(self, chat_id: int, thread_id: int = 0) -> str:
+    async def create(
+        self, chat_id: int, thread_id: int = 0, items: Sequence[Mapping[str, Any]] = ()
+    ) -> str:
         if self.error is not None:
             raise self.error
         conversation_id = f"conv_{len(self.created) + 1}"
