@@ -597,6 +597,7 @@ class Answerer:
         answer: str | None = None
         status = "completed"
         images: list[GeneratedImage] = []
+        failed: AIError | None = None
         try:
             try:
                 if stopped:
@@ -636,11 +637,7 @@ class Answerer:
                 incoming, question, recorded, run.conversation_id, stream.usage.total(), status
             )
         except AIError as exc:
-            log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
-            await reply.close()
-            error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
-            await self._reply_and_record(incoming, question, run.conversation_id, error_notice)
-            return route, None
+            failed = exc  # told below, once the previews stopped: none may land after it
         except TelegramError as exc:
             facts = incoming.facts
             if (
@@ -668,6 +665,11 @@ class Answerer:
             if not streaming.done():
                 streaming.cancel()
             await reply.close()
+        if failed is not None:
+            log.warning("chat %s: AI error: %s", incoming.key.chat_id, failed)
+            error_notice = send_plain(bot, incoming.dest, t(incoming.lang, failed.user_key))
+            await self._reply_and_record(incoming, question, run.conversation_id, error_notice)
+            return route, None
         return route, answer
 
     async def _count_closed(self, stream: AnswerStream) -> None:
