@@ -18,6 +18,7 @@ from telegram import Bot, Chat, Message, MessageEntity
 from bot.ai import AIError
 from bot.ai.assistant import Citation, GeneratedImage, Usage
 from storage import Assistant, ChatKey, ChatRecord, Question, TokenUsage
+from storage.usage import DailyUsage
 
 WHEN = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -231,9 +232,14 @@ class MemoryUsage:
 
     def __init__(self) -> None:
         self.added: list[tuple[int, TokenUsage]] = []
+        #: Images each user drew today (DAILY_IMAGE_LIMIT).
+        self.images: dict[int, int] = {}
 
     async def add(self, user_id: int, usage: TokenUsage) -> None:
         self.added.append((user_id, usage))
+
+    async def today(self, user_id: int) -> DailyUsage:
+        return DailyUsage(images=self.images.get(user_id, 0))
 
 
 class MemoryClassifier:
