@@ -210,7 +210,7 @@ def build_application(settings: Settings) -> BotApplication:
         )
         .context_types(context_types)
         .concurrent_updates(processor)
-        .post_init(_opener(settings, processor))
+        .post_init(_opener(settings, processor, rate_limiter))
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -221,7 +221,7 @@ def build_application(settings: Settings) -> BotApplication:
 
 
 def _opener(
-    settings: Settings, processor: ChatOrderedProcessor
+    settings: Settings, processor: ChatOrderedProcessor, rate_limiter: PriorityRateLimiter
 ) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
     """post_init: open the services with these settings, then register the command menu."""
 
@@ -230,12 +230,20 @@ def _opener(
         graceful = cast(GracefulApplication, application)
         resources = await open_services(settings, graceful.metrics)
         graceful.resources = resources
-        inbox = Inbox(resources.storage.inbox, app.bot)
+        inbox = Inbox(
+            resources.storage.inbox,
+            app.bot,
+            max_age=settings.inbox_replay_max_age_seconds,
+            late_after=settings.inbox_late_after_seconds,
+        )
         app.bot_data.collaborators = collaborators(resources, inbox)
         processor.attach_inbox(inbox, app.process_update)
         await inbox.prune(INBOX_RETENTION_SECONDS)
         if uses_queue(settings):  # pending rows are claimed, by whichever replica is free
-            graceful.queue = inbox_queue(app, settings, processor, inbox, resources.storage)
+            shares = share_limits(rate_limiter, graceful.metrics)
+            graceful.queue = inbox_queue(
+                app, settings, processor, inbox, resources.storage, replicas=shares
+            )
         else:
             await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
         await register_menu(app, settings)
@@ -263,9 +271,12 @@ def inbox_queue(
     processor: ChatOrderedProcessor,
     inbox: Inbox,
     storage: Storage,
+    *,
+    replicas: Callable[[int], None] | None = None,
 ) -> InboxQueue:
     """The queue: claimed updates take the path PTB gives a polled one (the processor, then
-    Application.process_update); the leases live on a PostgreSQL connection of their own."""
+    Application.process_update); the leases live on a PostgreSQL connection of their own, which
+    also count the replicas alive for `replicas(count)`."""
 
     async def run(update: Update) -> None:
         await processor.process_update(update, app.process_update(update))
@@ -288,7 +299,32 @@ def inbox_queue(
         run=run,
         local=app.update_queue.put,
         max_chats=settings.max_concurrent_chats,
+        replicas=replicas,
     )
+
+
+def share_limits(limiter: PriorityRateLimiter, metrics: BotMetrics) -> Callable[[int], None]:
+    """What the queue calls with the replicas alive: this replica keeps its share of the bot's
+    Telegram limits (set once, for the bot), so the replicas together stay under them."""
+
+    def replicas(count: int) -> None:
+        if not limiter.set_share(count):
+            return
+        metrics.replicas.set(limiter.share)
+        log.info(
+            "Telegram limits: %d %s, this one sends at most %s/s and %s/min per group",
+            limiter.share,
+            "replica" if limiter.share == 1 else "replicas",
+            _figure(limiter.overall_per_second),
+            _figure(limiter.group_per_minute),
+        )
+
+    return replicas
+
+
+def _figure(rate: float) -> str:
+    """15, 6.67, 500000: two decimals at most, no trailing zeros."""
+    return f"{rate:.2f}".rstrip("0").rstrip(".")
 
 
 async def start_http(

@@ -3,9 +3,10 @@
 A throwaway cluster (testkit/postgres.py) holds the databases. The storage micro-benchmark of
 bench/dbbench.py runs on it with 1,000,000 chats. Then 1 and 2 replica processes run in webhook
 mode on a fresh database each, as tests/test_replicas.py runs them: the test fakes (testkit),
-the fake Telegram posting every update to the replicas round robin (one POST at a time: real
-Telegram may keep several in flight) and the fake OpenAI answering at once. A closed loop of
-chats, each sending its next text when the previous one's final sendMessage arrives, loads them.
+the fake Telegram posting every update to the replicas round robin (as real Telegram does: up
+to setWebhook's max_connections, 40 as the bot leaves it, in flight, one per chat) and the fake
+OpenAI answering at once. A closed loop of chats, each sending its next text when the previous
+one's final sendMessage arrives, loads them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench.report import Results
 from bench.tracking import percentile
 from testkit.botprocess import Output, start_process
 from testkit.fake_openai import FakeOpenAI
-from testkit.fake_telegram import Call, FakeTelegram
+from testkit.fake_telegram import WEBHOOK_DEFAULT_CONNECTIONS, Call, FakeTelegram
 from testkit.postgres import PostgresCluster, PostgresUnavailable
 
 SECRET = "bench-replicas-secret-token"
@@ -324,7 +325,9 @@ async def run_replicas(
                 )
         how = (
             f"replica processes in webhook mode on one PostgreSQL database, the fake Telegram "
-            f"(testkit) posting each update to them round robin, one POST at a time; the fake "
+            f"(testkit) posting each update to them round robin, up to "
+            f"{WEBHOOK_DEFAULT_CONNECTIONS} at once (setWebhook's default max_connections, one "
+            f"per chat); the fake "
             f"OpenAI answers at once (classifier and answer, latency 0); a closed loop of "
             f"{chats} private chats (each answered once before), answers counted over "
             f"{seconds:g} s after a 1 s ramp"

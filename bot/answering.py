@@ -747,11 +747,10 @@ async def _deliver(
         await reply.finish(answer)
         return
     caption = render_markdown(answer) if answer.strip() else None
+    await reply.close()  # a preview still in flight lands first: has_preview is then final
     if caption is not None and (utf16_len(caption.text) > CAPTION_LIMIT or reply.has_preview):
         await reply.finish(answer)
         caption = None
-    else:
-        await reply.close()
     for n, image in enumerate(images):
         await send_photo(bot, dest, image.data, caption if n == 0 else None)
 

@@ -275,8 +275,9 @@ class Settings(BaseSettings):
     stream_edit_interval_seconds: float = Field(default=1.0, ge=0.05)
     #: The typing indicator shows when no text has appeared after this many seconds.
     typing_delay_seconds: float = Field(default=0.8, ge=0)
-    #: The first preview of a streamed answer waits this long: shorter answers need none.
-    stream_first_preview_delay_seconds: float = Field(default=0.05, ge=0, le=1)
+    #: The first preview of a streamed answer waits this long, so an answer that completes
+    #: sooner goes out as its final message alone. 0 (default): the first words show at once.
+    stream_first_preview_delay_seconds: float = Field(default=0.0, ge=0, le=1)
     #: Private chats: an answer still streaming this long after its first text gets a message
     #: with a Stop button (groups have it on the streamed message itself).
     stop_button_after_seconds: float = Field(default=2.0, ge=0)
@@ -284,6 +285,9 @@ class Settings(BaseSettings):
     stream_draft_interval_seconds: float = Field(default=0.3, ge=0.05)
     #: Messages left unanswered by a crash are answered at start-up if younger than this (s).
     inbox_replay_max_age_seconds: float = Field(default=3600.0, ge=0)
+    #: Several replicas: a message a replica takes after it waited longer than this (s) (its
+    #: replica died, a backlog, a rolling restart) is answered with the delay note first.
+    inbox_late_after_seconds: float = Field(default=60.0, ge=0)
     #: On SIGTERM, answers in progress get this long (s) to finish; the rest wait for next start.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     #: Answered messages per user per minute (0 = no limit); admins are exempt.

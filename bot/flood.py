@@ -16,6 +16,11 @@ the most important call waiting:
 Drafts coalesce by construction: a chat's StreamingReply sends one preview at a time and the
 next one carries the newest text, so while a preview waits here the text it will show keeps
 growing and the chat's intermediate drafts never go out.
+
+Several replicas share the bot's limits: each one's limiter keeps its share, the limits divided
+by the replicas alive (`PriorityRateLimiter.set_share`, fed by bot/queue.py's count of the
+lease connections), so together they stay under Telegram's limits without a shared counter
+consulted on every call.
 """
 
 from __future__ import annotations
@@ -67,7 +72,8 @@ class PriorityBucket:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._capacity = rate
+        self._period = period
+        self._capacity = max(rate, 1.0)  # a burst of less than one call would never go out
         self._drain = rate / period  # slots freed per second
         self._clock = clock
         self._sleep = sleep
@@ -76,6 +82,19 @@ class PriorityBucket:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._dispatcher: asyncio.Task[None] | None = None
+
+    def set_rate(self, rate: float) -> None:
+        """`rate` calls per period from now on. The calls already counted stay in the bucket
+        (they leaked at the old pace until now) and the waiters keep their turn; the dispatcher
+        is woken, as it may sleep on a time computed at the old pace."""
+        self._leak()
+        self._capacity = max(rate, 1.0)
+        self._drain = rate / self._period
+        dispatcher = self._dispatcher
+        if dispatcher is not None and not dispatcher.done():
+            # It only awaits its sleep: cancelled there, it has granted nothing it should not.
+            dispatcher.cancel()
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="flood-dispatch")
 
     def _leak(self) -> None:
         now = self._clock()
@@ -152,8 +171,10 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._clock, self._sleep = clock, sleep
+        self._overall_rate, self._group_rate = overall_per_second, group_per_minute
+        #: Replicas sharing the bot's limits (`set_share`); 1 in one process.
+        self.share = 1
         self._overall = PriorityBucket(overall_per_second, 1, clock=clock, sleep=sleep)
-        self._group_rate = group_per_minute
         self._groups: dict[int | str, PriorityBucket] = {}
         self._max_retries = max_retries
         #: Flood control: no call goes out before this time (the clock's).
@@ -167,6 +188,28 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
     async def shutdown(self) -> None:
         """Nothing to close."""
 
+    @property
+    def overall_per_second(self) -> float:
+        """This replica's share of the overall limit."""
+        return self._overall_rate / self.share
+
+    @property
+    def group_per_minute(self) -> float:
+        """This replica's share of each group's limit."""
+        return self._group_rate / self.share
+
+    def set_share(self, replicas: int) -> bool:
+        """`replicas` share the bot's limits: this one keeps 1/replicas of each (of the overall
+        bucket and of every group's, existing or new). True when the share changed."""
+        replicas = max(1, replicas)
+        if replicas == self.share:
+            return False
+        self.share = replicas
+        self._overall.set_rate(self.overall_per_second)
+        for bucket in self._groups.values():
+            bucket.set_rate(self.group_per_minute)
+        return True
+
     def _group(self, chat: int | str) -> PriorityBucket:
         if len(self._groups) > 512:  # forget idle groups, as PTB's limiter does
             for key in [k for k, b in self._groups.items() if k != chat and b.idle()]:
@@ -174,7 +217,7 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
         bucket = self._groups.get(chat)
         if bucket is None:
             bucket = self._groups[chat] = PriorityBucket(
-                self._group_rate, 60, clock=self._clock, sleep=self._sleep
+                self.group_per_minute, 60, clock=self._clock, sleep=self._sleep
             )
         return bucket
 

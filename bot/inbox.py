@@ -4,7 +4,9 @@ The ordering processor admits each user message here before its handlers run (a 
 delivery of the same update_id is dropped) and marks it done when its handlers finished, that
 is when the answer or the error message went out. At start-up, messages left pending by a crash
 or an unfinished shutdown are put back in the update queue, oldest first, and their answers
-begin with a note that they were delayed.
+begin with a note that they were delayed. With several replicas (bot/queue.py) there is no
+start-up replay: a row a replica claims (`claimed`) gets the same note when it waited longer
+than INBOX_LATE_AFTER_SECONDS, and is expired unanswered past the replay age, like a replay.
 
 The Inbox is the one owner of what is known about each admitted update while it is open: one
 `UpdateFacts` per update (when it was received, whether it is late and the delay note is owed,
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,12 +139,24 @@ class UpdateFacts:
 
 class Inbox:
     def __init__(
-        self, repo: InboxRepository, bot: Bot, *, clock: Callable[[], float] = time.time
+        self,
+        repo: InboxRepository,
+        bot: Bot,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_age: float = math.inf,
+        late_after: float = math.inf,
     ) -> None:
         self._repo = repo
         self._bot = bot
         self.clock = clock
-        #: Updates put back in the queue by `replay`: when they were first received.
+        #: A claimed row older than this (s) is expired, not answered
+        #: (INBOX_REPLAY_MAX_AGE_SECONDS, as `replay` does at a start).
+        self.max_age = max_age
+        #: A claimed row older than this (s) is answered late, with the delay note
+        #: (INBOX_LATE_AFTER_SECONDS).
+        self.late_after = late_after
+        #: Updates put back in the queue by `replay`, or claimed late: when first received.
         self._replaying: dict[int, float] = {}
         #: The one record of open updates: admitted, not finished yet.
         self._open: dict[int, UpdateFacts] = {}
@@ -209,15 +224,30 @@ class Inbox:
 
     async def claimed(self, row: PendingUpdate) -> Update | None:
         """A pending row this replica claimed (it holds the chat's lease): the update, which
-        `admit` then opens without writing again; None when it cannot be read back (its row
-        is finished: it would never be answered)."""
+        `admit` then opens without writing again; None when it is not to be answered: too old
+        (expired, as `replay` expires such rows at a start) or unreadable (finished).
+
+        A row that waited longer than `late_after` is admitted like a replayed one: late, its
+        answer starts with the delay note. Its age is all a replica knows of the wait (the
+        replica that claimed it before and died left no trace, and a mark per claim would be
+        a write per message), so a long backlog or a rolling restart's wait counts too."""
+        age = self.clock() - row.received_at
+        if age > self.max_age:
+            log.warning(
+                "inbox: update %s waited %.0fs, too old to answer; expired", row.update_id, age
+            )
+            await self._repo.expire(row.update_id)
+            return None
         try:
             update = Update.de_json(json.loads(row.payload), self._bot)
         except (ValueError, TypeError, KeyError) as exc:
             log.error("inbox: update %s cannot be read back (%s); skipped", row.update_id, exc)
             await self._repo.finish(row.update_id)
             return None
-        self._received[update.update_id] = row.received_at
+        if age > self.late_after:
+            self._replaying[update.update_id] = row.received_at
+        else:
+            self._received[update.update_id] = row.received_at
         return update
 
     async def give_up(self, facts: UpdateFacts) -> None:

@@ -83,6 +83,12 @@ class BotMetrics:
             "bot_telegram_calls", "Bot API calls by method and outcome (HTTP status or error)",
             ["method", "outcome"], registry=r,
         )  # fmt: skip
+        self.replicas = Gauge(
+            "bot_replicas",
+            "Replicas sharing Telegram's limits; this one sends 1/n of them (1: alone)",
+            registry=r,
+        )
+        self.replicas.set(1)
         self.telegram_latency = Histogram(
             "bot_telegram_call_seconds", "Bot API call duration by method", ["method"],
             buckets=CALL_BUCKETS, registry=r,

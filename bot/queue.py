@@ -19,6 +19,10 @@ LISTENs), a task that releases a chat wakes the dispatcher, and a slow poll (`po
 catches what no notification announced: the chats of a replica that died (the server released
 its leases when its connection ended).
 
+Replicas alive: on connecting, then once a poll, the dispatcher counts the lease connections
+(`Leases.replicas`: one per replica, gone with it) and tells `replicas(count)`; the wiring
+gives each replica that share of Telegram's limits (bot/flood.py).
+
 Updates the inbox does not follow (callback queries, group messages not meant for the bot...)
 are not stored: they run in the replica that received them, as before.
 
@@ -62,6 +66,8 @@ class Leases(Protocol):
 
     def on_lost(self, callback: Callable[[], None]) -> None: ...
 
+    async def replicas(self) -> int: ...
+
     async def take_many(self, keys: Sequence[ChatKey]) -> list[ChatKey]: ...
 
     async def release(self, key: ChatKey) -> None: ...
@@ -86,6 +92,7 @@ class InboxQueue:
         local: Callable[[Update], Awaitable[None]],
         max_chats: int,
         poll_seconds: float = POLL_SECONDS,
+        replicas: Callable[[int], None] | None = None,
     ) -> None:
         self._inbox = inbox
         self._repo = repo
@@ -94,6 +101,9 @@ class InboxQueue:
         self._local = local
         self._max_chats = max_chats
         self.poll_seconds = poll_seconds
+        self._replicas = replicas
+        #: When the replicas are counted next (time.monotonic); 0: at once.
+        self._count_at = 0.0
         self._leases: Leases | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -172,6 +182,7 @@ class InboxQueue:
         leases = await self._open_leases(self.wake)
         leases.on_lost(self._lost)
         self._leases = leases
+        self._count_at = 0.0  # a new connection: count again at once
 
     def _lost(self) -> None:
         """The lease connection ended: the server released every lease we held, so another
@@ -200,8 +211,30 @@ class InboxQueue:
                 log.exception("inbox queue: claiming failed; trying again")
             if self._stopping:
                 break
+            await self._count_replicas()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), self._until_poll())
+
+    def _until_poll(self) -> float:
+        if self._replicas is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, max(0.0, self._count_at - time.monotonic()))
+
+    async def _count_replicas(self) -> None:
+        """At most once a poll, not on every wake-up (those come with every message)."""
+        now = time.monotonic()
+        leases = self._leases
+        if self._replicas is None or now < self._count_at:
+            return
+        self._count_at = now + self.poll_seconds
+        if leases is None:
+            return
+        try:
+            count = await leases.replicas()
+        except Exception as exc:  # the share stays as it was until the next poll
+            log.warning("inbox queue: counting the replicas failed: %r", exc)
+            return
+        self._replicas(max(1, count))  # our own connection, at least
 
     async def _claim(self) -> None:
         leases = self._leases

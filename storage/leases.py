@@ -6,6 +6,10 @@ connection. The server releases them all when the connection ends, so a replica 
 crash, `kill -9`, a lost network) frees its chats with no expiry to tune and no heartbeat. The
 same connection LISTENs on 'inbox_pending' (migration 0013's trigger NOTIFYs on every new
 pending row) to wake the replica's queue.
+
+The lease connections also count the replicas alive (`ChatLeases.replicas`): each replica holds
+exactly one, under APPLICATION_NAME, and the server drops it when the replica dies, so they
+need no heartbeat table either.
 """
 
 from __future__ import annotations
@@ -83,6 +87,19 @@ class ChatLeases:
     @property
     def alive(self) -> bool:
         return not self._conn.is_closed()
+
+    async def replicas(self) -> int:
+        """The replicas alive on this database: the lease connections open on it, ours included.
+        pg_stat_activity shows every session's database and application_name to any role (the
+        other columns of another role's sessions only to its members), so no privilege is
+        needed."""
+        async with self._lock:
+            count = await self._conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = $1",
+                APPLICATION_NAME,
+            )
+        return int(count)
 
     async def take_many(self, keys: Sequence[ChatKey]) -> list[ChatKey]:
         """The leases of those chats no replica holds, tried in one round trip; the ones got."""

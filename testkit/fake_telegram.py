@@ -24,9 +24,18 @@ What it does:
   recorded and answered in the Bot API's shapes, getUpdates answers 409 while a webhook is set,
   and each new update is POSTed (JSON, with the ``X-Telegram-Bot-Api-Secret-Token`` header) to
   ``webhook_targets``: the real local URL(s) a test gives (the registered URL is public and is
-  never contacted); several targets are used round robin, like a load balancer. An answer other
-  than 200 (or no answer) is retried with backoff, one update at a time in update_id order, as
-  Telegram does; ``webhook_deliveries`` records every attempt;
+  never contacted); several targets are used round robin, like a load balancer, and
+  ``webhook_deliveries`` records every attempt. Deliveries are scheduled as the official server
+  schedules them (tdlib/telegram-bot-api, ``telegram-bot-api/WebhookActor.cpp``, with the queue
+  ids from ``Client.cpp``'s ``add_update`` calls): every update belongs to a queue (a message
+  to its chat's, a button press to its sender's... see ``_webhook_queue``), a queue has at most
+  one update in flight and delivers in update_id order, and up to ``max_connections`` of
+  ``setWebhook`` (1-100, clamped like the real server; 40 by default) queues are in flight at
+  once. An answer other than 2xx (or none) is retried with backoff (``webhook_retry_delay``)
+  while the other queues go on; like the real server, only the oldest 2 x ``max_connections``
+  pending updates are candidates, so a queue stuck with that many updates stalls the rest.
+  Not modelled: the real server's flood control on opening connections, and its falling back
+  to one connection after 10 s without a success;
 * reproduces the text checks Telegram applies: empty text, > 4096 UTF-16 code units, entity
   bounds, and MarkdownV2 / HTML / Markdown parsing (a port of tdlib's parsers, with Telegram's
   error texts); the stored message carries the parsed plain text and entities, trimmed of
@@ -52,7 +61,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -67,6 +76,10 @@ JSON = dict[str, Any]
 TOKEN: Final = "123456789:TEST_fake_token_for_loopback_only_xx"
 
 MAX_TEXT_LENGTH: Final = 4096
+#: setWebhook's max_connections: its default and its largest value (the real server's, outside
+#: its --local mode).
+WEBHOOK_DEFAULT_CONNECTIONS: Final = 40
+WEBHOOK_MAX_CONNECTIONS: Final = 100
 MAX_CAPTION_LENGTH: Final = 1024
 
 _SPEC_ENV: Final = "TELEGRAM_BOT_API_SPEC"
@@ -928,6 +941,60 @@ def _update_type(update: JSON) -> str | None:
     return next((k for k in update if k != "update_id"), None)
 
 
+# Update type -> (queue family, path to the id that names its queue), as the real server
+# files updates (Client.cpp: the webhook_queue_id of each add_update call). One queue per
+# family and id: a chat's messages are delivered one by one and in order, a user's button
+# presses likewise, but a chat's messages and button presses are two queues.
+_WEBHOOK_QUEUES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "message": ("chat", ("chat", "id")),
+    "edited_message": ("chat", ("chat", "id")),
+    "channel_post": ("chat", ("chat", "id")),
+    "edited_channel_post": ("chat", ("chat", "id")),
+    "business_message": ("business", ("chat", "id")),
+    "edited_business_message": ("business", ("chat", "id")),
+    "deleted_business_messages": ("business", ("chat", "id")),
+    "business_connection": ("business_connection", ("user", "id")),
+    "callback_query": ("callback", ("from", "id")),
+    "inline_query": ("inline", ("from", "id")),
+    "chosen_inline_result": ("chosen_inline", ("from", "id")),
+    "shipping_query": ("payment", ("from", "id")),
+    "pre_checkout_query": ("payment", ("from", "id")),
+    "purchased_paid_media": ("paid_media", ("from", "id")),
+    "my_chat_member": ("my_member", ("chat", "id")),
+    "chat_member": ("member", ("old_chat_member", "user", "id")),
+    "chat_join_request": ("member", ("from", "id")),
+    "chat_boost": ("boost", ("chat", "id")),
+    "removed_chat_boost": ("boost", ("chat", "id")),
+    "message_reaction": ("reaction", ("chat", "id")),
+    "message_reaction_count": ("reaction_count", ("chat", "id")),
+    "poll": ("poll", ("id",)),
+    "poll_answer": ("poll", ("poll_id",)),
+}
+
+
+def _webhook_queue(update: JSON) -> Hashable:
+    """The webhook queue an update is delivered in; an update with no known key (a malformed
+    one, a new type) gets a queue of its own, like the real server's queue id 0."""
+    kind = _update_type(update)
+    family, path = _WEBHOOK_QUEUES.get(kind or "", ("", ()))
+    value: Any = update.get(kind or "")
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    if not path or not isinstance(value, int | str):
+        return ("update", id(update))
+    return (family, value)
+
+
+@dataclass
+class _Backoff:
+    """A queue's oldest update after a failed POST: when to post it again, and the wait that
+    led there (doubled on each failure of the same update)."""
+
+    update: JSON
+    delay: float
+    due: float  # loop time
+
+
 class FakeTelegram(LoopbackServer):
     """An in-process Telegram Bot API server; see the module docstring."""
 
@@ -964,11 +1031,15 @@ class FakeTelegram(LoopbackServer):
         #: Where updates are POSTed while a webhook is set (set by the test).
         self.webhook_targets: list[str] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
-        #: First and longest wait (s) before posting an update again after a non-200 answer.
+        #: First and longest wait (s) before posting an update again after a non-2xx answer.
         self.webhook_retry_delay = (0.05, 1.0)
+        #: Queues in flight at once (setWebhook's max_connections).
+        self.webhook_max_connections = WEBHOOK_DEFAULT_CONNECTIONS
         self._webhook_error: tuple[int, str] | None = None
         self._webhook_turn = 0
         self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_posts: dict[Hashable, asyncio.Task[None]] = {}  # queue -> its POST
+        self._webhook_backoff: dict[Hashable, _Backoff] = {}  # queue -> its failing head
         self._chats: dict[int, _ChatState] = {}
         self._files: dict[str, _StoredFile] = {}
         self._pending: list[JSON] = []  # queued, not yet confirmed updates
@@ -1028,37 +1099,75 @@ class FakeTelegram(LoopbackServer):
         await super().stop()
 
     async def _deliver_webhook(self) -> None:
-        """While a webhook is set, POST the oldest update to the next target until one answers
-        200, with backoff (Telegram holds later updates behind it)."""
-        first, longest = self.webhook_retry_delay
-        delay = first
-        async with aiohttp.ClientSession() as session:
-            while not self._stopping:
-                self._filter_pending()
-                if not (self.webhook_url and self.webhook_targets and self._pending):
-                    await self._wait_change(1.0)
-                    continue
-                update = self._pending[0]
-                target = self.webhook_targets[self._webhook_turn % len(self.webhook_targets)]
-                self._webhook_turn += 1
-                status = await self._post_update(session, target, update)
-                self.webhook_deliveries.append(
-                    WebhookDelivery(update["update_id"], target, status, time.monotonic())
-                )
-                if status == 200:
-                    self._webhook_error = None
-                    if self._pending and self._pending[0] is update:
-                        self._pending.pop(0)
-                    delay = first
-                    self._notify()
-                    continue
-                self._webhook_error = (
-                    int(time.time()),
-                    f"Wrong response from the webhook: {status}",
-                )
-                self._notify()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, longest)
+        """While a webhook is set, start a POST for every queue whose oldest update is ready
+        and not in flight, up to max_connections at once (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        # The connector's own bound is the setWebhook one (at most 100).
+        connector = aiohttp.TCPConnector(limit=WEBHOOK_MAX_CONNECTIONS)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            try:
+                while not self._stopping:
+                    self._filter_pending()
+                    wake_at = self._start_webhook_posts(session, loop.time())
+                    wait = 1.0 if wake_at is None else max(0.0, wake_at - loop.time())
+                    await self._wait_change(min(wait, 1.0))
+            finally:
+                posts = list(self._webhook_posts.values())
+                for post in posts:
+                    post.cancel()
+                await asyncio.gather(*posts, return_exceptions=True)
+                self._webhook_posts.clear()  # a task cancelled before it ran left its entry
+
+    def _start_webhook_posts(self, session: aiohttp.ClientSession, now: float) -> float | None:
+        """Start the POSTs that may start now; the loop time of the next retry due, if any."""
+        if not (self.webhook_url and self.webhook_targets):
+            return None
+        wake_at: float | None = None
+        seen: set[Hashable] = set()
+        for update in self._pending[: 2 * self.webhook_max_connections]:
+            if len(self._webhook_posts) >= self.webhook_max_connections:
+                break
+            queue = _webhook_queue(update)
+            if queue in seen:
+                continue  # not the queue's oldest: it waits for the one before it
+            seen.add(queue)
+            if queue in self._webhook_posts:
+                continue
+            backoff = self._webhook_backoff.get(queue)
+            if backoff is not None and backoff.update is update and backoff.due > now:
+                wake_at = backoff.due if wake_at is None else min(wake_at, backoff.due)
+                continue
+            self._webhook_posts[queue] = asyncio.create_task(
+                self._deliver_one(session, queue, update)
+            )
+        return wake_at
+
+    async def _deliver_one(
+        self, session: aiohttp.ClientSession, queue: Hashable, update: JSON
+    ) -> None:
+        target = self.webhook_targets[self._webhook_turn % len(self.webhook_targets)]
+        self._webhook_turn += 1
+        try:
+            status = await self._post_update(session, target, update)
+            self.webhook_deliveries.append(
+                WebhookDelivery(update["update_id"], target, status, time.monotonic())
+            )
+            if 200 <= status < 300:
+                self._webhook_error = None
+                self._webhook_backoff.pop(queue, None)
+                with contextlib.suppress(ValueError):  # dropped by deleteWebhook meanwhile
+                    self._pending.remove(update)
+                return
+            self._webhook_error = (int(time.time()), f"Wrong response from the webhook: {status}")
+            first, longest = self.webhook_retry_delay
+            backoff = self._webhook_backoff.get(queue)
+            delay = first if backoff is None or backoff.update is not update else backoff.delay * 2
+            delay = min(delay, longest)
+            due = asyncio.get_running_loop().time() + delay
+            self._webhook_backoff[queue] = _Backoff(update, delay, due)
+        finally:
+            del self._webhook_posts[queue]
+            self._notify()
 
     async def _post_update(self, session: aiohttp.ClientSession, url: str, update: JSON) -> int:
         headers = (
@@ -1121,6 +1230,17 @@ class FakeTelegram(LoopbackServer):
                     f"timed out after {timeout}s waiting for {count} x {name}"
                     f" (have {len(matched)})\n{self.summary()}"
                 )
+            await self._wait_change(remaining)
+
+    async def wait_until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until `check()` holds, re-checked on every change the fake sees (a call, a
+        new update, a webhook delivery's answer)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout}s\n{self.summary()}")
             await self._wait_change(remaining)
 
     def summary(self, last: int = 40) -> str:
@@ -1827,6 +1947,7 @@ class FakeTelegram(LoopbackServer):
         self.webhook_url = ""
         self.webhook_secret = ""
         self._webhook_error = None
+        self._webhook_backoff.clear()  # the real server ends the webhook's actor and its state
         if call.params.get("drop_pending_updates"):
             self._pending.clear()
         return True
@@ -1839,6 +1960,12 @@ class FakeTelegram(LoopbackServer):
             )
         self.webhook_url = url
         self.webhook_secret = str(call.params.get("secret_token") or "")
+        connections = call.params.get("max_connections")
+        if not isinstance(connections, int):
+            connections = WEBHOOK_DEFAULT_CONNECTIONS
+        # The real server clamps the value (Client.cpp, get_webhook_max_connections).
+        self.webhook_max_connections = min(max(connections, 1), WEBHOOK_MAX_CONNECTIONS)
+        self._webhook_backoff.clear()  # a new webhook actor on the real server
         allowed = call.params.get("allowed_updates")
         if isinstance(allowed, list):
             self._allowed_updates = frozenset(allowed) if allowed else None
@@ -1854,7 +1981,7 @@ class FakeTelegram(LoopbackServer):
             "pending_update_count": len(self._pending),
         }
         if self.webhook_url:
-            info["max_connections"] = 40
+            info["max_connections"] = self.webhook_max_connections
             if self._allowed_updates is not None:
                 info["allowed_updates"] = sorted(self._allowed_updates)
             if self._webhook_error is not None:

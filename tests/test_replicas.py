@@ -19,6 +19,7 @@ from testkit.fake_openai import FakeOpenAI, default_reply
 from testkit.fake_telegram import FakeTelegram
 from testkit.postgres import PostgresCluster
 from tests.conftest import eventually
+from tests.test_undelivered import DELAY_NOTE
 
 pytestmark = pytest.mark.slow
 
@@ -104,11 +105,24 @@ def _send_all(tg: FakeTelegram) -> None:
 
 
 def _answers(tg: FakeTelegram) -> dict[int, list[str]]:
+    """The answers per chat; a delay note is not one (under this load a message may wait
+    longer than INBOX_LATE_AFTER_SECONDS, and then its answer starts with one)."""
     answers: dict[int, list[str]] = {}
     for call in tg.calls:
         if call.method == "sendMessage" and not call.failed and call.result is not None:
-            answers.setdefault(call.result["chat"]["id"], []).append(str(call.params["text"]))
+            text = str(call.params["text"])
+            if not text.startswith(DELAY_NOTE):
+                answers.setdefault(call.result["chat"]["id"], []).append(text)
     return answers
+
+
+#: Each replica's share of the limits the replicas are started with (1000/s, 6000/min).
+HALF = "Telegram limits: 2 replicas, this one sends at most 500/s and 3000/min per group"
+WHOLE = "Telegram limits: 1 replica, this one sends at most 1000/s and 6000/min per group"
+
+
+async def _logged(replica: Replica, line: str) -> bool:
+    return replica.output.count(line) > 0
 
 
 def _expected(chat: int) -> list[str]:
@@ -141,6 +155,8 @@ async def test_two_replicas_answer_every_message_once_in_order(
     tg: FakeTelegram, replicas: tuple[list[Replica], str]
 ) -> None:
     running, url = replicas
+    for replica in running:  # each one sends half of the bot's limits
+        await eventually(lambda r=replica: _logged(r, HALF), timeout=30)  # type: ignore[misc]
     _send_all(tg)
     await eventually(lambda: _all_answered(tg), timeout=240)
     answers = _answers(tg)
@@ -167,11 +183,14 @@ async def test_a_replica_killed_mid_load_loses_nothing(
     await eventually(under_way, timeout=120)
     second.process.kill()  # -9: no shutdown code runs
     await eventually(lambda: _all_answered(tg), timeout=240)
+    await eventually(lambda: _logged(first, WHOLE), timeout=30)  # the survivor takes them all
     await eventually(lambda: _inbox_done(url), timeout=30)
     answers = _answers(tg)
-    again = sum(len(answers[100_000 + c]) - MESSAGES for c in range(1, CHATS + 1))
-    # Only what the killed replica was answering can come twice (sent, not yet recorded).
-    assert again <= 50, again
+    again = {c: len(answers[100_000 + c]) - MESSAGES for c in range(1, CHATS + 1)}
+    # Only what the killed replica was answering can come twice (sent, not yet recorded): one
+    # update per chat it held. How many chats that is depends on how fast the webhook filled
+    # the inbox (Telegram posts up to 40 at once), not on a fixed number.
+    assert max(again.values()) <= 1, {c: n for c, n in again.items() if n > 1}
     assert first.answered > 0
 
 

@@ -9,6 +9,8 @@ import pytest
 from telegram import Chat, Message
 from telegram.error import BadRequest, Forbidden
 
+from bot.ai.assistant import GeneratedImage
+from bot.answering import _deliver
 from bot.delivery import Destination, StreamingReply, send_rendered, topic_of
 from bot.formatting import Rendered, render_markdown
 from tests.unit_fakes import WHEN, MemoryBot, as_bot
@@ -155,3 +157,23 @@ def test_a_reply_thread_in_a_plain_group_is_no_topic() -> None:
 def test_no_message_no_topic() -> None:
     assert topic_of(None) is None
     assert topic_of(Message(7, WHEN, Chat(-100, Chat.SUPERGROUP))) is None
+
+
+async def test_a_drawn_image_does_not_repeat_a_group_preview_still_in_flight() -> None:
+    """The photo's caption carries the text only when no preview message shows it: a preview
+    whose sendMessage is still in flight when the answer ends counts as shown (it lands)."""
+    bot = MemoryBot()
+    in_flight = bot.hold("send_message")
+    reply = _reply(bot, GROUP)
+    reply.feed("Here is the poster.")
+    await _until(lambda: bot.of("send_message"))  # the preview is sent, not yet answered
+    drawn = GeneratedImage("ig_1", b"\x89PNG...")
+    answer = "Here is the poster."
+    delivering = asyncio.create_task(_deliver(as_bot(bot), GROUP, reply, answer, [drawn]))
+    for _ in range(50):  # the delivery decides while the preview is in flight
+        await asyncio.sleep(0)
+    in_flight.set()
+    await delivering
+    [photo] = bot.of("send_photo")
+    shown = [photo.text, *bot.sent(GROUP.chat_id)]
+    assert [text for text in shown if text] == ["Here is the poster."]

@@ -135,3 +135,65 @@ async def test_a_call_cancelled_while_waiting_gives_its_turn_away() -> None:
     assert (
         dict(calls.sent)["kept"] == round(1 / 3, 12) or abs(dict(calls.sent)["kept"] - 1 / 3) < 1e-9
     )
+
+
+async def _yield(times: int = 3) -> None:
+    """Let the waiters queue and the dispatcher start its (virtual) sleep."""
+    for _ in range(times):
+        await asyncio.sleep(0)
+
+
+async def test_a_share_of_two_halves_the_burst_and_the_pace_and_one_restores_them() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt, per_second=4), Calls(vt)
+    assert limiter.set_share(2) and not limiter.set_share(2)  # changed once
+    assert (limiter.overall_per_second, limiter.group_per_minute) == (2, 10)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"half{n}", n) for n in range(6)))
+    assert [at for _, at in calls.sent] == [0, 0, 0.5, 1.0, 1.5, 2.0]  # 2 at once, then 2/s
+    vt.now = 10.0  # the bucket has drained
+    assert limiter.set_share(1)
+    calls.sent.clear()
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"full{n}", n) for n in range(6)))
+    assert [at for _, at in calls.sent] == [10, 10, 10, 10, 10.25, 10.5]  # 4 at once, then 4/s
+
+
+async def test_calls_waiting_when_the_share_grows_go_out_at_the_slower_pace() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt, per_second=4), Calls(vt)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"burst{n}", n) for n in range(4)))
+    waiting = [
+        asyncio.create_task(calls.call(limiter, "sendMessage", f"w{n}", n)) for n in range(4)
+    ]
+    await _yield()
+    limiter.set_share(2)  # the 4 calls already out stay counted, against a burst of 2 now
+    await asyncio.gather(*waiting)
+    assert calls.order[4:] == ["w0", "w1", "w2", "w3"]  # their turn kept
+    assert [at for _, at in calls.sent[4:]] == [1.5, 2.0, 2.5, 3.0]
+
+
+async def test_calls_waiting_when_the_share_shrinks_go_out_at_once_at_the_faster_pace() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt, per_second=4), Calls(vt)
+    limiter.set_share(2)  # a burst of 2, then one every 0.5 s
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"burst{n}", n) for n in range(2)))
+    waiting = [
+        asyncio.create_task(calls.call(limiter, "sendMessage", f"w{n}", n)) for n in range(4)
+    ]
+    await _yield()  # the dispatcher sleeps 0.5 s, the slow pace's
+    limiter.set_share(1)  # the other replica died: the dispatcher must not sleep on
+    await asyncio.gather(*waiting)
+    assert calls.order[2:] == ["w0", "w1", "w2", "w3"]
+    assert [at for _, at in calls.sent[2:]] == [0, 0, 0.25, 0.5]
+
+
+async def test_the_share_applies_to_the_groups_already_seen_and_to_new_ones() -> None:
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt, per_second=1000, per_minute=20), Calls(vt)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"a{n}", -5) for n in range(10)))
+    limiter.set_share(2)  # 10 a minute per group now: group -5 has had its burst
+    await calls.call(limiter, "sendMessage", "a10", -5)
+    assert dict(calls.sent)["a10"] == 6.0  # one per 60/10 s
+    # (one group at a time: two dispatchers sleeping on the virtual clock would add up)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"b{n}", -6) for n in range(11)))
+    sent = dict(calls.sent)
+    assert sent["b9"] == 6.0 and sent["b10"] == 12.0  # a new group: a burst of 10, then 10/min

@@ -8,7 +8,7 @@ from typing import cast
 from telegram.error import BadRequest, NetworkError
 
 from bot.inbox import Inbox, KeptAnswer
-from storage import ChatKey, InboxRepository, Question, TokenUsage
+from storage import ChatKey, InboxRepository, PendingUpdate, Question, TokenUsage
 from tests.unit_support import FakeClock, MemoryInboxRepository, fake_bot, text_update
 
 KEY = ChatKey(10)
@@ -18,6 +18,20 @@ def _inbox() -> tuple[Inbox, MemoryInboxRepository, FakeClock]:
     clock = FakeClock()
     repo = MemoryInboxRepository(clock)
     return Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock), repo, clock
+
+
+def _claiming_inbox() -> tuple[Inbox, MemoryInboxRepository, FakeClock]:
+    """An inbox of several-replica mode, with the settings' default ages."""
+    clock = FakeClock()
+    repo = MemoryInboxRepository(clock)
+    inbox = Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock, max_age=3600, late_after=60)
+    return inbox, repo, clock
+
+
+def _row(repo: MemoryInboxRepository, update_id: int) -> PendingUpdate:
+    """The pending row as the queue reads it (`pending_of_chat`)."""
+    _, payload, received_at = repo.rows[update_id]
+    return PendingUpdate(update_id, payload, received_at)
 
 
 async def test_admit_records_once_and_drops_duplicates() -> None:
@@ -72,6 +86,35 @@ async def test_a_replay_queues_the_pending_updates_oldest_first() -> None:
     queue: asyncio.Queue[object] = asyncio.Queue()
     assert await restarted.replay(queue, max_age=3600) == 2
     assert [getattr(queue.get_nowait(), "update_id", None) for _ in range(2)] == [1, 3]
+
+
+async def test_a_claimed_row_that_waited_long_owes_the_delay_note_and_a_fresh_one_not() -> None:
+    """Several replicas: no replay at a start; the row's age when claimed says it is late."""
+    inbox, repo, clock = _claiming_inbox()
+    assert await inbox.store(text_update(1, 10), KEY)
+    clock.advance(1)
+    assert await inbox.store(text_update(2, 10), KEY)
+    clock.advance(60)
+    assert await inbox.store(text_update(3, 10), KEY)
+    opened = []
+    for update_id in (1, 2, 3):  # waited 61 s, 60 s (the threshold), none
+        update = await inbox.claimed(_row(repo, update_id))
+        assert update is not None and update.update_id == update_id
+        opened.append(await inbox.admit(update, KEY))  # opened without a second write
+    late, at_threshold, fresh = opened
+    assert late is not None and late.late and late.owes_delay_note
+    assert late.age(clock()) == 61 and late.received_at == repo.rows[1][2]
+    assert at_threshold is not None and not at_threshold.owes_delay_note
+    assert fresh is not None and not fresh.late and not fresh.owes_delay_note
+    assert repo.writes == []
+
+
+async def test_a_claimed_row_past_the_replay_age_is_expired_not_answered() -> None:
+    inbox, repo, clock = _claiming_inbox()
+    assert await inbox.store(text_update(1, 10), KEY)
+    clock.advance(3601)
+    assert await inbox.claimed(_row(repo, 1)) is None
+    assert repo.rows[1][0] == "expired" and inbox.facts(1) is None
 
 
 async def test_a_retry_after_a_failed_delivery_owes_the_delay_note() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from storage import Storage
 from storage.leases import APPLICATION_NAME
 from testkit.botprocess import start_process, stop_process
 from testkit.fake_openai import FakeOpenAI, Reply
@@ -19,6 +21,7 @@ from testkit.postgres import PostgresCluster
 from testkit.running import RunningBot
 from tests.conftest import DatabaseTarget, eventually
 from tests.test_e2e_vision import _images_in, _vision_requests, make_image
+from tests.test_undelivered import DELAY_NOTE
 
 SECRET = "s3cret_token-for-tests"
 URL = "https://bot.example.org/hook"
@@ -313,3 +316,51 @@ async def test_an_album_is_one_answer_in_several_replica_mode(
     assert len(_images_in(request)) == 3
     texts = tg.sent_texts(2002)
     assert texts[0].startswith("Echo: compare these") and texts[1] == "Echo: and now a text"
+
+
+async def test_a_message_that_waited_gets_the_delay_note_in_several_replica_mode(
+    tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, postgres: PostgresCluster
+) -> None:
+    """Rows left pending as a replica that died (or a backlog) leaves them: the replica that
+    claims them answers the one that waited longer than INBOX_LATE_AFTER_SECONDS with the
+    delay note first, a fresh one without, and expires one past the replay age unanswered
+    (as a start-up replay does)."""
+    url = postgres.create_database()
+    waited = tg.private_text("did you forget me?", chat_id=3001)
+    fresh = tg.private_text("just now", chat_id=3002)
+    stale = tg.private_text("yesterday's", chat_id=3003)
+    storage = await Storage.open(url)
+    try:
+        await storage.take_new_database_notice()
+        for update, age in ((waited, 120.0), (fresh, 0.0), (stale, 7200.0)):
+            update_id, chat_id = update["update_id"], update["message"]["chat"]["id"]
+            assert await storage.inbox.accept(update_id, chat_id, 0, json.dumps(update))
+            await storage.run_sql(
+                "UPDATE inbox SET received_at = received_at - ? WHERE update_id = ?",
+                (age, update_id),
+            )
+    finally:
+        await storage.close()
+    # Telegram posts the three again (no replica answered them): duplicates of stored rows.
+    bot = await _start_webhook_bot(
+        tg,
+        start_bot,
+        database_url=url,
+        inbox_late_after_seconds=60,
+        inbox_replay_max_age_seconds=3600,
+    )
+    await tg.wait_for("sendMessage", 3, where=lambda c: c.params["chat_id"] in (3001, 3002))
+    note, answer = tg.sent_texts(3001)
+    assert note.startswith(DELAY_NOTE) and answer == "Echo: did you forget me?"
+    assert tg.sent_texts(3002) == ["Echo: just now"]
+
+    async def finished() -> bool:
+        rows = await _inbox_rows(bot)
+        return {r["update_id"]: r["state"] for r in rows} == {
+            waited["update_id"]: "done",
+            fresh["update_id"]: "done",
+            stale["update_id"]: "expired",
+        }
+
+    await eventually(finished)
+    assert tg.sent_texts(3003) == []

@@ -2,12 +2,14 @@
 services a turn uses. No HTTP, no SQLite, no subprocess: a unit test runs in milliseconds.
 
 `MemoryBot` has the few Bot methods bot/ code calls (send_message, send_message_draft,
-edit_message_text, send_chat_action); pass it where a `telegram.Bot` is expected with
-`as_bot(fake)`. A call can be made to fail: `bot.fail("send_message", error, when=...)`.
+edit_message_text, send_chat_action, send_photo); pass it where a `telegram.Bot` is expected
+with `as_bot(fake)`. A call can be made to fail: `bot.fail("send_message", error, when=...)`,
+or held in flight: `gate = bot.hold("send_message")` (recorded, answered once `gate.set()`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,7 +49,19 @@ class MemoryBot:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self._failures: list[_Failure] = []
+        self._held: dict[str, asyncio.Event] = {}
         self._next_id = 1000
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of `method` are recorded, then wait for the returned event before answering
+        (a call in flight, as over a slow network)."""
+        gate = self._held[method] = asyncio.Event()
+        return gate
+
+    async def _answer_when_released(self, method: str) -> None:
+        gate = self._held.get(method)
+        if gate is not None:
+            await gate.wait()
 
     def fail(
         self,
@@ -92,7 +106,21 @@ class MemoryBot:
                 {"entities": entities, "thread": message_thread_id, "reply": reply_parameters},
             )
         )
+        await self._answer_when_released("send_message")
         return self._message(chat_id, text)
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        photo: object,
+        *,
+        caption: str | None = None,
+        caption_entities: Sequence[MessageEntity] | None = None,
+        message_thread_id: int | None = None,
+        reply_parameters: object = None,
+    ) -> Message:
+        self._record(Call("send_photo", chat_id, caption or "", {"reply": reply_parameters}))
+        return self._message(chat_id, "")
 
     async def send_message_draft(
         self, chat_id: int, draft_id: int, text: str, *, message_thread_id: int | None = None
