@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,9 +206,10 @@ class Answerer:
             return record, record.conversation_id
         return record, await self.new_conversation(key)
 
-    async def new_conversation(self, key: ChatKey) -> str:
-        """Create the chat's (topic's) conversation on OpenAI and store it as the chat's one."""
-        conversation_id = await self._conversations.create(key.chat_id, key.thread_id)
+    async def new_conversation(self, key: ChatKey, seed: Sequence[Mapping[str, Any]] = ()) -> str:
+        """Create the chat's (topic's) conversation on OpenAI, holding `seed`'s items first, and
+        store it as the chat's one."""
+        conversation_id = await self._conversations.create(key.chat_id, key.thread_id, seed)
         await self._chats.set_conversation(key, conversation_id)
         return conversation_id
 
@@ -226,9 +227,7 @@ class Answerer:
                 log.warning(
                     "chat %s: compaction failed, carrying the messages: %s", key.chat_id, exc
                 )
-        conversation_id = await self._conversations.create(key.chat_id, key.thread_id, seed)
-        await self._chats.set_conversation(key, conversation_id)
-        return conversation_id
+        return await self.new_conversation(key, seed)
 
     async def answer_text(self, bot: Bot, incoming: Incoming) -> None:
         """Answer a text message."""
@@ -598,6 +597,7 @@ class Answerer:
         answer: str | None = None
         status = "completed"
         images: list[GeneratedImage] = []
+        failed: AIError | None = None
         try:
             try:
                 if stopped:
@@ -637,11 +637,7 @@ class Answerer:
                 incoming, question, recorded, run.conversation_id, stream.usage.total(), status
             )
         except AIError as exc:
-            log.warning("chat %s: AI error: %s", incoming.key.chat_id, exc)
-            await reply.close()
-            error_notice = send_plain(bot, incoming.dest, t(incoming.lang, exc.user_key))
-            await self._reply_and_record(incoming, question, run.conversation_id, error_notice)
-            return route, None
+            failed = exc  # told below, once the previews stopped: none may land after it
         except TelegramError as exc:
             facts = incoming.facts
             if (
@@ -669,6 +665,11 @@ class Answerer:
             if not streaming.done():
                 streaming.cancel()
             await reply.close()
+        if failed is not None:
+            log.warning("chat %s: AI error: %s", incoming.key.chat_id, failed)
+            error_notice = send_plain(bot, incoming.dest, t(incoming.lang, failed.user_key))
+            await self._reply_and_record(incoming, question, run.conversation_id, error_notice)
+            return route, None
         return route, answer
 
     async def _count_closed(self, stream: AnswerStream) -> None:

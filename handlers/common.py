@@ -34,8 +34,8 @@ def lang_of(update: Update) -> str:
 
 
 async def ensure_allowed(update: Update, context: BotContext) -> bool:
-    """True if the sender may use the bot; otherwise one short refusal, and False. (The gate
-    asks this for texts and commands; photos ask it themselves, see handlers/gate.py.)"""
+    """True if the sender may use the bot; otherwise one short refusal, and False. (Only the
+    gate asks this, handlers/gate.py: for every kind of message, photos and albums included.)"""
     user = update.effective_user
     message = update.effective_message
     if user is not None and context.access.is_allowed(user.id):

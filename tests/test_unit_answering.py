@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import pytest
+from telegram.error import Forbidden
+
 from bot.ai import AIUnavailable, ConversationGone, Identity
-from bot.answering import Answerer, Incoming
+from bot.answering import IMAGE_LIMIT_NOTE, Answerer, Incoming
 from bot.config import Settings
 from bot.delivery import Destination
+from bot.formatting import render_markdown, split_rendered
 from bot.i18n import t
+from bot.inbox import KeptAnswer, UpdateFacts
 from bot.stopping import Stops
-from storage import Assistant, ChatKey
+from storage import Assistant, ChatKey, Question, TokenUsage
 from testkit.fake_telegram import TOKEN
 from tests.unit_fakes import (
     MemoryAssistants,
@@ -53,6 +58,8 @@ class Turn:
         *scripts: tuple[list[str], BaseException | None],
         label: str = "general",
         mode: str = "speculative",
+        assistant: Assistant = DEFAULT,
+        **overrides: object,
     ):
         values: dict[str, object] = {
             "classifier_mode": mode,
@@ -63,6 +70,7 @@ class Turn:
             # no typing indicator and no preview: the turn's calls are exactly the answer's
             "typing_delay_seconds": 10,
             "stream_first_preview_delay_seconds": 1,
+            **overrides,
         }
         self.settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
         self.bot = MemoryBot()
@@ -75,7 +83,7 @@ class Turn:
         self.answerer = Answerer(
             self.settings,
             chats=cast(Any, self.chats),
-            assistants=cast(Any, MemoryAssistants(DEFAULT)),
+            assistants=cast(Any, MemoryAssistants(assistant)),
             transcript=cast(Any, self.transcript),
             usage=cast(Any, self.usage),
             stops=Stops(),
@@ -88,7 +96,9 @@ class Turn:
             identity=Identity("test salt"),
         )
 
-    async def text(self, text: str, *, update_id: int = 1) -> None:
+    async def text(
+        self, text: str, *, update_id: int = 1, facts: UpdateFacts | None = None
+    ) -> None:
         incoming = Incoming(
             key=ChatKey(USER),
             dest=Destination(USER, "private"),
@@ -97,6 +107,7 @@ class Turn:
             lang="en",
             text=text,
             update_id=update_id,
+            facts=facts,
         )
         await self.answerer.answer_text(as_bot(self.bot), incoming)
 
@@ -198,3 +209,53 @@ async def test_an_empty_text_is_answered_without_any_model() -> None:
     await turn.text("   ")
     assert turn.bot.sent() == [t("en", "empty_text")]
     assert turn.classifier.seen == [] and turn.transcript.entries == []
+
+
+async def test_a_late_answer_starts_with_the_delay_note_once() -> None:
+    turn = Turn((["First."], None), (["Second."], None))
+    facts = UpdateFacts(1, 0.0, late=True)  # replayed after a restart
+    await turn.text("still there?", facts=facts)
+    assert turn.bot.sent() == [t("en", "delayed"), "First."]
+    assert not facts.owes_delay_note
+    assert facts.answered  # the answer's write marked its inbox row: no second write
+    facts.retrying()  # run again (its reply failed after the note went out)
+    await turn.text("still there?", facts=facts)
+    assert turn.bot.sent() == [t("en", "delayed"), "First.", "Second."]
+
+
+async def test_a_retry_delivers_only_the_parts_telegram_did_not_take_and_asks_nobody() -> None:
+    long = "\n\n".join(f"Paragraph {i}: " + "word " * 150 for i in range(14))
+    parts = [p.text for p in split_rendered(render_markdown(long))]
+    assert len(parts) >= 3
+    question = Question("tell me everything", "general", 1.0)
+    facts = UpdateFacts(1, 0.0, retries=1)
+    facts.keep_answer(KeptAnswer(long, question, "conv_9", TokenUsage(5, 0, 3), delivered=1))
+    turn = Turn()
+    await turn.text("tell me everything", facts=facts)
+    assert turn.bot.sent() == parts[1:]
+    assert turn.assistant.requests == [] and turn.classifier.seen == []
+    assert turn.roles() == [("user", "tell me everything", "general"), ("assistant", long, None)]
+    assert turn.transcript.entries[-1].conversation_id == "conv_9" and facts.answered
+
+
+@pytest.mark.parametrize(("drawn_today", "offered"), [(1, True), (2, False)])
+async def test_image_generation_is_offered_until_the_daily_limit(
+    drawn_today: int, offered: bool
+) -> None:
+    painter = Assistant(
+        1, "Painter", "Draw.", "model-a", is_default=True, tools=("image_generation",)
+    )
+    turn = Turn((["Sure."], None), assistant=painter, daily_image_limit=2)
+    turn.usage.images[USER] = drawn_today
+    await turn.text("draw a cat")
+    [request] = turn.assistant.requests
+    noted = request["user_input"][0] == {"role": "developer", "content": IMAGE_LIMIT_NOTE}
+    assert noted is not offered
+
+
+async def test_a_reply_telegram_refuses_keeps_the_question_on_record() -> None:
+    turn = Turn((["Hello."], None))
+    turn.bot.fail("send_message", Forbidden("bot was blocked by the user"))
+    with pytest.raises(Forbidden):
+        await turn.text("hi")
+    assert turn.roles() == [("user", "hi", "general")]

@@ -1,17 +1,19 @@
-"""Unit tests of bot/delivery.py's StreamingReply and send_rendered on a recording fake Bot."""
+"""Unit tests of bot/delivery.py's StreamingReply, send_rendered and topic_of on a recording
+fake Bot."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from telegram import Chat, Message
 from telegram.error import BadRequest, Forbidden
 
 from bot.ai.assistant import GeneratedImage
 from bot.answering import _deliver
-from bot.delivery import Destination, StreamingReply, send_rendered
-from bot.formatting import render_markdown
-from tests.unit_fakes import MemoryBot, as_bot
+from bot.delivery import Destination, StreamingReply, send_rendered, topic_of
+from bot.formatting import Rendered, render_markdown
+from tests.unit_fakes import WHEN, MemoryBot, as_bot
 
 PRIVATE = Destination(501, "private")
 GROUP = Destination(-100501, "supergroup", reply_to=33)
@@ -118,6 +120,43 @@ async def test_delivered_counts_the_parts_telegram_took_before_it_failed() -> No
         await reply.finish(LONG)
     assert reply.delivered == 1  # the retry resumes at the second part
     assert len(bot.sent()) == 2  # the first went out, the second was refused
+
+
+async def test_only_group_answers_reply_to_the_message() -> None:
+    bot = MemoryBot()
+    await send_rendered(as_bot(bot), Destination(501, "private", reply_to=33), Rendered("hi"))
+    await send_rendered(as_bot(bot), GROUP, Rendered("hi"))
+    private, group = bot.of("send_message")
+    assert private.kwargs["reply"] is None  # a private chat is the conversation itself
+    assert group.kwargs["reply"].message_id == 33
+
+
+async def test_a_preview_already_showing_the_answer_is_the_answer() -> None:
+    bot = MemoryBot()
+    reply = _reply(bot, GROUP)
+    reply.feed("Done.")
+    await _until(lambda: bot.of("send_message"))
+    bot.fail("edit_message_text", BadRequest("Message is not modified"))
+    [final] = await reply.finish("Done.")
+    assert final.message_id == 1001 and reply.delivered == 1
+    assert bot.sent() == ["Done."]  # the preview; nothing sent again
+
+
+def test_a_topic_message_is_in_its_topic() -> None:
+    group = Chat(-100, Chat.SUPERGROUP)
+    assert topic_of(Message(7, WHEN, group, message_thread_id=42, is_topic_message=True)) == 42
+
+
+def test_a_reply_thread_in_a_plain_group_is_no_topic() -> None:
+    # message_thread_id names the thread of replies here; answers stay in the chat itself
+    group = Chat(-100, Chat.SUPERGROUP)
+    message = Message(7, WHEN, group, message_thread_id=42, is_topic_message=False)
+    assert topic_of(message) is None
+
+
+def test_no_message_no_topic() -> None:
+    assert topic_of(None) is None
+    assert topic_of(Message(7, WHEN, Chat(-100, Chat.SUPERGROUP))) is None
 
 
 async def test_a_drawn_image_does_not_repeat_a_group_preview_still_in_flight() -> None:

@@ -74,6 +74,20 @@ async def test_a_replayed_update_is_late_and_the_delay_note_goes_once() -> None:
     assert not facts.owes_delay_note and facts.is_retry
 
 
+async def test_a_replay_queues_the_pending_updates_oldest_first() -> None:
+    inbox, repo, clock = _inbox()
+    for u in (1, 2, 3):
+        await inbox.admit(text_update(u, 10), KEY)
+        clock.advance(1)
+    done = inbox.facts(2)
+    assert done is not None
+    await inbox.done(done)
+    restarted = Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock)
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    assert await restarted.replay(queue, max_age=3600) == 2
+    assert [getattr(queue.get_nowait(), "update_id", None) for _ in range(2)] == [1, 3]
+
+
 async def test_a_claimed_row_that_waited_long_owes_the_delay_note_and_a_fresh_one_not() -> None:
     """Several replicas: no replay at a start; the row's age when claimed says it is late."""
     inbox, repo, clock = _claiming_inbox()

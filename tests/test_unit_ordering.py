@@ -85,6 +85,23 @@ async def test_a_reply_undelivered_past_the_replay_age_is_given_up() -> None:
     assert rig.inbox.facts(1) is None
 
 
+async def test_a_retry_that_would_come_after_the_replay_age_is_given_up_at_once() -> None:
+    rig = Rig()
+    rig.processor.retry_first_delay = rig.processor.retry_max_delay = 30.0
+    rig.undelivered[1] = 1
+    rig.gate(1)
+    rig.push(text_update(1, chat_id=10))
+    await settle()
+    rig.clock.advance(rig.processor.max_age - 20)  # 40 s old: a retry in 30 s would be 70 s old
+    rig.gates[1].set()
+    await settle()
+    waiting = rig.processor.busy
+    rig.processor.stop_retrying()  # (so that a wrongly awaited retry ends the test at once)
+    await rig.finish()
+    assert waiting == 0
+    assert rig.runs == ["1"] and rig.repo.rows[1][0] == "expired"
+
+
 async def test_stop_retrying_leaves_the_update_pending() -> None:
     rig = Rig()
     rig.processor.max_age = 7200.0

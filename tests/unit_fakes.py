@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from telegram import Bot, Chat, Message, MessageEntity
 from bot.ai import AIError
 from bot.ai.assistant import Citation, GeneratedImage, Usage
 from storage import Assistant, ChatKey, ChatRecord, Question, TokenUsage
+from storage.usage import DailyUsage
 
 WHEN = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -238,7 +239,9 @@ class MemoryConversations:
         self.created: list[str] = []
         self.error: AIError | None = None
 
-    async def create(self, chat_id: int, thread_id: int = 0) -> str:
+    async def create(
+        self, chat_id: int, thread_id: int = 0, items: Sequence[Mapping[str, Any]] = ()
+    ) -> str:
         if self.error is not None:
             raise self.error
         conversation_id = f"conv_{len(self.created) + 1}"
@@ -257,9 +260,14 @@ class MemoryUsage:
 
     def __init__(self) -> None:
         self.added: list[tuple[int, TokenUsage]] = []
+        #: Images each user drew today (DAILY_IMAGE_LIMIT).
+        self.images: dict[int, int] = {}
 
     async def add(self, user_id: int, usage: TokenUsage) -> None:
         self.added.append((user_id, usage))
+
+    async def today(self, user_id: int) -> DailyUsage:
+        return DailyUsage(images=self.images.get(user_id, 0))
 
 
 class MemoryClassifier:

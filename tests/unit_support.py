@@ -46,10 +46,6 @@ class MemoryInboxRepository:
         pending = sorted(u for u, row in self.rows.items() if row[0] == "pending")
         return [PendingUpdate(u, self.rows[u][1], self.rows[u][2]) for u in pending], 0
 
-    async def state_of(self, update_id: int) -> str | None:
-        row = self.rows.get(update_id)
-        return row[0] if row else None
-
     async def prune(self, older_than: float) -> int:
         return 0
 
