@@ -49,6 +49,7 @@ from bot.ordering import ChatOrderedProcessor
 from bot.queue import InboxQueue
 from bot.stopping import Stops
 from bot.telegram_http import AiohttpRequest
+from bot.tls import tls_context
 from bot.tools import ToolRegistry, default_registry
 from bot.updates import PollingBot
 from bot.vision import VisionPreparer
@@ -519,7 +520,7 @@ async def open_services(settings: Settings, metrics: BotMetrics | None = None) -
             web_search_location=settings.web_search_location,
             image_quality=settings.image_generation_quality,
         ),
-        http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds),
+        http=httpx.AsyncClient(timeout=settings.tool_timeout_seconds, verify=tls_context()),
         close_openai=close_openai,
         identity=identity,
     )

@@ -8,6 +8,7 @@ from bot.ai.protocol import AITransport
 from bot.ai.sdk_transport import SDKTransport
 from bot.ai.transport import OpenAITransport
 from bot.config import Settings
+from bot.tls import tls_context
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -21,7 +22,9 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
         base_url=settings.openai_base_url or None,
         max_retries=settings.openai_max_retries,
         timeout=settings.openai_timeout_seconds,
-        http_client=openai.DefaultAioHttpClient(timeout=settings.openai_timeout_seconds),
+        http_client=openai.DefaultAioHttpClient(
+            timeout=settings.openai_timeout_seconds, verify=tls_context()
+        ),
     )
 
 
