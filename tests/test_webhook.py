@@ -287,7 +287,9 @@ async def _lease_pids(url: str) -> list[int]:
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = $1",
+            APPLICATION_NAME,
         )
     finally:
         await conn.close()
