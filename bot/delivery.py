@@ -28,6 +28,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from bot.flood import QUEUED_CALL, QueuedCall
 from bot.formatting import Rendered, preview_text, render_markdown, split_rendered
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,8 @@ class StreamingReply:
         self._shown = ""
         self._pusher: asyncio.Task[None] | None = None
         self._sending = False
+        #: The preview being sent, while it may still wait for a slot (bot/flood.py).
+        self._preview_call = QueuedCall()
         self._typing: asyncio.Task[None] | None = None
         #: Parts of the final answer Telegram has accepted so far (finish() counts them), so
         #: an answer cut off by a failing Telegram can be resumed where it stopped.
@@ -278,6 +281,8 @@ class StreamingReply:
             text = self.text
             if text.strip() and text != self._shown:
                 self._sending = True
+                self._preview_call = QueuedCall()
+                QUEUED_CALL.set(self._preview_call)  # this task's calls only
                 try:
                     await self._show(preview_text(text))
                 finally:
@@ -320,14 +325,15 @@ class StreamingReply:
             self._typing = None
 
     async def close(self) -> None:
-        """Stop previews; waits for one in flight so it cannot land after the final text."""
+        """Stop previews; waits for one in flight so it cannot land after the final text (one
+        still waiting for a slot under Telegram's limits is withdrawn: the final supersedes it)."""
         self._closed = True
         self._stop_typing()
         await self._withdraw_stop()
         if self._pusher is not None:
             self._dirty.set()
             pusher, self._pusher = self._pusher, None
-            if not self._sending:
+            if not self._sending or self._preview_call.waiting:
                 pusher.cancel()  # it is only waiting: the final text need not wait for it
             # wait() neither raises the pusher's error nor mistakes its cancellation for ours
             await asyncio.wait([pusher])

@@ -15,7 +15,9 @@ the most important call waiting:
 
 Drafts coalesce by construction: a chat's StreamingReply sends one preview at a time and the
 next one carries the newest text, so while a preview waits here the text it will show keeps
-growing and the chat's intermediate drafts never go out.
+growing and the chat's intermediate drafts never go out. A preview still waiting here when its
+answer's final text is ready is withdrawn (`QueuedCall`): the final supersedes it, and under
+saturation a short answer then costs one slot, not two.
 
 Several replicas share the bot's limits: each one's limiter keeps its share, the limits divided
 by the replicas alive (`PriorityRateLimiter.set_share`, fed by bot/queue.py's count of the
@@ -32,6 +34,8 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -49,6 +53,19 @@ _PRIORITIES = {
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class QueuedCall:
+    """A call its caller may withdraw while it waits here for a slot: `waiting` is true from
+    the moment it queues until it is granted (then it may be on the wire, and must be waited
+    for). The caller puts it in QUEUED_CALL before making the call."""
+
+    waiting: bool = False
+
+
+#: The QueuedCall of the call the current task makes (StreamingReply's previews set it).
+QUEUED_CALL: ContextVar[QueuedCall | None] = ContextVar("queued_call", default=None)
 
 
 def priority_of(endpoint: str) -> int:
@@ -242,6 +259,7 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
         priority = priority_of(endpoint)
         buckets = self._buckets(data)
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
+        queued = QUEUED_CALL.get()
         for attempt in range(retries + 1):
             if priority == TYPING:
                 blocked = self._blocked_until > self._clock()
@@ -251,10 +269,14 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
                 for bucket in buckets:
                     bucket.take()
             else:
+                if queued is not None:
+                    queued.waiting = True
                 await self._unblocked()
                 for bucket in buckets:
                     await bucket.acquire(priority)
                 await self._unblocked()  # a flood wait began while this call waited
+                if queued is not None:
+                    queued.waiting = False  # granted: from here it may reach Telegram
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden
 from bot.ai.assistant import GeneratedImage
 from bot.answering import _deliver
 from bot.delivery import Destination, StreamingReply, send_rendered, topic_of
+from bot.flood import QUEUED_CALL
 from bot.formatting import Rendered, render_markdown
 from tests.unit_fakes import WHEN, MemoryBot, as_bot
 
@@ -177,3 +178,42 @@ async def test_a_drawn_image_does_not_repeat_a_group_preview_still_in_flight() -
     [photo] = bot.of("send_photo")
     shown = [photo.text, *bot.sent(GROUP.chat_id)]
     assert [text for text in shown if text] == ["Here is the poster."]
+
+
+async def test_a_preview_still_waiting_for_a_slot_is_withdrawn_when_the_answer_ends() -> None:
+    """Under Telegram's limits the final supersedes a draft still queued in the limiter (its
+    QueuedCall waiting): the final goes without waiting for that slot, the draft never goes."""
+    bot = MemoryBot()
+    slot = asyncio.Event()
+
+    async def draft_waiting_for_a_slot(*args: object, **kwargs: object) -> bool:
+        queued = QUEUED_CALL.get()
+        assert queued is not None  # the preview marks its call
+        queued.waiting = True  # as PriorityRateLimiter does while the call queues
+        await slot.wait()
+        raise AssertionError("a withdrawn draft was sent")
+
+    bot.send_message_draft = draft_waiting_for_a_slot  # type: ignore[method-assign]
+    reply = _reply(bot, PRIVATE)
+    reply.feed("Sure, that works.")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # returns although the slot never frees (the timeout only guards against a hang)
+    await asyncio.wait_for(reply.finish("Sure, that works."), 10)
+    assert bot.sent(PRIVATE.chat_id) == ["Sure, that works."]
+
+
+async def test_a_preview_granted_its_slot_lands_before_the_final() -> None:
+    """A preview the limiter let through may be on the wire: the final waits for it."""
+    bot = MemoryBot()
+    on_the_wire = bot.hold("send_message")  # the group's first preview, granted, in flight
+    reply = _reply(bot, GROUP)
+    reply.feed("Here it comes")
+    await _until(lambda: bot.of("send_message"))
+    finishing = asyncio.create_task(reply.finish("Here it comes, whole."))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not finishing.done()  # waits for the preview in flight
+    on_the_wire.set()
+    await finishing
+    assert [c.method for c in bot.calls] == ["send_message", "edit_message_text"]

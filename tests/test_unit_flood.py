@@ -9,7 +9,7 @@ from typing import Any
 
 from telegram.error import RetryAfter
 
-from bot.flood import PriorityRateLimiter
+from bot.flood import QUEUED_CALL, PriorityRateLimiter, QueuedCall
 
 
 class VirtualTime:
@@ -197,3 +197,24 @@ async def test_the_share_applies_to_the_groups_already_seen_and_to_new_ones() ->
     await asyncio.gather(*(calls.call(limiter, "sendMessage", f"b{n}", -6) for n in range(11)))
     sent = dict(calls.sent)
     assert sent["b9"] == 6.0 and sent["b10"] == 12.0  # a new group: a burst of 10, then 10/min
+
+
+async def test_a_queued_call_says_it_waits_until_it_is_granted_its_slot() -> None:
+    """QUEUED_CALL: a caller (a streamed preview) can tell whether its call still waits here
+    (safe to withdraw) or was granted (it may be on the wire)."""
+    vt = VirtualTime()
+    limiter, calls = _limiter(vt), Calls(vt)
+    await asyncio.gather(*(calls.call(limiter, "sendMessage", f"burst{n}") for n in range(3)))
+    queued = QueuedCall()
+
+    async def preview() -> Any:
+        QUEUED_CALL.set(queued)  # this task's calls
+        return await calls.call(limiter, "sendMessageDraft", "draft")
+
+    task = asyncio.create_task(preview())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert queued.waiting and calls.order == ["burst0", "burst1", "burst2"]
+    await task  # virtual time moves on: a slot frees
+    assert not queued.waiting and calls.order[-1] == "draft"
+    assert QUEUED_CALL.get() is None  # the caller's context only
