@@ -52,7 +52,7 @@ def postgres() -> Iterator[PostgresCluster]:
     if os.environ.get("TEST_POSTGRES") == "0":
         pytest.skip("TEST_POSTGRES=0: the PostgreSQL cases are skipped")
     try:
-        cluster = PostgresCluster.start()
+        cluster = PostgresCluster.start(ahead=2)  # databases made while tests run
     except PostgresUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     yield cluster
