@@ -134,6 +134,7 @@ def test_check_validates_without_starting(tmp_path: Path) -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_check_refuses_a_webhook_without_secret_or_https_in_one_line(
     tmp_path: Path, webhook: dict[str, str], expected: str
 ) -> None:

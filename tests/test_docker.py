@@ -168,6 +168,7 @@ def _port(bot: RunningBot) -> str:
     return bot.web_origin.rsplit(":", 1)[1]  # http://127.0.0.1:PORT
 
 
+@pytest.mark.slow
 async def test_the_health_check_follows_healthz_in_polling_mode(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:
@@ -179,6 +180,7 @@ async def test_the_health_check_follows_healthz_in_polling_mode(
 
 
 @pytest.mark.parametrize("healthy", [True, False])
+@pytest.mark.slow
 async def test_the_health_check_follows_healthz_in_webhook_mode(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any, healthy: bool
 ) -> None:

@@ -291,6 +291,7 @@ async def test_knowledge_file_reaches_the_vector_store_and_file_search(
     assert {"type": "file_search", "vector_store_ids": [shop.vector_store_id]} in answer["tools"]
 
 
+@pytest.mark.slow
 async def test_knowledge_tells_the_admin_why_indexing_failed(
     tg: FakeTelegram, ai: FakeOpenAI, start_bot: Any
 ) -> None:

@@ -32,6 +32,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 async def test_each_replica_sends_its_share_of_the_limits_while_the_others_live(
     postgres: PostgresCluster, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -289,6 +289,7 @@ async def test_a_stream_cut_before_any_text(ai: FakeOpenAI, both: dict[str, AITr
     assert lean[:3] == sdk[:3] == (AIUnavailable, "ai_unavailable", None)
 
 
+@pytest.mark.slow
 async def test_a_timeout(ai: FakeOpenAI, both: dict[str, AITransport]) -> None:
     """The fake holds its answer past the clients' timeout (released afterwards)."""
     held = asyncio.Event()
