@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import pwd
 import queue
@@ -95,7 +96,7 @@ class PostgresCluster:
         self.port = port
         self.os_user = os_user
         self.data = root / "data"
-        self._count = 0
+        self._count = itertools.count(1)
         self._ahead = 0
         #: Databases made in advance (their names), or the error that stopped making them.
         self._made: queue.Queue[str | PostgresUnavailable] = queue.Queue()
@@ -225,19 +226,18 @@ class PostgresCluster:
     def url(self, database: str, *, password: str = PASSWORD) -> str:
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
+    def create_database(self, prefix: str = "test") -> str:
         """A new empty database owned by the bot's user; its URL (with the password)."""
-        if self._maker is None:
-            return self.url(self._new_database())
+        if self._maker is None or prefix != "test":
+            return self.url(self._new_database(prefix))
         made = self._made.get()
         if isinstance(made, PostgresUnavailable):
             raise made
         self._wanted.release()  # make the next one meanwhile
         return self.url(made)
 
-    def _new_database(self) -> str:
-        self._count += 1
-        name = f"test_{self._count}"
+    def _new_database(self, prefix: str = "test") -> str:
+        name = f"{prefix}_{next(self._count)}"  # itertools.count: safe from both threads
         self.psql(f'CREATE DATABASE "{name}" OWNER {USER}')
         return name
 
