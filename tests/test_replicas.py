@@ -200,6 +200,8 @@ async def test_a_replica_killed_mid_load_loses_nothing(
     tg: FakeTelegram, replicas: tuple[list[Replica], str]
 ) -> None:
     (first, second), url = replicas
+    for replica in (first, second):  # both counted two first, so the survivor's change shows
+        await eventually(lambda r=replica: _logged(r, HALF), timeout=30)  # type: ignore[misc]
     _send_all(tg)
 
     async def under_way() -> bool:
