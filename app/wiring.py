@@ -246,7 +246,7 @@ def _opener(
                 app, settings, processor, inbox, resources.storage, replicas=shares
             )
         else:
-            await inbox.replay(app.update_queue, settings.inbox_replay_max_age_seconds)
+            await inbox.replay(app.update_queue)
         await register_menu(app, settings)
         await warn_if_new_database(
             app.bot,

@@ -150,8 +150,8 @@ class Inbox:
         self._repo = repo
         self._bot = bot
         self.clock = clock
-        #: A claimed row older than this (s) is expired, not answered
-        #: (INBOX_REPLAY_MAX_AGE_SECONDS, as `replay` does at a start).
+        #: A pending row older than this (s) is expired, not answered, by `replay` at a start
+        #: and when a replica claims it (INBOX_REPLAY_MAX_AGE_SECONDS).
         self.max_age = max_age
         #: A claimed row older than this (s) is answered late, with the delay note
         #: (INBOX_LATE_AFTER_SECONDS).
@@ -238,11 +238,8 @@ class Inbox:
             )
             await self._repo.expire(row.update_id)
             return None
-        try:
-            update = Update.de_json(json.loads(row.payload), self._bot)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.error("inbox: update %s cannot be read back (%s); skipped", row.update_id, exc)
-            await self._repo.finish(row.update_id)
+        update = await self._read_back(row)
+        if update is None:
             return None
         if age > self.late_after:
             self._replaying[update.update_id] = row.received_at
@@ -274,19 +271,27 @@ class Inbox:
                     closed.append(f)
         return closed
 
-    async def replay(self, queue: asyncio.Queue[object], max_age: float) -> int:
-        """Queue the pending updates again, oldest first; returns how many."""
-        pending, expired = await self._repo.take_pending(max_age)
+    async def _read_back(self, row: PendingUpdate) -> Update | None:
+        """A stored update, parsed again; None (its row finished: it would never be answered)
+        when it cannot be."""
+        try:
+            return Update.de_json(json.loads(row.payload), self._bot)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("inbox: update %s cannot be read back (%s); skipped", row.update_id, exc)
+            await self._repo.finish(row.update_id)
+            return None
+
+    async def replay(self, queue: asyncio.Queue[object]) -> int:
+        """Queue the pending updates again, oldest first, those older than `max_age` expired;
+        returns how many."""
+        pending, expired = await self._repo.take_pending(self.max_age)
         if expired:
             log.warning(
                 "inbox: %d unanswered message(s) were too old to answer after a restart", expired
             )
         for row in pending:
-            try:
-                update = Update.de_json(json.loads(row.payload), self._bot)
-            except (ValueError, TypeError, KeyError) as exc:
-                log.error("inbox: update %s cannot be read back (%s); skipped", row.update_id, exc)
-                await self._repo.finish(row.update_id)
+            update = await self._read_back(row)
+            if update is None:
                 continue
             self._replaying[update.update_id] = row.received_at
             queue.put_nowait(update)

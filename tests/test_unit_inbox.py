@@ -61,9 +61,9 @@ async def test_a_replayed_update_is_late_and_the_delay_note_goes_once() -> None:
     await inbox.admit(text_update(1, 10), KEY)  # then the process died
     received = repo.rows[1][2]
     clock.advance(30)
-    restarted = Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock)
+    restarted = Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock, max_age=3600)
     queue: asyncio.Queue[object] = asyncio.Queue()
-    assert await restarted.replay(queue, max_age=3600) == 1
+    assert await restarted.replay(queue) == 1
     update = queue.get_nowait()
     facts = await restarted.admit(update, KEY)  # type: ignore[arg-type]
     assert facts is not None and facts.late and facts.owes_delay_note
@@ -82,9 +82,9 @@ async def test_a_replay_queues_the_pending_updates_oldest_first() -> None:
     done = inbox.facts(2)
     assert done is not None
     await inbox.done(done)
-    restarted = Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock)
+    restarted = Inbox(cast(InboxRepository, repo), fake_bot(), clock=clock, max_age=3600)
     queue: asyncio.Queue[object] = asyncio.Queue()
-    assert await restarted.replay(queue, max_age=3600) == 2
+    assert await restarted.replay(queue) == 2
     assert [getattr(queue.get_nowait(), "update_id", None) for _ in range(2)] == [1, 3]
 
 
