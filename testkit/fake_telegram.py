@@ -1218,29 +1218,33 @@ class FakeTelegram(LoopbackServer):
         """Wait until at least `count` calls of `method` (failed ones included; filter with
         `where=lambda c: not c.failed`) match `where`; returns all matching calls."""
         name = self._method_name(method)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            matched = [c for c in self.calls if c.method == name and (where is None or where(c))]
-            if len(matched) >= count:
-                return matched
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {count} x {name}"
-                    f" (have {len(matched)})\n{self.summary()}"
-                )
-            await self._wait_change(remaining)
 
-    async def wait_until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
+        def matched() -> list[Call]:
+            return [c for c in self.calls if c.method == name and (where is None or where(c))]
+
+        await self.wait_until(
+            lambda: len(matched()) >= count,
+            timeout,
+            waiting_for=lambda: f" waiting for {count} x {name} (have {len(matched())})",
+        )
+        return matched()
+
+    async def wait_until(
+        self,
+        check: Callable[[], bool],
+        timeout: float = 10.0,
+        *,
+        waiting_for: Callable[[], str] = lambda: "",
+    ) -> None:
         """Wait until `check()` holds, re-checked on every change the fake sees (a call, a
-        new update, a webhook delivery's answer)."""
+        new update, a webhook delivery's answer); `waiting_for()` completes the timeout's
+        message."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not check():
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"timed out after {timeout}s\n{self.summary()}")
+                raise AssertionError(f"timed out after {timeout}s{waiting_for()}\n{self.summary()}")
             await self._wait_change(remaining)
 
     def summary(self, last: int = 40) -> str:
