@@ -97,7 +97,6 @@ class PostgresCluster:
         self.os_user = os_user
         self.data = root / "data"
         self._count = itertools.count(1)
-        self._ahead = 0
         #: Databases made in advance (their names), or the error that stopped making them.
         self._made: queue.Queue[str | PostgresUnavailable] = queue.Queue()
         self._maker: threading.Thread | None = None
@@ -129,7 +128,6 @@ class PostgresCluster:
             cluster.stop()
             raise
         if ahead > 0:
-            cluster._ahead = ahead
             for _ in range(ahead):
                 cluster._wanted.release()
             cluster._maker = threading.Thread(
